@@ -1,0 +1,1 @@
+//! Server emulator: the WinRM service side over the `wsman` and `psrp` cores.

@@ -1,0 +1,1 @@
+//! Async client: PSSession lifecycle and WinRS over the `wsman` and `psrp` cores.

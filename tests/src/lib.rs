@@ -1,0 +1,1 @@
+//! Shared test support: locating and loading the recorded traffic in `fixtures/`.
