@@ -1,3 +1,5 @@
 //! Sans-IO PowerShell Remoting Protocol (MS-PSRP) core.
 //!
 //! No IO, no clock, no randomness of its own: time and ids are inputs.
+
+pub mod message;
