@@ -3,4 +3,5 @@
 //! No IO, no clock, no randomness of its own: time and ids are inputs.
 
 pub mod fragment;
+pub mod clixml;
 pub mod message;
