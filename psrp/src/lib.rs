@@ -2,6 +2,7 @@
 //!
 //! No IO, no clock, no randomness of its own: time and ids are inputs.
 
-pub mod fragment;
 pub mod clixml;
+pub mod crypto;
+pub mod fragment;
 pub mod message;
