@@ -1,5 +1,5 @@
 //! Every PSRP payload recorded in pypsrp's captures defragments, decodes and re-encodes to the
-//! same bytes.
+//! same bytes, and every message body survives a CLIXML decode, serialise, decode round trip.
 //!
 //! Payloads are the base64 text of `creationXml`, `Arguments` (of a PowerShell command line),
 //! `Stream` (Send and Receive), `connectXml` and `connectResponseXml`. Fragments are reassembled
@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use libtest_mimic::{Arguments, Failed, Trial};
 use psrp::fragment::{Defragmenter, Fragment};
 use psrp::message::{Destination, Message, MessageType};
+use psrp::{clixml, crypto};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use tests::FixtureFile;
@@ -197,7 +198,7 @@ fn check_file(file: &FixtureFile) -> Result<Decoded, Failed> {
                     // Header ids are not checked against the WSMan shell and command ids: Windows
                     // leaves the RPID nil on SESSION_CAPABILITY, and the captures' scrubbing
                     // replaced some WSMan ids without touching the binary headers.
-                    msg.clixml_text().map_err(|e| format!("{at}: {e}"))?;
+                    check_body(&msg).map_err(|e| format!("{at}: {:?}: {e}", msg.message_type))?;
                     messages.push((side, msg));
                 }
             }
@@ -213,6 +214,48 @@ fn check_file(file: &FixtureFile) -> Result<Decoded, Failed> {
         }
     }
     Ok(Decoded { messages })
+}
+
+/// Decodes the CLIXML body, re-serialises it and decodes again to the same value; parses the
+/// key exchange blobs.
+fn check_body(msg: &Message) -> Result<(), String> {
+    let text = msg.clixml_text().map_err(|e| e.to_string())?;
+    // END_OF_PIPELINE_INPUT is the one message without a body (MS-PSRP 2.2.2.18).
+    if msg.message_type == MessageType::END_OF_PIPELINE_INPUT {
+        return if text.is_empty() {
+            Ok(())
+        } else {
+            Err("unexpected body".into())
+        };
+    }
+    let value = clixml::from_clixml(text).map_err(|e| format!("clixml: {e}"))?;
+    let again = clixml::to_clixml(&value);
+    let value2 = clixml::from_clixml(&again).map_err(|e| format!("re-read clixml: {e}"))?;
+    if value2 != value {
+        return Err("clixml changes across serialise and decode".into());
+    }
+    let property = |name: &str| {
+        value
+            .as_object()
+            .and_then(|o| o.property_str(name))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no {name} property"))
+    };
+    match msg.message_type {
+        MessageType::PUBLIC_KEY => {
+            let key = crypto::PublicKey::from_base64(&property("PublicKey")?)
+                .map_err(|e| e.to_string())?;
+            if key.bits() != 2048 {
+                return Err(format!("{key:?} is not a 2048-bit key"));
+            }
+        }
+        MessageType::ENCRYPTED_SESSION_KEY => {
+            crypto::EncryptedSessionKey::from_base64(&property("EncryptedSessionKey")?)
+                .map_err(|e| e.to_string())?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn summary() -> Result<(), Failed> {
