@@ -1,13 +1,38 @@
 //! `psrm`: manage PowerShell sessions and WinRS on Windows hosts (and the built-in emulator).
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// psrm: WinRM / PowerShell Remoting from Linux, with a built-in server emulator.
 #[derive(Debug, Parser)]
 #[command(name = "psrm", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the WinRM service emulator until Ctrl-C.
+    Emulator(emulator::cli::EmulatorArgs),
+}
 
 fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Emulator(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let shutdown = async {
+                    // If the handler cannot be installed, run until killed.
+                    if tokio::signal::ctrl_c().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                // The protocol service replaces the echo stand-in once it lands.
+                emulator::cli::run(&args, emulator::http::EchoService, std::io::stdout(), shutdown)
+                    .await
+            })?;
+        }
+    }
     Ok(())
 }

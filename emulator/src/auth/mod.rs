@@ -1,0 +1,458 @@
+//! HTTP authentication of the WinRM service: Basic, raw NTLM and SPNEGO(NTLM) through the
+//! `sspi` crate's acceptor, with the checks sspi leaves out (SPEC B5), and the per-connection
+//! security context that seals and unseals encrypted bodies.
+//!
+//! The wrapper never trusts sspi alone with the password: every NTLM AUTHENTICATE message is
+//! parsed here, must announce a MIC, must name a configured user, and its NTProofStr must have
+//! been computed with that user's password. sspi still runs the exchange (it derives the session
+//! keys), and each of its calls is contained with `catch_unwind`.
+
+pub(crate) mod ntlm;
+pub(crate) mod spnego;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sspi::ntlm::NtlmConfig;
+use sspi::{
+    AuthIdentity, AuthIdentityBuffers, BufferType, CredentialUse, CredentialsBuffers,
+    DataRepresentation, EncryptionFlags, Negotiate, NegotiateConfig, Ntlm, Secret, SecurityBuffer,
+    SecurityBufferRef, SecurityStatus, ServerRequestFlags, Sspi, SspiImpl, Username,
+};
+use subtle::ConstantTimeEq;
+
+use crate::config::{AuthScheme, Config, User};
+
+/// Size of an NTLM message signature.
+const SIGNATURE_LEN: usize = 16;
+
+/// The result of one step of a connection-oriented (NTLM / SPNEGO) exchange.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Answer 401 with this token; the client continues.
+    Continue(Vec<u8>),
+    /// Authenticated; a final token to send along with the reply, if any.
+    Done(Option<Vec<u8>>),
+    /// Refused: 401 without any hint.
+    Rejected,
+}
+
+/// Per-connection authentication state.
+#[derive(Default)]
+pub(crate) struct ConnectionAuth {
+    state: State,
+}
+
+#[derive(Default)]
+enum State {
+    #[default]
+    Idle,
+    Challenged {
+        ctx: Context,
+        server_challenge: [u8; 8],
+    },
+    VerifyMic {
+        ctx: Context,
+        user: User,
+    },
+    Established(Established),
+}
+
+/// An authenticated connection: the user and the context sealing its messages.
+pub(crate) struct Established {
+    ctx: Context,
+    /// The configured user the connection authenticated as.
+    pub(crate) user: User,
+}
+
+enum Context {
+    Ntlm(Box<Ntlm>),
+    Negotiate(Box<Negotiate>, Option<CredentialsBuffers>),
+}
+
+impl ConnectionAuth {
+    /// The established context, if the connection authenticated with NTLM or Negotiate.
+    pub(crate) fn established(&mut self) -> Option<&mut Established> {
+        match &mut self.state {
+            State::Established(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Forgets any context (after a failure the client starts over).
+    pub(crate) fn reset(&mut self) {
+        self.state = State::Idle;
+    }
+
+    /// Feeds one token from `Authorization: Negotiate|NTLM <token>`.
+    pub(crate) fn step(&mut self, config: &Config, token: &[u8]) -> Step {
+        let state = std::mem::take(&mut self.state);
+        let (next, step) = match contain(|| advance(config, state, token)) {
+            Some(r) => r,
+            None => {
+                tracing::warn!("authentication step panicked; connection context dropped");
+                (State::Idle, Step::Rejected)
+            }
+        };
+        self.state = next;
+        step
+    }
+}
+
+fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
+    let enabled = |s| config.service.auth.contains(&s);
+    match ntlm::message_type(token) {
+        Some(ntlm::NEGOTIATE) if enabled(AuthScheme::Ntlm) => return ntlm_negotiate(token),
+        Some(ntlm::AUTHENTICATE) => {
+            return match state {
+                State::Challenged {
+                    ctx: Context::Ntlm(ctx),
+                    server_challenge,
+                } => ntlm_authenticate(config, ctx, &server_challenge, token),
+                _ => (State::Idle, Step::Rejected),
+            };
+        }
+        Some(_) => return (State::Idle, Step::Rejected),
+        None => {}
+    }
+    if !enabled(AuthScheme::Negotiate) {
+        return (State::Idle, Step::Rejected);
+    }
+    if let Some(init) = spnego::parse_init(token) {
+        return spnego_init(config, &init, token);
+    }
+    let Some(resp) = spnego::parse_resp(token) else {
+        return (State::Idle, Step::Rejected);
+    };
+    match state {
+        State::Challenged {
+            ctx: Context::Negotiate(ctx, creds),
+            server_challenge,
+        } => spnego_authenticate(config, ctx, creds, &server_challenge, &resp),
+        State::VerifyMic {
+            ctx: Context::Negotiate(ctx, creds),
+            user,
+        } => {
+            let fixed = with_neg_state(&resp);
+            finish_negotiate(config, ctx, creds, user, &fixed)
+        }
+        _ => (State::Idle, Step::Rejected),
+    }
+}
+
+fn ntlm_negotiate(token: &[u8]) -> (State, Step) {
+    let mut ctx = Box::new(Ntlm::new());
+    let Ok(out) = accept(&mut *ctx, &mut None, token).map(|(_, out)| out) else {
+        return (State::Idle, Step::Rejected);
+    };
+    let Some(server_challenge) = ntlm::server_challenge(&out) else {
+        return (State::Idle, Step::Rejected);
+    };
+    (
+        State::Challenged {
+            ctx: Context::Ntlm(ctx),
+            server_challenge,
+        },
+        Step::Continue(out),
+    )
+}
+
+fn ntlm_authenticate(
+    config: &Config,
+    mut ctx: Box<Ntlm>,
+    server_challenge: &[u8; 8],
+    token: &[u8],
+) -> (State, Step) {
+    let Some(user) = check_authenticate(config, server_challenge, token) else {
+        return (State::Idle, Step::Rejected);
+    };
+    let mut creds = Some(AuthIdentityBuffers::from(identity(&user.name, None, &user.password)));
+    let Ok((status, _)) = accept(&mut *ctx, &mut creds, token) else {
+        return (State::Idle, Step::Rejected);
+    };
+    if !matches!(status, SecurityStatus::Ok | SecurityStatus::CompleteNeeded)
+        || ctx.complete_auth_token(&mut []).is_err()
+    {
+        return (State::Idle, Step::Rejected);
+    }
+    let mut ctx = Context::Ntlm(ctx);
+    if !names_match(config, &mut ctx, &user) {
+        return (State::Idle, Step::Rejected);
+    }
+    (State::Established(Established { ctx, user }), Step::Done(None))
+}
+
+fn spnego_init(config: &Config, init: &spnego::NegTokenInit<'_>, token: &[u8]) -> (State, Step) {
+    // Only NTLM is offered: the first mechanism must be NTLM with its NEGOTIATE message, else
+    // sspi would be left waiting for a mechanism token that never comes.
+    if !init.ntlm_first || init.mech_token.and_then(ntlm::message_type) != Some(ntlm::NEGOTIATE) {
+        return (State::Idle, Step::Rejected);
+    }
+    let auth_data = config
+        .users
+        .iter()
+        .flat_map(|u| spellings(config, u))
+        .collect();
+    let negotiate_config = NegotiateConfig::new(
+        Box::new(NtlmConfig::default()),
+        Some("ntlm,!kerberos,!pku2u".into()),
+        config.computer_name.clone(),
+    );
+    let Ok(mut ctx) = Negotiate::new_server(negotiate_config, auth_data).map(Box::new) else {
+        return (State::Idle, Step::Rejected);
+    };
+    let mut creds = None;
+    if ctx
+        .acquire_credentials_handle()
+        .with_credential_use(CredentialUse::Inbound)
+        .execute(&mut *ctx)
+        .map(|r| creds = r.credentials_handle)
+        .is_err()
+    {
+        return (State::Idle, Step::Rejected);
+    }
+    let Ok((_, out)) = accept(&mut *ctx, &mut creds, token) else {
+        return (State::Idle, Step::Rejected);
+    };
+    let challenge = spnego::parse_resp(&out)
+        .and_then(|r| r.response_token)
+        .and_then(ntlm::server_challenge);
+    let Some(server_challenge) = challenge else {
+        return (State::Idle, Step::Rejected);
+    };
+    (
+        State::Challenged {
+            ctx: Context::Negotiate(ctx, creds),
+            server_challenge,
+        },
+        Step::Continue(out),
+    )
+}
+
+fn spnego_authenticate(
+    config: &Config,
+    ctx: Box<Negotiate>,
+    creds: Option<CredentialsBuffers>,
+    server_challenge: &[u8; 8],
+    resp: &spnego::NegTokenResp<'_>,
+) -> (State, Step) {
+    let Some(inner) = resp.response_token else {
+        return (State::Idle, Step::Rejected);
+    };
+    let Some(user) = check_authenticate(config, server_challenge, inner) else {
+        return (State::Idle, Step::Rejected);
+    };
+    let fixed = with_neg_state(resp);
+    finish_negotiate(config, ctx, creds, user, &fixed)
+}
+
+fn finish_negotiate(
+    config: &Config,
+    mut ctx: Box<Negotiate>,
+    mut creds: Option<CredentialsBuffers>,
+    user: User,
+    token: &[u8],
+) -> (State, Step) {
+    let Ok((status, out)) = accept(&mut *ctx, &mut creds, token) else {
+        return (State::Idle, Step::Rejected);
+    };
+    match status {
+        SecurityStatus::Ok | SecurityStatus::CompleteNeeded => {
+            if status == SecurityStatus::CompleteNeeded && ctx.complete_auth_token(&mut []).is_err()
+            {
+                return (State::Idle, Step::Rejected);
+            }
+            let mut ctx = Context::Negotiate(ctx, creds);
+            if !names_match(config, &mut ctx, &user) {
+                return (State::Idle, Step::Rejected);
+            }
+            let token = (!out.is_empty()).then_some(out);
+            (State::Established(Established { ctx, user }), Step::Done(token))
+        }
+        SecurityStatus::ContinueNeeded => (
+            State::VerifyMic {
+                ctx: Context::Negotiate(ctx, creds),
+                user,
+            },
+            Step::Continue(out),
+        ),
+        _ => (State::Idle, Step::Rejected),
+    }
+}
+
+/// The independent check of an AUTHENTICATE message: a configured user, a MIC, the right
+/// NTProofStr. Returns the user.
+fn check_authenticate(config: &Config, server_challenge: &[u8; 8], token: &[u8]) -> Option<User> {
+    let msg = ntlm::Authenticate::parse(token).ok()?;
+    let claimed = if msg.domain.is_empty() {
+        msg.user.clone()
+    } else {
+        format!("{}\\{}", msg.domain, msg.user)
+    };
+    let user = config.user(&claimed)?.clone();
+    match msg.verify(server_challenge, &user.password) {
+        Ok(()) => Some(user),
+        Err(e) => {
+            tracing::info!(user = %user.name, reason = %e, "ntlm logon refused");
+            None
+        }
+    }
+}
+
+/// Inserts `negState = accept-incomplete` into a NegTokenResp that has none (sspi misreads
+/// those), leaving other tokens as they are.
+fn with_neg_state(resp: &spnego::NegTokenResp<'_>) -> Vec<u8> {
+    spnego::encode_resp(&spnego::NegTokenResp {
+        neg_state: Some(resp.neg_state.unwrap_or(spnego::ACCEPT_INCOMPLETE)),
+        supported_mech: resp.supported_mech,
+        response_token: resp.response_token,
+        mech_list_mic: resp.mech_list_mic,
+    })
+}
+
+/// Every spelling of a user a client may send: `alice`, `.\alice`, `HOST\alice`.
+fn spellings(config: &Config, user: &User) -> Vec<AuthIdentity> {
+    [None, Some("."), Some(config.computer_name.as_str())]
+        .into_iter()
+        .map(|domain| identity(&user.name, domain, &user.password))
+        .collect()
+}
+
+fn identity(name: &str, domain: Option<&str>, password: &str) -> AuthIdentity {
+    let username = match domain {
+        Some(d) => Username::new_down_level_logon_name(name, d),
+        None => Username::parse(name),
+    }
+    .or_else(|_| Username::parse(name))
+    .unwrap_or_else(|_| Username::parse("invalid").unwrap_or_else(|_| unreachable_username()));
+    AuthIdentity {
+        username,
+        password: Secret::from(password.to_owned()),
+    }
+}
+
+// Account names are validated by the configuration; `Username::parse` accepts any plain name.
+fn unreachable_username() -> Username {
+    Username::new("user", None).unwrap_or_else(|_| panic!("sspi refuses the name `user`"))
+}
+
+fn names_match(config: &Config, ctx: &mut Context, user: &User) -> bool {
+    let names = contain(|| match ctx {
+        Context::Ntlm(c) => c.query_context_names(),
+        Context::Negotiate(c, _) => c.query_context_names(),
+    });
+    let Some(Ok(names)) = names else {
+        return false;
+    };
+    config
+        .user(names.username.inner())
+        .is_some_and(|u| u.name == user.name)
+}
+
+/// One `accept_security_context` call: (status, output token).
+fn accept<P>(
+    ctx: &mut P,
+    creds: &mut P::CredentialsHandle,
+    token: &[u8],
+) -> Result<(SecurityStatus, Vec<u8>), ()>
+where
+    P: Sspi + SspiImpl,
+{
+    let mut input = [SecurityBuffer::new(token.to_vec(), BufferType::Token)];
+    let mut output = [SecurityBuffer::new(Vec::new(), BufferType::Token)];
+    let builder = ctx
+        .accept_security_context()
+        .with_credentials_handle(creds)
+        .with_context_requirements(ServerRequestFlags::empty())
+        .with_target_data_representation(DataRepresentation::Native)
+        .with_input(&mut input)
+        .with_output(&mut output);
+    let result = ctx
+        .accept_security_context_impl(builder)
+        .and_then(|mut g| g.resolve_to_result());
+    match result {
+        Ok(r) => {
+            let [out] = output;
+            Ok((r.status, out.buffer))
+        }
+        Err(e) => {
+            tracing::debug!(kind = ?e.error_type, "accept_security_context failed");
+            Err(())
+        }
+    }
+}
+
+impl Established {
+    /// Unseals one part: verifies `signature` and decrypts `sealed` (sequence numbers advance).
+    pub(crate) fn unseal(&mut self, signature: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        let mut sig = signature.to_vec();
+        let mut data = sealed.to_vec();
+        let ok = contain(|| {
+            let mut bufs = [
+                SecurityBufferRef::token_buf(&mut sig),
+                SecurityBufferRef::data_buf(&mut data),
+            ];
+            match &mut self.ctx {
+                Context::Ntlm(c) => c.decrypt_message(&mut bufs).is_ok(),
+                Context::Negotiate(c, _) => c.decrypt_message(&mut bufs).is_ok(),
+            }
+        });
+        (ok == Some(true)).then_some(data)
+    }
+
+    /// Seals a plaintext: (signature, sealed data).
+    pub(crate) fn seal(&mut self, plain: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let mut sig = vec![0; SIGNATURE_LEN];
+        let mut data = plain.to_vec();
+        let ok = contain(|| {
+            let mut bufs = [
+                SecurityBufferRef::token_buf(&mut sig),
+                SecurityBufferRef::data_buf(&mut data),
+            ];
+            match &mut self.ctx {
+                Context::Ntlm(c) => c.encrypt_message(EncryptionFlags::empty(), &mut bufs),
+                Context::Negotiate(c, _) => c.encrypt_message(EncryptionFlags::empty(), &mut bufs),
+            }
+            .is_ok()
+        });
+        (ok == Some(true)).then_some((sig, data))
+    }
+}
+
+/// Checks `Authorization: Basic` credentials; the configured user on success.
+pub(crate) fn basic(config: &Config, encoded: &str) -> Option<User> {
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (name, password) = text.split_once(':')?;
+    let user = config.user(name)?;
+    // Compare fixed-size digests so the time does not depend on where the passwords differ.
+    let a = ntlm::nt_proof_str(password, "", "", &[0; 8], b"basic");
+    let b = ntlm::nt_proof_str(&user.password, "", "", &[0; 8], b"basic");
+    let same = bool::from(a.ct_eq(&b)) && password.len() == user.password.len();
+    same.then(|| user.clone())
+}
+
+fn contain<T>(f: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
+impl std::fmt::Debug for ConnectionAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Idle => "idle",
+            State::Challenged { .. } => "challenged",
+            State::VerifyMic { .. } => "verify-mic",
+            State::Established(_) => "established",
+        };
+        f.debug_struct("ConnectionAuth").field("state", &state).finish()
+    }
+}
+
+impl std::fmt::Debug for Established {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Established")
+            .field("user", &self.user.name)
+            .finish_non_exhaustive()
+    }
+}

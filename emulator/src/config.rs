@@ -1,0 +1,490 @@
+//! The emulator's TOML configuration (SPEC C1): users, service quotas, WinRS and PowerShell
+//! session configurations, and the fake RDS / SMB sessions. Every key is optional; a missing
+//! key takes the default a Windows host reports (SPEC B4).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Name of the PowerShell session configuration that always exists.
+pub const DEFAULT_CONFIGURATION: &str = "Microsoft.PowerShell";
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The host name shown in faults (`Machine=`), `hostname` and `Shell` elements.
+    pub computer_name: String,
+    /// Accounts allowed to log on.
+    pub users: Vec<User>,
+    /// WinRM service settings.
+    pub service: Service,
+    /// WinRS settings.
+    pub winrs: Winrs,
+    /// PowerShell session configurations; [`DEFAULT_CONFIGURATION`] is always present.
+    pub session_configurations: Vec<SessionConfiguration>,
+    /// Interactive logon sessions reported by `query session`.
+    pub rds_sessions: Vec<RdsSession>,
+    /// Network sessions reported by `net session` / `Get-SmbSession`.
+    pub smb_sessions: Vec<SmbSession>,
+    /// Knobs for tests: intervals Windows does not let one configure.
+    pub testing: Testing,
+}
+
+/// One account.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Account name without domain (`alice`); `.\alice` and `HOST\alice` are accepted too.
+    pub name: String,
+    /// Password.
+    pub password: String,
+    /// Member of Administrators: sees and manages every user's shells.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// Authentication schemes the service offers.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// HTTP Basic.
+    Basic,
+    /// Raw NTLM (`Authorization: Negotiate` or `NTLM` carrying NTLMSSP messages).
+    Ntlm,
+    /// SPNEGO with NTLM inside.
+    Negotiate,
+}
+
+/// `[service]`: the WinRM service (winrm/config/service).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Service {
+    /// Offered authentication schemes, in challenge order.
+    pub auth: Vec<AuthScheme>,
+    /// `false`: plaintext SOAP over HTTP is refused (HTTPS and encrypted bodies still work).
+    pub allow_unencrypted: bool,
+    /// MaxEnvelopeSizekb.
+    pub max_envelope_size_kb: u64,
+    /// MaxTimeoutms: the cap on a request's OperationTimeout.
+    pub max_timeout_ms: u64,
+    /// MaxShellsPerUser.
+    pub max_shells_per_user: u32,
+    /// MaxConcurrentOperationsPerUser.
+    pub max_concurrent_operations_per_user: u32,
+    /// MaxBatchItems.
+    pub max_batch_items: u32,
+    /// EnumerationTimeoutms.
+    pub enumeration_timeout_ms: u64,
+    /// MaxConnections.
+    pub max_connections: u32,
+}
+
+/// `[winrs]`: WinRS shell settings (winrm/config/winrs).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Winrs {
+    /// IdleTimeout of a WinRS shell.
+    pub idle_timeout_ms: u64,
+    /// MaxShellsPerUser (WinRS).
+    pub max_shells_per_user: u32,
+    /// MaxConcurrentUsers.
+    pub max_concurrent_users: u32,
+    /// MaxProcessesPerShell.
+    pub max_processes_per_shell: u32,
+    /// MaxMemoryPerShellMB.
+    pub max_memory_per_shell_mb: u64,
+}
+
+/// Whether output is kept or dropped when a disconnected pipeline's buffer is full.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OutputBufferingMode {
+    /// The pipeline is suspended until output is received.
+    Block,
+    /// The oldest output is discarded.
+    Drop,
+}
+
+/// `[[session_configurations]]`: a PowerShell endpoint.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfiguration {
+    /// Configuration name (`Microsoft.PowerShell`).
+    pub name: String,
+    /// IdleTimeoutMs.
+    pub idle_timeout_ms: u64,
+    /// MaxIdleTimeoutMs.
+    pub max_idle_timeout_ms: u64,
+    /// Lowest IdleTimeout accepted (emulator knob; Windows: 60 s).
+    pub min_idle_timeout_ms: u64,
+    /// OutputBufferingMode.
+    pub output_buffering_mode: OutputBufferingMode,
+    /// Output kept per pipeline while nobody receives (emulator knob).
+    pub output_buffer_size_kb: u64,
+    /// MaxConcurrentCommandsPerShell.
+    pub max_concurrent_commands_per_shell: u32,
+}
+
+/// `[[rds_sessions]]`: an interactive logon session.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RdsSession {
+    /// Session id.
+    pub id: u32,
+    /// Session name (`console`, `rdp-tcp#6`).
+    #[serde(default)]
+    pub name: String,
+    /// Logged-on user, empty for listeners.
+    #[serde(default)]
+    pub user: String,
+    /// `Active`, `Disc`, `Listen`, `Conn` or `Idle`.
+    #[serde(default = "default_rds_state")]
+    pub state: String,
+    /// Idle time in minutes.
+    #[serde(default)]
+    pub idle_minutes: u64,
+}
+
+/// `[[smb_sessions]]`: a network session to this server.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmbSession {
+    /// Client computer name or address.
+    pub client: String,
+    /// User name.
+    #[serde(default)]
+    pub user: String,
+    /// Open files.
+    #[serde(default)]
+    pub open_files: u32,
+    /// Idle time in seconds.
+    #[serde(default)]
+    pub idle_seconds: u64,
+}
+
+/// `[testing]`: intervals shortened by tests.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Testing {
+    /// A connected shell nobody polls turns Disconnected after this long (Windows: about 60 s).
+    pub unpolled_disconnect_ms: u64,
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a key has a wrong type or name; the message names the key.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A value is out of range.
+    #[error("invalid configuration: {key}: {reason}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Parses a TOML document and fills the defaults.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Parse`] naming the offending key, [`ConfigError::Invalid`] for values out of
+    /// range.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let mut config: Self = toml::from_str(text).map_err(|e| {
+            // toml's message names the key and the line; keep it on one line.
+            ConfigError::Parse(e.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+        })?;
+        config.normalize()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    ///
+    /// # Errors
+    ///
+    /// See [`Config::from_toml`]; also [`ConfigError::Read`].
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// The user with this account name (case-insensitive; `.\`, `HOST\` and `@host` forms are
+    /// reduced to the account name).
+    pub fn user(&self, name: &str) -> Option<&User> {
+        let account = account_name(name, &self.computer_name)?;
+        self.users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(account))
+    }
+
+    /// The session configuration with this name (case-insensitive).
+    pub fn session_configuration(&self, name: &str) -> Option<&SessionConfiguration> {
+        self.session_configurations
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// MaxEnvelopeSize in bytes: larger request bodies get HTTP 413.
+    pub fn max_envelope_size(&self) -> u64 {
+        self.service.max_envelope_size_kb.saturating_mul(1024)
+    }
+
+    fn normalize(&mut self) -> Result<(), ConfigError> {
+        if self.users.is_empty() {
+            self.users = default_users();
+        }
+        for (i, user) in self.users.iter().enumerate() {
+            if user.name.is_empty() || user.name.contains(['\\', '@', '/']) {
+                return Err(ConfigError::Invalid {
+                    key: format!("users[{i}].name"),
+                    reason: "must be a plain account name".into(),
+                });
+            }
+        }
+        if self.service.auth.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "service.auth".into(),
+                reason: "at least one scheme is required".into(),
+            });
+        }
+        if self.service.max_envelope_size_kb == 0 {
+            return Err(ConfigError::Invalid {
+                key: "service.max_envelope_size_kb".into(),
+                reason: "must be positive".into(),
+            });
+        }
+        for (i, c) in self.session_configurations.iter().enumerate() {
+            if c.name.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: format!("session_configurations[{i}].name"),
+                    reason: "must not be empty".into(),
+                });
+            }
+        }
+        if self.session_configuration(DEFAULT_CONFIGURATION).is_none() {
+            self.session_configurations
+                .insert(0, SessionConfiguration::default());
+        }
+        Ok(())
+    }
+}
+
+/// Reduces `alice`, `.\alice`, `HOST\alice` and `alice@HOST` to `alice`; other domains are not
+/// this host's accounts and give `None`.
+pub fn account_name<'a>(name: &'a str, computer_name: &str) -> Option<&'a str> {
+    let is_local = |domain: &str| {
+        domain.is_empty()
+            || domain == "."
+            || domain.eq_ignore_ascii_case(computer_name)
+            || domain.eq_ignore_ascii_case("localhost")
+    };
+    if let Some((domain, account)) = name.split_once('\\') {
+        return is_local(domain).then_some(account);
+    }
+    if let Some((account, domain)) = name.rsplit_once('@') {
+        return is_local(domain).then_some(account);
+    }
+    Some(name)
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password.
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("admin", &self.admin)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            computer_name: "SERVER01".into(),
+            users: Vec::new(),
+            service: Service::default(),
+            winrs: Winrs::default(),
+            session_configurations: Vec::new(),
+            rds_sessions: Vec::new(),
+            smb_sessions: Vec::new(),
+            testing: Testing::default(),
+        }
+    }
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Self {
+            auth: vec![AuthScheme::Basic, AuthScheme::Ntlm, AuthScheme::Negotiate],
+            allow_unencrypted: true,
+            max_envelope_size_kb: 500,
+            max_timeout_ms: 60_000,
+            max_shells_per_user: 30,
+            max_concurrent_operations_per_user: 1500,
+            max_batch_items: 32_000,
+            enumeration_timeout_ms: 240_000,
+            max_connections: 300,
+        }
+    }
+}
+
+impl Default for Winrs {
+    fn default() -> Self {
+        Self {
+            idle_timeout_ms: 7_200_000,
+            max_shells_per_user: 30,
+            max_concurrent_users: 10,
+            max_processes_per_shell: 25,
+            max_memory_per_shell_mb: 1024,
+        }
+    }
+}
+
+impl Default for SessionConfiguration {
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_CONFIGURATION.into(),
+            idle_timeout_ms: 7_200_000,
+            max_idle_timeout_ms: 2_147_483_647,
+            min_idle_timeout_ms: 60_000,
+            output_buffering_mode: OutputBufferingMode::Block,
+            output_buffer_size_kb: 1024,
+            max_concurrent_commands_per_shell: 1000,
+        }
+    }
+}
+
+impl Default for Testing {
+    fn default() -> Self {
+        Self {
+            unpolled_disconnect_ms: 60_000,
+        }
+    }
+}
+
+fn default_rds_state() -> String {
+    "Active".into()
+}
+
+fn default_users() -> Vec<User> {
+    let name = std::env::var("PSRM_USER").unwrap_or_else(|_| "psrm".into());
+    let password = std::env::var("PSRM_PASSWORD").unwrap_or_else(|_| "psrm".into());
+    vec![User {
+        name,
+        password,
+        admin: true,
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_document_gives_windows_defaults() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.service.max_envelope_size_kb, 500);
+        assert_eq!(c.max_envelope_size(), 512_000);
+        assert_eq!(c.service.max_timeout_ms, 60_000);
+        assert_eq!(c.winrs.idle_timeout_ms, 7_200_000);
+        assert!(c.service.allow_unencrypted);
+        assert_eq!(c.users.len(), 1);
+        let ps = c.session_configuration("microsoft.powershell").unwrap();
+        assert_eq!(ps.max_idle_timeout_ms, 2_147_483_647);
+        assert_eq!(ps.output_buffering_mode, OutputBufferingMode::Block);
+    }
+
+    #[test]
+    fn spec_example_parses() {
+        let c = Config::from_toml(
+            r#"
+computer_name = "HOSTX"
+[[users]]
+name = "alice"
+password = "pw"
+admin = true
+[[users]]
+name = "bob"
+password = "pw2"
+[service]
+auth = ["basic", "negotiate"]
+allow_unencrypted = false
+max_envelope_size_kb = 150
+[winrs]
+idle_timeout_ms = 1000
+[[session_configurations]]
+name = "Custom"
+min_idle_timeout_ms = 1000
+output_buffering_mode = "Drop"
+output_buffer_size_kb = 4
+[[rds_sessions]]
+id = 2
+name = "rdp-tcp#6"
+user = "bob"
+state = "Disc"
+idle_minutes = 95
+[[smb_sessions]]
+client = "10.0.0.7"
+user = "bob"
+open_files = 3
+idle_seconds = 600
+[testing]
+unpolled_disconnect_ms = 500
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.users.len(), 2);
+        assert!(!c.users[1].admin);
+        assert_eq!(c.service.auth, vec![AuthScheme::Basic, AuthScheme::Negotiate]);
+        assert_eq!(c.session_configurations.len(), 2, "default configuration added");
+        assert_eq!(
+            c.session_configuration("custom").unwrap().output_buffering_mode,
+            OutputBufferingMode::Drop
+        );
+        assert_eq!(c.rds_sessions[0].state, "Disc");
+        assert_eq!(c.smb_sessions[0].open_files, 3);
+        assert_eq!(c.testing.unpolled_disconnect_ms, 500);
+        assert_eq!(c.user(r".\ALICE").map(|u| u.name.as_str()), Some("alice"));
+        assert_eq!(c.user(r"hostx\bob").map(|u| u.name.as_str()), Some("bob"));
+        assert_eq!(c.user("bob@HOSTX").map(|u| u.name.as_str()), Some("bob"));
+        assert!(c.user(r"OTHER\alice").is_none());
+        assert!(c.user("carol").is_none());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_toml("[service]\nmax_envelope_size_kb = \"big\"\n").unwrap_err();
+        assert!(e.to_string().contains("max_envelope_size_kb"), "{e}");
+        let e = Config::from_toml("[service]\nallow_unencrypted_typo = true\n").unwrap_err();
+        assert!(e.to_string().contains("allow_unencrypted_typo"), "{e}");
+        let e = Config::from_toml("[service]\nauth = [\"kerberos\"]\n").unwrap_err();
+        assert!(e.to_string().contains("kerberos"), "{e}");
+        let e = Config::from_toml("[service]\nauth = []\n").unwrap_err();
+        assert!(e.to_string().contains("service.auth"), "{e}");
+    }
+
+    #[test]
+    fn debug_never_shows_passwords() {
+        let c = Config::from_toml("[[users]]\nname = \"a\"\npassword = \"s3cr3t-pw\"\n").unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-pw"));
+    }
+}
