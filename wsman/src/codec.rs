@@ -1,0 +1,84 @@
+//! Helpers shared by the typed decoders and encoders.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::DecodeError;
+use crate::xml::{Element, Writer};
+
+pub(crate) fn sub(path: &str, name: &str) -> String {
+    let mut s = String::with_capacity(path.len() + name.len() + 1);
+    s.push_str(path);
+    s.push('/');
+    s.push_str(name);
+    s
+}
+
+pub(crate) fn trimmed(el: &Element) -> String {
+    el.text().trim().to_owned()
+}
+
+pub(crate) fn number<T: FromStr>(
+    text: &str,
+    path: &str,
+    what: &'static str,
+) -> Result<T, DecodeError> {
+    text.trim()
+        .parse()
+        .map_err(|_| DecodeError::invalid(path, what, text))
+}
+
+pub(crate) fn boolean(text: &str, path: &str) -> Result<bool, DecodeError> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("true") || t == "1" {
+        Ok(true)
+    } else if t.eq_ignore_ascii_case("false") || t == "0" {
+        Ok(false)
+    } else {
+        Err(DecodeError::invalid(path, "boolean", text))
+    }
+}
+
+pub(crate) fn duration(text: &str, path: &str) -> Result<Duration, DecodeError> {
+    crate::duration::parse(text).map_err(|e| DecodeError::InvalidDuration {
+        path: path.to_owned(),
+        value: e.value,
+        reason: e.reason,
+    })
+}
+
+/// Decodes base64 text, tolerating whitespace (line-wrapped or pretty-printed content).
+pub(crate) fn base64(text: &str, path: &str) -> Result<Vec<u8>, DecodeError> {
+    let bad = || DecodeError::InvalidBase64 {
+        path: path.to_owned(),
+    };
+    let t = text.trim();
+    if t.bytes().any(|b| b.is_ascii_whitespace()) {
+        let compact: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        STANDARD.decode(compact).map_err(|_| bad())
+    } else {
+        STANDARD.decode(t).map_err(|_| bad())
+    }
+}
+
+pub(crate) fn write_base64(w: &mut Writer, data: &[u8]) {
+    STANDARD.encode_string(data, &mut w.out);
+}
+
+pub(crate) fn streams(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+pub(crate) fn bool_str(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+/// Writes `<qname>text</qname>` when `value` is set.
+pub(crate) fn opt_leaf(w: &mut Writer, qname: &str, value: Option<&str>) {
+    if let Some(v) = value {
+        w.leaf(qname, v);
+    }
+}
