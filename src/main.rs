@@ -29,8 +29,13 @@ fn main() -> anyhow::Result<()> {
                     }
                 };
                 // The protocol service replaces the echo stand-in once it lands.
-                emulator::cli::run(&args, emulator::http::EchoService, std::io::stdout(), shutdown)
-                    .await
+                emulator::cli::run(
+                    &args,
+                    emulator::http::EchoService,
+                    std::io::stdout(),
+                    shutdown,
+                )
+                .await
             })?;
         }
     }

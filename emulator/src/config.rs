@@ -207,7 +207,12 @@ impl Config {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let mut config: Self = toml::from_str(text).map_err(|e| {
             // toml's message names the key and the line; keep it on one line.
-            ConfigError::Parse(e.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+            ConfigError::Parse(
+                e.to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
         })?;
         config.normalize()?;
         Ok(config)
@@ -454,10 +459,19 @@ unpolled_disconnect_ms = 500
         .unwrap();
         assert_eq!(c.users.len(), 2);
         assert!(!c.users[1].admin);
-        assert_eq!(c.service.auth, vec![AuthScheme::Basic, AuthScheme::Negotiate]);
-        assert_eq!(c.session_configurations.len(), 2, "default configuration added");
         assert_eq!(
-            c.session_configuration("custom").unwrap().output_buffering_mode,
+            c.service.auth,
+            vec![AuthScheme::Basic, AuthScheme::Negotiate]
+        );
+        assert_eq!(
+            c.session_configurations.len(),
+            2,
+            "default configuration added"
+        );
+        assert_eq!(
+            c.session_configuration("custom")
+                .unwrap()
+                .output_buffering_mode,
             OutputBufferingMode::Drop
         );
         assert_eq!(c.rds_sessions[0].state, "Disc");

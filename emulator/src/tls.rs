@@ -55,15 +55,22 @@ pub struct GeneratedCert {
     pub cert_pem: String,
 }
 
-pub(crate) fn acceptor(source: &TlsSource) -> Result<(TlsAcceptor, Option<GeneratedCert>), TlsError> {
+pub(crate) fn acceptor(
+    source: &TlsSource,
+) -> Result<(TlsAcceptor, Option<GeneratedCert>), TlsError> {
     let (certs, key, generated) = match source {
         TlsSource::SelfSigned { extra_names } => {
-            let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+            let mut names = vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+            ];
             names.extend(extra_names.iter().cloned());
             let ck = rcgen::generate_simple_self_signed(names)
                 .map_err(|e| TlsError::Generate(e.to_string()))?;
             let cert_pem = ck.cert.pem();
-            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+            let key =
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
             (
                 vec![ck.cert.der().clone()],
                 key,

@@ -167,7 +167,11 @@ fn ntlm_authenticate(
     let Some(user) = check_authenticate(config, server_challenge, token) else {
         return (State::Idle, Step::Rejected);
     };
-    let mut creds = Some(AuthIdentityBuffers::from(identity(&user.name, None, &user.password)));
+    let mut creds = Some(AuthIdentityBuffers::from(identity(
+        &user.name,
+        None,
+        &user.password,
+    )));
     let Ok((status, _)) = accept(&mut *ctx, &mut creds, token) else {
         return (State::Idle, Step::Rejected);
     };
@@ -180,7 +184,10 @@ fn ntlm_authenticate(
     if !names_match(config, &mut ctx, &user) {
         return (State::Idle, Step::Rejected);
     }
-    (State::Established(Established { ctx, user }), Step::Done(None))
+    (
+        State::Established(Established { ctx, user }),
+        Step::Done(None),
+    )
 }
 
 fn spnego_init(config: &Config, init: &spnego::NegTokenInit<'_>, token: &[u8]) -> (State, Step) {
@@ -268,7 +275,10 @@ fn finish_negotiate(
                 return (State::Idle, Step::Rejected);
             }
             let token = (!out.is_empty()).then_some(out);
-            (State::Established(Established { ctx, user }), Step::Done(token))
+            (
+                State::Established(Established { ctx, user }),
+                Step::Done(token),
+            )
         }
         SecurityStatus::ContinueNeeded => (
             State::VerifyMic {
@@ -445,7 +455,9 @@ impl std::fmt::Debug for ConnectionAuth {
             State::VerifyMic { .. } => "verify-mic",
             State::Established(_) => "established",
         };
-        f.debug_struct("ConnectionAuth").field("state", &state).finish()
+        f.debug_struct("ConnectionAuth")
+            .field("state", &state)
+            .finish()
     }
 }
 

@@ -16,9 +16,6 @@ pub(crate) const CHALLENGE: u32 = 2;
 pub(crate) const AUTHENTICATE: u32 = 3;
 
 const NEGOTIATE_UNICODE: u32 = 0x0000_0001;
-const MSV_AV_EOL: u16 = 0x0000;
-const MSV_AV_FLAGS: u16 = 0x0006;
-const AV_FLAG_MIC_PRESENT: u32 = 0x0000_0002;
 /// NTProofStr (16) + RespType, HiRespType, Reserved1/2 (8) + TimeStamp (8) + ChallengeFromClient
 /// (8) + Reserved3 (4): the AV pairs of the NTLMv2 client challenge start here.
 const AV_PAIRS_OFFSET: usize = 44;
@@ -70,9 +67,6 @@ pub(crate) enum NtlmCheckError {
     /// An NTLMv1 or anonymous response: no NTLMv2 blob to check.
     #[error("ntlmv2 response required")]
     NotV2,
-    /// The message does not announce a MIC (MsvAvFlags bit 0x2).
-    #[error("authenticate message without mic")]
-    NoMic,
     /// NTProofStr does not match the password.
     #[error("wrong credentials")]
     BadProof,
@@ -95,7 +89,10 @@ impl Authenticate {
         })
     }
 
-    /// Checks the MIC announcement and the NTProofStr against `server_challenge` and `password`.
+    /// Checks the NTProofStr against `server_challenge` and `password`.
+    ///
+    /// This is the password check sspi skips when the message carries no MIC (SPEC B5). With it,
+    /// a message without MIC (older clients) is accepted only with the right password.
     pub(crate) fn verify(
         &self,
         server_challenge: &[u8; 8],
@@ -104,9 +101,6 @@ impl Authenticate {
         if self.nt_response.len() <= AV_PAIRS_OFFSET {
             return Err(NtlmCheckError::NotV2);
         }
-        if !self.has_mic_flag() {
-            return Err(NtlmCheckError::NoMic);
-        }
         let (proof, blob) = self.nt_response.split_at(16);
         let expected = nt_proof_str(password, &self.user, &self.domain, server_challenge, blob);
         if bool::from(expected.as_slice().ct_eq(proof)) {
@@ -114,26 +108,6 @@ impl Authenticate {
         } else {
             Err(NtlmCheckError::BadProof)
         }
-    }
-
-    fn has_mic_flag(&self) -> bool {
-        let mut pos = AV_PAIRS_OFFSET;
-        while let (Some(id), Some(len)) = (
-            read_u16(&self.nt_response, pos),
-            read_u16(&self.nt_response, pos + 2),
-        ) {
-            let value_at = pos + 4;
-            if id == MSV_AV_EOL {
-                return false;
-            }
-            if id == MSV_AV_FLAGS {
-                return len == 4
-                    && read_u32(&self.nt_response, value_at)
-                        .is_some_and(|v| v & AV_FLAG_MIC_PRESENT != 0);
-            }
-            pos = value_at + usize::from(len);
-        }
-        false
     }
 }
 
@@ -194,11 +168,15 @@ fn decode_string(bytes: &[u8], flags: u32) -> Result<String, NtlmCheckError> {
 }
 
 fn read_u16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 
 fn read_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 #[cfg(test)]

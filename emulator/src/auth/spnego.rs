@@ -161,7 +161,9 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         }
         let (bytes, after) = rest.split_at_checked(n)?;
         rest = after;
-        bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+        bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
     let (content, rest) = rest.split_at_checked(len)?;
     Some((tag, content, rest))
@@ -191,7 +193,10 @@ mod tests {
             neg_state: Some(ACCEPT_INCOMPLETE),
             ..parsed
         });
-        assert_eq!(parse_resp(&fixed).unwrap().neg_state, Some(ACCEPT_INCOMPLETE));
+        assert_eq!(
+            parse_resp(&fixed).unwrap().neg_state,
+            Some(ACCEPT_INCOMPLETE)
+        );
     }
 
     proptest! {

@@ -329,7 +329,10 @@ async fn handle<S: SoapService>(
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let body = match Limited::new(req.into_body(), limit_usize).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             return too_large();
         }
         Err(_) => return empty(StatusCode::BAD_REQUEST),
@@ -365,9 +368,7 @@ fn authenticate(
             None => Err(Box::new(challenge(config))),
         };
     };
-    let (scheme, value) = authorization
-        .split_once(' ')
-        .unwrap_or((authorization, ""));
+    let (scheme, value) = authorization.split_once(' ').unwrap_or((authorization, ""));
     if scheme.eq_ignore_ascii_case("Basic") {
         if !config.service.auth.contains(&AuthScheme::Basic) {
             return Err(Box::new(challenge(config)));
@@ -510,8 +511,10 @@ fn challenge(config: &Config) -> Response<Full<Bytes>> {
     let mut r = empty(StatusCode::UNAUTHORIZED);
     let auth = &config.service.auth;
     if auth.contains(&AuthScheme::Negotiate) || auth.contains(&AuthScheme::Ntlm) {
-        r.headers_mut()
-            .append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Negotiate"));
+        r.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Negotiate"),
+        );
     }
     if auth.contains(&AuthScheme::Basic) {
         r.headers_mut().append(
