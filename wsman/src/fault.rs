@@ -36,9 +36,9 @@ impl WsManFaultCode {
     /// Invalid selectors: unknown shell, unknown command.
     pub const INVALID_SELECTORS: Self = Self(0x8033_805B);
     /// Over MaxShellsPerUser.
-    pub const SHELL_QUOTA: Self = Self(0x8033_80A5);
+    pub const SHELL_QUOTA: Self = Self(0x8033_81A5);
     /// Over MaxConcurrentOperationsPerUser.
-    pub const OPERATION_QUOTA: Self = Self(0x8033_80A6);
+    pub const OPERATION_QUOTA: Self = Self(0x8033_81A6);
     /// The shell's output stream is disconnected.
     pub const STREAM_DISCONNECTED: Self = Self(0x8033_81DE);
     /// PowerShell plugin: missing `protocolversion` option.

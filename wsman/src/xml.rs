@@ -242,11 +242,7 @@ impl<'i, 'l> Parser<'i, 'l> {
                 .read_resolved_event()
                 .map_err(|e| malformed(position, &e))?;
             let resolved_ns = match resolved {
-                ResolveResult::Bound(n) => Some(
-                    std::str::from_utf8(n.as_ref())
-                        .map(intern)
-                        .map_err(|_| DecodeError::InvalidUtf8 { offset: 0 })?,
-                ),
+                ResolveResult::Bound(n) => Some(namespace(n.as_ref(), position)?),
                 ResolveResult::Unbound => None,
                 ResolveResult::Unknown(p) => {
                     return Err(DecodeError::UnknownPrefix {
@@ -352,7 +348,7 @@ impl<'i, 'l> Parser<'i, 'l> {
             }
             let (resolved, local) = self.reader.resolve_attribute(attr.key);
             let attr_ns = match resolved {
-                ResolveResult::Bound(n) => Some(intern(utf8(n.as_ref(), position)?)),
+                ResolveResult::Bound(n) => Some(namespace(n.as_ref(), position)?),
                 ResolveResult::Unbound => None,
                 ResolveResult::Unknown(p) => {
                     return Err(DecodeError::UnknownPrefix {
@@ -418,7 +414,7 @@ impl<'i, 'l> Parser<'i, 'l> {
             if let (ResolveResult::Bound(n), _) =
                 self.reader.resolve_element(QName(qname.as_bytes()))
             {
-                el.text_ns = std::str::from_utf8(n.as_ref()).ok().map(intern);
+                el.text_ns = namespace(n.as_ref(), 0).ok();
             }
         }
     }
@@ -433,6 +429,16 @@ fn finish(el: &mut Element) {
             Node::Element(_) => true,
         });
     }
+}
+
+/// A namespace URI from a declaration: the resolver hands it over still escaped.
+fn namespace(raw: &[u8], position: u64) -> Result<Cow<'static, str>, DecodeError> {
+    let raw = utf8(raw, position)?;
+    if !raw.contains('&') {
+        return Ok(intern(raw));
+    }
+    let unescaped = quick_xml::escape::unescape(raw).map_err(|e| escape_error(position, &e))?;
+    Ok(intern(&unescaped))
 }
 
 fn utf8(bytes: &[u8], position: u64) -> Result<&str, DecodeError> {
