@@ -399,3 +399,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn escaped_namespace_uri_round_trips() {
+    // Found by proptest: a character reference inside an xmlns declaration.
+    let xml = envelope(
+        RECEIVE_RESPONSE,
+        "",
+        r#"<r:Thing xmlns:r="&#9;ttp://x&amp;y"><r:Id>1</r:Id></r:Thing>"#,
+    );
+    let env = Envelope::decode(xml.as_bytes()).unwrap();
+    let Body::Other(els) = &env.body else {
+        panic!("{:?}", env.body)
+    };
+    assert_eq!(els[0].ns.as_deref(), Some("\tttp://x&y"));
+    assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
+}
