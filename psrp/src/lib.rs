@@ -6,3 +6,6 @@ pub mod clixml;
 pub mod crypto;
 pub mod fragment;
 pub mod message;
+pub mod messages;
+pub mod records;
+pub mod runspace_pool;
