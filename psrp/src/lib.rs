@@ -9,3 +9,4 @@ pub mod message;
 pub mod messages;
 pub mod records;
 pub mod runspace_pool;
+pub mod runspace_pool;

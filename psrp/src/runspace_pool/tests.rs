@@ -1,0 +1,179 @@
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use uuid::Uuid;
+
+use super::*;
+use crate::fragment::MIN_ROOM;
+
+/// A client and a server wired in memory, moving payloads of at most `room` bytes.
+struct Pair {
+    client: RunspacePool,
+    server: RunspacePool,
+    room: usize,
+}
+
+impl Pair {
+    fn new(room: usize) -> Self {
+        let id = RunspacePoolId(Uuid::from_u128(0x1234));
+        let data = PsObject::new().with_member("PSVersionTable", "5.1").into();
+        Self {
+            client: RunspacePool::client(id, 1, 4),
+            server: RunspacePool::server(id, data),
+            room,
+        }
+    }
+
+    /// Moves payloads both ways until neither side has anything to send.
+    fn drive(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(p) = self.client.poll_transmit(self.room) {
+                assert!(p.len() <= self.room);
+                self.server.receive(&p).unwrap();
+                moved = true;
+            }
+            while let Some(p) = self.server.poll_transmit(self.room) {
+                self.client.receive(&p).unwrap();
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+fn events(pool: &mut RunspacePool) -> Vec<Event> {
+    std::iter::from_fn(|| pool.poll_event()).collect()
+}
+
+#[test]
+fn open_negotiates_and_reaches_opened_on_both_sides() {
+    for room in [MIN_ROOM, 100, 153_600] {
+        let mut pair = Pair::new(room);
+        pair.client.open().unwrap();
+        assert_eq!(pair.client.state(), RunspacePoolState::NEGOTIATION_SENT);
+        pair.drive();
+        assert_eq!(pair.client.state(), RunspacePoolState::OPENED);
+        assert_eq!(pair.server.state(), RunspacePoolState::OPENED);
+        assert_eq!(pair.server.runspaces(), (1, 4));
+        assert_eq!(
+            pair.client.peer_capability(),
+            Some(&SessionCapability::current())
+        );
+
+        let server_events = events(&mut pair.server);
+        assert!(server_events.contains(&Event::InitRunspacePool {
+            min_runspaces: 1,
+            max_runspaces: 4
+        }));
+        assert_eq!(
+            server_events.last(),
+            Some(&Event::StateChanged(RunspacePoolState::OPENED))
+        );
+        let client_events = events(&mut pair.client);
+        assert_eq!(
+            client_events,
+            vec![
+                Event::StateChanged(RunspacePoolState::NEGOTIATION_SENT),
+                Event::SessionCapability(SessionCapability::current()),
+                Event::StateChanged(RunspacePoolState::NEGOTIATION_SUCCEEDED),
+                Event::ApplicationPrivateData(
+                    PsObject::new().with_member("PSVersionTable", "5.1").into()
+                ),
+                Event::StateChanged(RunspacePoolState::OPENED),
+            ]
+        );
+    }
+}
+
+#[test]
+fn key_exchange_gives_both_sides_the_same_key() {
+    let mut pair = Pair::new(153_600);
+    pair.client.open().unwrap();
+    pair.drive();
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let exchange = ExchangeKey::generate_with_bits(&mut rng, 1024).unwrap();
+    pair.client.request_session_key(exchange).unwrap();
+    pair.drive();
+    assert!(events(&mut pair.server).contains(&Event::PublicKeyReceived));
+    let key = SessionKey::generate(&mut rng);
+    pair.server.send_session_key(key.clone(), &mut rng).unwrap();
+    pair.drive();
+    assert!(events(&mut pair.client).contains(&Event::SessionKeyReady));
+    assert_eq!(pair.client.session_key(), Some(&key));
+    assert_eq!(pair.server.session_key(), Some(&key));
+    // A SecureString made by one side reads on the other.
+    let ss = pair
+        .client
+        .session_key()
+        .unwrap()
+        .encrypt_secure_string("pa55");
+    assert_eq!(
+        pair.server
+            .session_key()
+            .unwrap()
+            .decrypt_secure_string(&ss)
+            .unwrap(),
+        "pa55"
+    );
+}
+
+#[test]
+fn server_close_reaches_client() {
+    let mut pair = Pair::new(1000);
+    pair.client.open().unwrap();
+    pair.drive();
+    pair.server.close().unwrap();
+    pair.drive();
+    assert_eq!(pair.client.state(), RunspacePoolState::CLOSED);
+    assert!(pair.server.close().is_err());
+}
+
+#[test]
+fn usage_errors_name_the_state() {
+    let id = RunspacePoolId::NIL;
+    let mut client = RunspacePool::client(id, 1, 1);
+    let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    let key = ExchangeKey::generate_with_bits(&mut rng, 1024).unwrap();
+    assert!(matches!(
+        client.request_session_key(key),
+        Err(PoolError::InvalidState {
+            action: "request_session_key",
+            current: RunspacePoolState::BEFORE_OPEN,
+            ..
+        })
+    ));
+    client.open().unwrap();
+    assert!(matches!(client.open(), Err(PoolError::InvalidState { .. })));
+    let mut server = RunspacePool::server(id, Value::Nil);
+    assert!(matches!(server.open(), Err(PoolError::WrongSide { .. })));
+    assert!(matches!(
+        server.send_session_key(SessionKey::from_bytes([0; 32]), &mut rng),
+        Err(PoolError::InvalidState { .. })
+    ));
+}
+
+#[test]
+fn out_of_order_message_breaks_the_pool() {
+    let id = RunspacePoolId::NIL;
+    let mut server = RunspacePool::server(id, Value::Nil);
+    // A client that skips SESSION_CAPABILITY: INIT_RUNSPACEPOOL first.
+    let mut client = RunspacePool::client(id, 1, 1);
+    client.open().unwrap();
+    let mut all = Vec::new();
+    while let Some(p) = client.poll_transmit(usize::MAX) {
+        all.extend(p);
+    }
+    // Drop the first fragment (SESSION_CAPABILITY, one fragment at this room).
+    let (_, rest) = crate::fragment::Fragment::decode(&all).unwrap();
+    let err = server.receive(rest).unwrap_err();
+    assert!(matches!(
+        err,
+        PoolError::Unexpected {
+            message_type: MessageType::INIT_RUNSPACEPOOL,
+            ..
+        }
+    ));
+    assert_eq!(server.state(), RunspacePoolState::BROKEN);
+}
