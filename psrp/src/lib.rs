@@ -9,4 +9,3 @@ pub mod message;
 pub mod messages;
 pub mod records;
 pub mod runspace_pool;
-pub mod runspace_pool;
