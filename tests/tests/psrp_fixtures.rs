@@ -1,5 +1,6 @@
 //! Every PSRP payload recorded in pypsrp's captures defragments, decodes and re-encodes to the
-//! same bytes, and every message body survives a CLIXML decode, serialise, decode round trip.
+//! same bytes, and every message body decodes into its typed payload and CLIXML value and
+//! survives an encode, decode round trip.
 //!
 //! Payloads are the base64 text of `creationXml`, `Arguments` (of a PowerShell command line),
 //! `Stream` (Send and Receive), `connectXml` and `connectResponseXml`. Fragments are reassembled
@@ -14,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use libtest_mimic::{Arguments, Failed, Trial};
 use psrp::fragment::{Defragmenter, Fragment};
 use psrp::message::{Destination, Message, MessageType};
+use psrp::messages::Payload as TypedPayload;
 use psrp::{clixml, crypto};
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -216,9 +218,20 @@ fn check_file(file: &FixtureFile) -> Result<Decoded, Failed> {
     Ok(Decoded { messages })
 }
 
-/// Decodes the CLIXML body, re-serialises it and decodes again to the same value; parses the
-/// key exchange blobs.
+/// Decodes the body into its typed payload and its CLIXML value, re-encodes both and decodes
+/// again to the same values; parses the key exchange blobs.
 fn check_body(msg: &Message) -> Result<(), String> {
+    // Typed payload: decode, encode, decode again to the same value.
+    let payload =
+        TypedPayload::decode(msg.message_type, &msg.data).map_err(|e| format!("payload: {e}"))?;
+    if matches!(payload, TypedPayload::Unknown(..)) {
+        return Err("decodes to an unknown payload".into());
+    }
+    let again = TypedPayload::decode(msg.message_type, &payload.encode())
+        .map_err(|e| format!("re-read payload: {e}"))?;
+    if again != payload {
+        return Err("typed payload changes across encode and decode".into());
+    }
     let text = msg.clixml_text().map_err(|e| e.to_string())?;
     // END_OF_PIPELINE_INPUT is the one message without a body (MS-PSRP 2.2.2.18).
     if msg.message_type == MessageType::END_OF_PIPELINE_INPUT {
