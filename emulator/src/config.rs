@@ -205,15 +205,7 @@ impl Config {
     /// [`ConfigError::Parse`] naming the offending key, [`ConfigError::Invalid`] for values out of
     /// range.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let mut config: Self = toml::from_str(text).map_err(|e| {
-            // toml's message names the key and the line; keep it on one line.
-            ConfigError::Parse(
-                e.to_string()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            )
-        })?;
+        let mut config: Self = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
         config.normalize()?;
         Ok(config)
     }
@@ -386,6 +378,32 @@ impl Default for Testing {
     }
 }
 
+/// A parse error naming the line and key, never quoting the document: the offending line may
+/// hold a password.
+fn parse_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let mut msg = e.message().trim().to_owned();
+    let Some(span) = e.span() else {
+        return ConfigError::Parse(msg);
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"'))
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    if key.is_some_and(|k| k.eq_ignore_ascii_case("password")) || line.contains("password") {
+        msg = "invalid value".into();
+    }
+    match key {
+        Some(k) if !msg.contains(k) => {
+            ConfigError::Parse(format!("line {line_no}, key `{k}`: {msg}"))
+        }
+        _ => ConfigError::Parse(format!("line {line_no}: {msg}")),
+    }
+}
+
 fn default_rds_state() -> String {
     "Active".into()
 }
@@ -492,6 +510,12 @@ unpolled_disconnect_ms = 500
         assert!(e.to_string().contains("allow_unencrypted_typo"), "{e}");
         let e = Config::from_toml("[service]\nauth = [\"kerberos\"]\n").unwrap_err();
         assert!(e.to_string().contains("kerberos"), "{e}");
+        let e =
+            Config::from_toml("[[users]]\nname = \"a\"\npassword = \"s3cr3t\" junk\n").unwrap_err();
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        assert!(e.to_string().contains("line 3"), "{e}");
+        let e = Config::from_toml("[[users]]\nname = \"a\"\npassword = 98765\n").unwrap_err();
+        assert!(!e.to_string().contains("98765"), "{e}");
         let e = Config::from_toml("[service]\nauth = []\n").unwrap_err();
         assert!(e.to_string().contains("service.auth"), "{e}");
     }
