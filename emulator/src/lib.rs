@@ -1,10 +1,10 @@
 //! Server emulator: the WinRM service side over the `wsman` and `psrp` cores.
-pub mod engine;
+pub(crate) mod auth;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod http;
 pub mod tls;
-pub(crate) mod auth;
 
 pub use config::Config;
 pub use http::{Emulator, EmulatorBuilder, RequestContext, SoapReply, SoapService, StartError};
