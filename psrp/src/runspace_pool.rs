@@ -27,9 +27,8 @@
 //! GET_COMMAND_METADATA, host calls, and the disconnect/connect flow.
 
 use std::collections::VecDeque;
-use std::fmt;
 
-use crate::clixml::{self, ClixmlError, PsObject, Value};
+use crate::clixml::{self, Value};
 use crate::crypto::{
     CryptoError, CryptoRngCore, EncryptedSessionKey, ExchangeKey, PublicKey, SessionKey,
 };
@@ -37,6 +36,12 @@ use crate::fragment::{Defragmenter, FragmentError, Fragmenter};
 use crate::message::{
     Destination, Message, MessageError, MessageType, PipelineId, RunspacePoolId, UTF8_BOM,
 };
+use crate::messages::{
+    self, ApplicationPrivateData, InitRunspacePool, Payload, PayloadError, PsrpMessage,
+    RunspacePoolStateInfo, SessionCapability,
+};
+pub use crate::records::RunspacePoolState;
+use crate::records::{ApartmentState, HostInfo, PsPrimitiveDictionary, PsThreadOptions};
 
 /// Which end of the conversation a state machine plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,129 +52,23 @@ pub enum Side {
     Server,
 }
 
-/// The runspace pool state as it travels in RUNSPACEPOOL_STATE (MS-PSRP 2.2.3.4).
-///
-/// An open code: unknown values survive.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RunspacePoolState(pub i32);
-
-impl RunspacePoolState {
-    /// BeforeOpen.
-    pub const BEFORE_OPEN: Self = Self(0);
-    /// Opening.
-    pub const OPENING: Self = Self(1);
-    /// Opened.
-    pub const OPENED: Self = Self(2);
-    /// Closed.
-    pub const CLOSED: Self = Self(3);
-    /// Closing.
-    pub const CLOSING: Self = Self(4);
-    /// Broken.
-    pub const BROKEN: Self = Self(5);
-    /// NegotiationSent.
-    pub const NEGOTIATION_SENT: Self = Self(6);
-    /// NegotiationSucceeded.
-    pub const NEGOTIATION_SUCCEEDED: Self = Self(7);
-    /// Connecting.
-    pub const CONNECTING: Self = Self(8);
-    /// Disconnected.
-    pub const DISCONNECTED: Self = Self(9);
-
-    /// The spec name of a known state.
-    pub fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0 => "BeforeOpen",
-            1 => "Opening",
-            2 => "Opened",
-            3 => "Closed",
-            4 => "Closing",
-            5 => "Broken",
-            6 => "NegotiationSent",
-            7 => "NegotiationSucceeded",
-            8 => "Connecting",
-            9 => "Disconnected",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Debug for RunspacePoolState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => f.write_str(name),
-            None => write!(f, "RunspacePoolState({})", self.0),
-        }
-    }
-}
-
-/// What the peer announced in SESSION_CAPABILITY (MS-PSRP 2.2.2.1).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionCapability {
-    /// `protocolversion`, e.g. `2.3`.
-    pub protocol_version: String,
-    /// `PSVersion`, e.g. `2.0`.
-    pub ps_version: String,
-    /// `SerializationVersion`, e.g. `1.1.0.1`.
-    pub serialization_version: String,
-}
-
-impl SessionCapability {
-    /// What this implementation announces: protocol 2.3, PSVersion 2.0, serialization 1.1.0.1.
-    pub fn current() -> Self {
-        Self {
-            protocol_version: "2.3".into(),
-            ps_version: "2.0".into(),
-            serialization_version: "1.1.0.1".into(),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        PsObject::new()
-            .with_member(
-                "protocolversion",
-                Value::Version(self.protocol_version.clone()),
-            )
-            .with_member("PSVersion", Value::Version(self.ps_version.clone()))
-            .with_member(
-                "SerializationVersion",
-                Value::Version(self.serialization_version.clone()),
-            )
-            .into()
-    }
-
-    fn from_value(value: &Value) -> Option<Self> {
-        let obj = value.as_object()?;
-        let version = |name: &str| obj.property(name)?.as_version().map(str::to_owned);
-        Some(Self {
-            protocol_version: version("protocolversion")?,
-            ps_version: version("PSVersion")?,
-            serialization_version: version("SerializationVersion")?,
-        })
-    }
-
-    /// Whether the peer speaks a protocol version this implementation accepts (2.x).
-    pub fn is_supported(&self) -> bool {
-        self.protocol_version.split('.').next() == Some("2")
-    }
+/// Whether this implementation accepts the peer's protocol version (any 2.x).
+fn is_supported(capability: &SessionCapability) -> bool {
+    capability.protocol_version.split('.').next() == Some("2")
 }
 
 /// Something the application should know about.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// The wire-visible state changed.
     StateChanged(RunspacePoolState),
     /// The peer's SESSION_CAPABILITY arrived.
     SessionCapability(SessionCapability),
-    /// Server: the client asked to open with these runspace limits.
-    InitRunspacePool {
-        /// MinRunspaces.
-        min_runspaces: i32,
-        /// MaxRunspaces.
-        max_runspaces: i32,
-    },
-    /// Client: the server's APPLICATION_PRIVATE_DATA (`ApplicationPrivateData` property).
-    ApplicationPrivateData(Value),
+    /// Server: the client's INIT_RUNSPACEPOOL (runspace limits, host info, arguments).
+    InitRunspacePool(Box<InitRunspacePool>),
+    /// Client: the server's APPLICATION_PRIVATE_DATA.
+    ApplicationPrivateData(PsPrimitiveDictionary),
     /// Server: the client sent its public key; answer with
     /// [`RunspacePool::send_session_key`].
     PublicKeyReceived,
@@ -194,7 +93,7 @@ pub struct RunspacePool {
     fragmenter: Fragmenter,
     defragmenter: Defragmenter,
     events: VecDeque<Event>,
-    application_private_data: Value,
+    application_private_data: ApplicationPrivateData,
 }
 
 /// Internal state: the wire state plus what only exists in that state.
@@ -226,17 +125,27 @@ enum KeyState {
 impl RunspacePool {
     /// A client-side pool with the given id and runspace limits.
     pub fn client(id: RunspacePoolId, min_runspaces: i32, max_runspaces: i32) -> Self {
-        Self::new(Side::Client, id, min_runspaces, max_runspaces, Value::Nil)
+        let data = ApplicationPrivateData {
+            data: PsPrimitiveDictionary {
+                entries: Vec::new(),
+            },
+        };
+        Self::new(Side::Client, id, min_runspaces, max_runspaces, data)
     }
 
-    /// A server-side pool answering for `id`, sending `application_private_data` (the value of
-    /// the `ApplicationPrivateData` property, usually a PSPrimitiveDictionary with
-    /// `PSVersionTable`) when it opens.
-    pub fn server(id: RunspacePoolId, application_private_data: Value) -> Self {
+    /// A server-side pool answering for `id`, sending `application_private_data` (usually a
+    /// PSPrimitiveDictionary holding `PSVersionTable`) when it opens.
+    pub fn server(id: RunspacePoolId, application_private_data: ApplicationPrivateData) -> Self {
         Self::new(Side::Server, id, 1, 1, application_private_data)
     }
 
-    fn new(side: Side, id: RunspacePoolId, min: i32, max: i32, data: Value) -> Self {
+    fn new(
+        side: Side,
+        id: RunspacePoolId,
+        min: i32,
+        max: i32,
+        data: ApplicationPrivateData,
+    ) -> Self {
         Self {
             side,
             id,
@@ -303,40 +212,16 @@ impl RunspacePool {
         if self.state != State::BeforeOpen {
             return Err(self.invalid_state("open", RunspacePoolState::BEFORE_OPEN));
         }
-        self.queue(
-            MessageType::SESSION_CAPABILITY,
-            PipelineId::NIL,
-            &SessionCapability::current().to_value(),
-        );
-        let init = PsObject::new()
-            .with_member("MinRunspaces", self.min_runspaces)
-            .with_member("MaxRunspaces", self.max_runspaces)
-            .with_member(
-                "PSThreadOptions",
-                clixml::enum_value(
-                    "System.Management.Automation.Runspaces.PSThreadOptions",
-                    "Default",
-                    0,
-                ),
-            )
-            .with_member(
-                "ApartmentState",
-                clixml::enum_value("System.Threading.ApartmentState", "Unknown", 2),
-            )
-            .with_member(
-                "HostInfo",
-                PsObject::new()
-                    .with_member("_isHostNull", true)
-                    .with_member("_isHostUINull", true)
-                    .with_member("_isHostRawUINull", true)
-                    .with_member("_useRunspaceHost", true),
-            )
-            .with_member("ApplicationArguments", Value::Nil);
-        self.queue(
-            MessageType::INIT_RUNSPACEPOOL,
-            PipelineId::NIL,
-            &init.into(),
-        );
+        self.send(PipelineId::NIL, &SessionCapability::default());
+        let init = InitRunspacePool {
+            min_runspaces: self.min_runspaces,
+            max_runspaces: self.max_runspaces,
+            thread_options: PsThreadOptions::DEFAULT,
+            apartment_state: ApartmentState::UNKNOWN,
+            host_info: HostInfo::default(),
+            application_arguments: None,
+        };
+        self.send(PipelineId::NIL, &init);
         self.set_state(State::NegotiationSent);
         Ok(())
     }
@@ -349,8 +234,10 @@ impl RunspacePool {
     pub fn request_session_key(&mut self, key: ExchangeKey) -> Result<(), PoolError> {
         self.expect_side(Side::Client, "request_session_key")?;
         self.expect_opened("request_session_key")?;
-        let body = PsObject::new().with_member("PublicKey", key.public_key().to_base64());
-        self.queue(MessageType::PUBLIC_KEY, PipelineId::NIL, &body.into());
+        let body = messages::PublicKey {
+            public_key: key.public_key().to_blob(),
+        };
+        self.send(PipelineId::NIL, &body);
         self.key = KeyState::AwaitingSessionKey(Box::new(key));
         Ok(())
     }
@@ -363,11 +250,8 @@ impl RunspacePool {
     pub fn request_public_key(&mut self) -> Result<(), PoolError> {
         self.expect_side(Side::Server, "request_public_key")?;
         self.expect_opened("request_public_key")?;
-        self.queue(
-            MessageType::PUBLIC_KEY_REQUEST,
-            PipelineId::NIL,
-            &Value::String(String::new()),
-        );
+        let body = Payload::PublicKeyRequest.to_value().unwrap_or(Value::Nil);
+        self.queue(MessageType::PUBLIC_KEY_REQUEST, PipelineId::NIL, &body);
         Ok(())
     }
 
@@ -391,12 +275,10 @@ impl RunspacePool {
             });
         };
         let blob = public.encrypt_session_key(&key, rng)?;
-        let body = PsObject::new().with_member("EncryptedSessionKey", blob.to_base64());
-        self.queue(
-            MessageType::ENCRYPTED_SESSION_KEY,
-            PipelineId::NIL,
-            &body.into(),
-        );
+        let body = messages::EncryptedSessionKey {
+            encrypted_session_key: blob.to_blob(),
+        };
+        self.send(PipelineId::NIL, &body);
         self.key = KeyState::Ready(key);
         self.events.push_back(Event::SessionKeyReady);
         Ok(())
@@ -415,13 +297,11 @@ impl RunspacePool {
         }
         match self.side {
             Side::Server => {
-                let body =
-                    PsObject::new().with_member("RunspaceState", RunspacePoolState::CLOSED.0);
-                self.queue(
-                    MessageType::RUNSPACEPOOL_STATE,
-                    PipelineId::NIL,
-                    &body.into(),
-                );
+                let body = RunspacePoolStateInfo {
+                    state: RunspacePoolState::CLOSED,
+                    error: None,
+                };
+                self.send(PipelineId::NIL, &body);
                 self.set_state(State::Closed);
             }
             Side::Client => self.set_state(State::Closing),
@@ -495,69 +375,33 @@ impl RunspacePool {
             return Ok(());
         }
         let ty = message.message_type;
-        let body = body_value(&message)?;
-        match (self.side, self.state, ty) {
-            (Side::Server, State::BeforeOpen, MessageType::SESSION_CAPABILITY) => {
-                let cap = SessionCapability::from_value(&body).ok_or(PoolError::Payload {
-                    message_type: ty,
-                    what: "session capability",
-                })?;
-                if !cap.is_supported() {
+        let payload = Payload::decode(ty, &message.data)?;
+        match (self.side, self.state, payload) {
+            (Side::Server, State::BeforeOpen, Payload::SessionCapability(cap)) => {
+                if !is_supported(&cap) {
                     return Err(PoolError::UnsupportedVersion(cap.protocol_version));
                 }
                 self.peer_capability = Some(cap.clone());
                 self.events.push_back(Event::SessionCapability(cap));
                 self.state = State::ExpectInit;
             }
-            (Side::Server, State::ExpectInit, MessageType::INIT_RUNSPACEPOOL) => {
-                let obj = body.as_object().ok_or(PoolError::Payload {
-                    message_type: ty,
-                    what: "object",
-                })?;
-                let (Some(min), Some(max)) = (
-                    obj.property_i32("MinRunspaces"),
-                    obj.property_i32("MaxRunspaces"),
-                ) else {
-                    return Err(PoolError::Payload {
-                        message_type: ty,
-                        what: "runspace limits",
-                    });
+            (Side::Server, State::ExpectInit, Payload::InitRunspacePool(init)) => {
+                self.min_runspaces = init.min_runspaces;
+                self.max_runspaces = init.max_runspaces;
+                self.events
+                    .push_back(Event::InitRunspacePool(Box::new(init)));
+                self.send(PipelineId::NIL, &SessionCapability::default());
+                let data = self.application_private_data.clone();
+                self.send(PipelineId::NIL, &data);
+                let state = RunspacePoolStateInfo {
+                    state: RunspacePoolState::OPENED,
+                    error: None,
                 };
-                self.min_runspaces = min;
-                self.max_runspaces = max;
-                self.events.push_back(Event::InitRunspacePool {
-                    min_runspaces: min,
-                    max_runspaces: max,
-                });
-                self.queue(
-                    MessageType::SESSION_CAPABILITY,
-                    PipelineId::NIL,
-                    &SessionCapability::current().to_value(),
-                );
-                let data = PsObject::new().with_member(
-                    "ApplicationPrivateData",
-                    self.application_private_data.clone(),
-                );
-                self.queue(
-                    MessageType::APPLICATION_PRIVATE_DATA,
-                    PipelineId::NIL,
-                    &data.into(),
-                );
-                let state =
-                    PsObject::new().with_member("RunspaceState", RunspacePoolState::OPENED.0);
-                self.queue(
-                    MessageType::RUNSPACEPOOL_STATE,
-                    PipelineId::NIL,
-                    &state.into(),
-                );
+                self.send(PipelineId::NIL, &state);
                 self.set_state(State::Opened);
             }
-            (Side::Client, State::NegotiationSent, MessageType::SESSION_CAPABILITY) => {
-                let cap = SessionCapability::from_value(&body).ok_or(PoolError::Payload {
-                    message_type: ty,
-                    what: "session capability",
-                })?;
-                if !cap.is_supported() {
+            (Side::Client, State::NegotiationSent, Payload::SessionCapability(cap)) => {
+                if !is_supported(&cap) {
                     return Err(PoolError::UnsupportedVersion(cap.protocol_version));
                 }
                 self.peer_capability = Some(cap.clone());
@@ -567,26 +411,14 @@ impl RunspacePool {
             (
                 Side::Client,
                 State::NegotiationSucceeded | State::Opened,
-                MessageType::APPLICATION_PRIVATE_DATA,
+                Payload::ApplicationPrivateData(data),
             ) => {
-                let data = body
-                    .as_object()
-                    .and_then(|o| o.property("ApplicationPrivateData"))
-                    .cloned()
-                    .unwrap_or(Value::Nil);
-                self.events.push_back(Event::ApplicationPrivateData(data));
+                self.events
+                    .push_back(Event::ApplicationPrivateData(data.data));
             }
-            (Side::Client, _, MessageType::RUNSPACEPOOL_STATE) => {
-                let state = body
-                    .as_object()
-                    .and_then(|o| o.property_i32("RunspaceState"))
-                    .map(RunspacePoolState)
-                    .ok_or(PoolError::Payload {
-                        message_type: ty,
-                        what: "RunspaceState",
-                    })?;
-                let next = match state {
-                    RunspacePoolState::OPENED if self.state == State::NegotiationSucceeded => {
+            (Side::Client, current, Payload::RunspacePoolState(info)) => {
+                let next = match info.state {
+                    RunspacePoolState::OPENED if current == State::NegotiationSucceeded => {
                         State::Opened
                     }
                     RunspacePoolState::CLOSED => State::Closed,
@@ -595,38 +427,29 @@ impl RunspacePool {
                 };
                 self.set_state(next);
             }
-            (Side::Client, State::Opened, MessageType::PUBLIC_KEY_REQUEST) => {
+            (Side::Client, State::Opened, Payload::PublicKeyRequest) => {
                 self.events.push_back(Event::PublicKeyRequested);
             }
-            (Side::Client, State::Opened, MessageType::ENCRYPTED_SESSION_KEY) => {
+            (Side::Client, State::Opened, Payload::EncryptedSessionKey(body)) => {
                 let KeyState::AwaitingSessionKey(exchange) = &self.key else {
                     return Err(self.unexpected(ty));
                 };
-                let text = body
-                    .as_object()
-                    .and_then(|o| o.property_str("EncryptedSessionKey"))
-                    .ok_or(PoolError::Payload {
-                        message_type: ty,
-                        what: "EncryptedSessionKey",
-                    })?;
-                let key = exchange.decrypt_session_key(&EncryptedSessionKey::from_base64(text)?)?;
+                let blob = EncryptedSessionKey::from_blob(&body.encrypted_session_key)?;
+                let key = exchange.decrypt_session_key(&blob)?;
                 self.key = KeyState::Ready(key);
                 self.events.push_back(Event::SessionKeyReady);
             }
-            (Side::Server, State::Opened, MessageType::PUBLIC_KEY) => {
-                let text = body
-                    .as_object()
-                    .and_then(|o| o.property_str("PublicKey"))
-                    .ok_or(PoolError::Payload {
-                        message_type: ty,
-                        what: "PublicKey",
-                    })?;
-                self.key = KeyState::HavePublicKey(PublicKey::from_base64(text)?);
+            (Side::Server, State::Opened, Payload::PublicKey(body)) => {
+                self.key = KeyState::HavePublicKey(PublicKey::from_blob(&body.public_key)?);
                 self.events.push_back(Event::PublicKeyReceived);
             }
             _ => return Err(self.unexpected(ty)),
         }
         Ok(())
+    }
+
+    fn send<M: PsrpMessage>(&mut self, pipeline: PipelineId, body: &M) {
+        self.queue(M::TYPE, pipeline, &body.to_value());
     }
 
     fn queue(&mut self, message_type: MessageType, pipeline: PipelineId, body: &Value) {
@@ -690,14 +513,6 @@ impl RunspacePool {
     }
 }
 
-fn body_value(message: &Message) -> Result<Value, PoolError> {
-    let text = message.clixml_text()?;
-    if text.trim().is_empty() {
-        return Ok(Value::Nil);
-    }
-    Ok(clixml::from_clixml(text)?)
-}
-
 /// A runspace pool operation that failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -708,20 +523,12 @@ pub enum PoolError {
     /// A message from the peer is malformed.
     #[error(transparent)]
     Message(#[from] MessageError),
-    /// A message body is not valid CLIXML.
-    #[error("clixml: {0}")]
-    Clixml(#[from] ClixmlError),
+    /// A message body is not valid CLIXML or lacks what its type requires.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
     /// The key exchange failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    /// A message body lacks what its type requires.
-    #[error("{message_type} lacks {what}")]
-    Payload {
-        /// The message type.
-        message_type: MessageType,
-        /// What is missing.
-        what: &'static str,
-    },
     /// The peer speaks a protocol version other than 2.x.
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(String),

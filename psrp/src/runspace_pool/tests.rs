@@ -15,7 +15,7 @@ struct Pair {
 impl Pair {
     fn new(room: usize) -> Self {
         let id = RunspacePoolId(Uuid::from_u128(0x1234));
-        let data = PsObject::new().with_member("PSVersionTable", "5.1").into();
+        let data = app_data();
         Self {
             client: RunspacePool::client(id, 1, 4),
             server: RunspacePool::server(id, data),
@@ -43,6 +43,14 @@ impl Pair {
     }
 }
 
+fn app_data() -> ApplicationPrivateData {
+    ApplicationPrivateData {
+        data: PsPrimitiveDictionary {
+            entries: vec![(Value::string("PSVersionTable"), Value::string("5.1"))],
+        },
+    }
+}
+
 fn events(pool: &mut RunspacePool) -> Vec<Event> {
     std::iter::from_fn(|| pool.poll_event()).collect()
 }
@@ -59,14 +67,14 @@ fn open_negotiates_and_reaches_opened_on_both_sides() {
         assert_eq!(pair.server.runspaces(), (1, 4));
         assert_eq!(
             pair.client.peer_capability(),
-            Some(&SessionCapability::current())
+            Some(&SessionCapability::default())
         );
 
         let server_events = events(&mut pair.server);
-        assert!(server_events.contains(&Event::InitRunspacePool {
-            min_runspaces: 1,
-            max_runspaces: 4
-        }));
+        assert!(matches!(
+            &server_events[1],
+            Event::InitRunspacePool(init) if (init.min_runspaces, init.max_runspaces) == (1, 4)
+        ));
         assert_eq!(
             server_events.last(),
             Some(&Event::StateChanged(RunspacePoolState::OPENED))
@@ -76,11 +84,9 @@ fn open_negotiates_and_reaches_opened_on_both_sides() {
             client_events,
             vec![
                 Event::StateChanged(RunspacePoolState::NEGOTIATION_SENT),
-                Event::SessionCapability(SessionCapability::current()),
+                Event::SessionCapability(SessionCapability::default()),
                 Event::StateChanged(RunspacePoolState::NEGOTIATION_SUCCEEDED),
-                Event::ApplicationPrivateData(
-                    PsObject::new().with_member("PSVersionTable", "5.1").into()
-                ),
+                Event::ApplicationPrivateData(app_data().data),
                 Event::StateChanged(RunspacePoolState::OPENED),
             ]
         );
@@ -146,7 +152,7 @@ fn usage_errors_name_the_state() {
     ));
     client.open().unwrap();
     assert!(matches!(client.open(), Err(PoolError::InvalidState { .. })));
-    let mut server = RunspacePool::server(id, Value::Nil);
+    let mut server = RunspacePool::server(id, app_data());
     assert!(matches!(server.open(), Err(PoolError::WrongSide { .. })));
     assert!(matches!(
         server.send_session_key(SessionKey::from_bytes([0; 32]), &mut rng),
@@ -157,7 +163,7 @@ fn usage_errors_name_the_state() {
 #[test]
 fn out_of_order_message_breaks_the_pool() {
     let id = RunspacePoolId::NIL;
-    let mut server = RunspacePool::server(id, Value::Nil);
+    let mut server = RunspacePool::server(id, app_data());
     // A client that skips SESSION_CAPABILITY: INIT_RUNSPACEPOOL first.
     let mut client = RunspacePool::client(id, 1, 1);
     client.open().unwrap();

@@ -1,0 +1,88 @@
+//! The runspace pool state machine against real traffic: the server role opens from the
+//! creationXml pypsrp sent to Windows, and the client role reaches Opened from what Windows
+//! answered (`test_psrp_multiple_commands.yml`).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use psrp::message::RunspacePoolId;
+use psrp::messages::ApplicationPrivateData;
+use psrp::records::PsPrimitiveDictionary;
+use psrp::runspace_pool::{Event, RunspacePool, RunspacePoolState};
+
+/// Base64 texts of every `<tag ...>text</tag>` in `xml`, in order (a plain scan: these
+/// elements hold only base64).
+fn elements(xml: &str, tag: &str) -> Vec<Vec<u8>> {
+    let open = format!("<{tag}");
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(gt) = after.find('>') else { break };
+        let is_tag = after.starts_with([' ', '>']);
+        let self_closing = after[..gt].ends_with('/');
+        let body = &after[gt + 1..];
+        let Some(lt) = body.find('<') else { break };
+        if is_tag && !self_closing && lt > 0 {
+            out.push(STANDARD.decode(&body[..lt]).unwrap());
+        }
+        rest = &body[lt..];
+    }
+    out
+}
+
+fn conversation() -> Vec<tests::Exchange> {
+    tests::pypsrp_files()
+        .into_iter()
+        .find(|f| f.file.ends_with("test_psrp_multiple_commands.yml"))
+        .expect("fixture present")
+        .exchanges
+}
+
+#[test]
+fn server_role_opens_from_pypsrp_creation_xml() {
+    let exchanges = conversation();
+    let request = exchanges[0].request.as_deref().unwrap();
+    let payloads = elements(request, "creationXml");
+    assert_eq!(payloads.len(), 1);
+    let data = ApplicationPrivateData {
+        data: PsPrimitiveDictionary {
+            entries: Vec::new(),
+        },
+    };
+    let mut server = RunspacePool::server(RunspacePoolId::NIL, data);
+    server.receive(&payloads[0]).unwrap();
+    assert_eq!(server.state(), RunspacePoolState::OPENED);
+    assert_eq!(server.runspaces(), (1, 1));
+    assert_eq!(server.peer_capability().unwrap().protocol_version, "2.3");
+    // SESSION_CAPABILITY, APPLICATION_PRIVATE_DATA and RUNSPACEPOOL_STATE go back.
+    let reply = server.poll_transmit(153_600).unwrap();
+    assert_eq!(psrp::fragment::Fragment::iter(&reply).count(), 3);
+}
+
+#[test]
+fn client_role_opens_from_windows_replies() {
+    let exchanges = conversation();
+    let mut client = RunspacePool::client(RunspacePoolId::NIL, 1, 1);
+    client.open().unwrap();
+    // Sent bytes would have been the creationXml; what matters here is Windows' answer.
+    while client.poll_transmit(153_600).is_some() {}
+    for ex in &exchanges[1..3] {
+        for payload in elements(ex.response.as_deref().unwrap(), "rsp:Stream") {
+            client.receive(&payload).unwrap();
+        }
+    }
+    assert_eq!(client.state(), RunspacePoolState::OPENED);
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    let Some(Event::ApplicationPrivateData(data)) = events
+        .iter()
+        .find(|e| matches!(e, Event::ApplicationPrivateData(_)))
+    else {
+        panic!("no application private data in {events:?}");
+    };
+    assert!(
+        data.entries
+            .iter()
+            .any(|(k, _)| k.as_str() == Some("PSVersionTable")),
+        "{data:?}"
+    );
+}
