@@ -601,6 +601,10 @@ impl Writer {
     /// Writes `text` as a QName in namespace `uri`, returning the declaration to add if the
     /// namespace has no prefix in scope.
     pub(crate) fn qname_for(&self, uri: &str, local: &str) -> (String, Option<(String, String)>) {
+        // The reserved `xmlns` namespace cannot be declared; its prefix is always bound.
+        if uri == XMLNS {
+            return (format!("xmlns:{local}"), None);
+        }
         if let Some((p, _)) = self
             .scope
             .iter()
@@ -632,6 +636,9 @@ impl Writer {
         }
     }
 }
+
+/// The namespace the reserved `xmlns` prefix is bound to.
+const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
 fn qualified(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {

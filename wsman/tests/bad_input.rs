@@ -415,3 +415,16 @@ fn escaped_namespace_uri_round_trips() {
     assert_eq!(els[0].ns.as_deref(), Some("\tttp://x&y"));
     assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
 }
+
+#[test]
+fn fuzz_regression_reserved_xmlns_prefix_in_qname() {
+    // Found by cargo-fuzz: a fault subcode `xmlns:…` resolves to the reserved xmlns namespace,
+    // which the encoder must not try to declare.
+    let xml = envelope(
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault",
+        "",
+        "<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>xmlns:pidParameter</s:Value></s:Subcode></s:Code></s:Fault>",
+    );
+    let env = Envelope::decode(xml.as_bytes()).unwrap();
+    assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
+}
