@@ -15,6 +15,8 @@ pub struct ScriptBlockAst {
     pub body: Vec<Stmt>,
     /// `end {}` statements.
     pub end: Vec<Stmt>,
+    /// Whether `begin`/`process`/`end` blocks were written (the body is then `process`).
+    pub named_blocks: bool,
     /// The full source text the positions refer to.
     pub source: Arc<str>,
 }

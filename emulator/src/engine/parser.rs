@@ -86,9 +86,11 @@ impl Parser {
         let mut begin = Vec::new();
         let mut end_block = Vec::new();
         let body;
+        let mut named_blocks = false;
         self.c.skip_ws_nl();
         if ["begin", "process", "end"].iter().any(|k| self.c.at_keyword(k)) && self.named_block_follows() {
             let mut process = Vec::new();
+            named_blocks = true;
             loop {
                 self.c.skip_ws_nl();
                 let slot = if self.c.at_keyword("begin") {
@@ -111,7 +113,7 @@ impl Parser {
             body = self.statements(end)?;
         }
         self.c.skip_ws_nl();
-        Ok(ScriptBlockAst { params, begin, body, end: end_block, source: self.source.clone() })
+        Ok(ScriptBlockAst { params, begin, body, end: end_block, named_blocks, source: self.source.clone() })
     }
 
     fn named_block_follows(&self) -> bool {
@@ -1186,7 +1188,7 @@ fn op_level(op: BinOp) -> usize {
 
 fn is_assignable(e: &Expr) -> bool {
     match e {
-        Expr::Variable(_) | Expr::Member { .. } | Expr::Index(..) => true,
+        Expr::Variable(_) | Expr::Member { .. } | Expr::Index(..) | Expr::Literal(Value::Null) => true,
         Expr::Cast(_, inner) => is_assignable(inner),
         _ => false,
     }
