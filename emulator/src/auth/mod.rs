@@ -439,8 +439,7 @@ pub(crate) fn basic(config: &Config, encoded: &str) -> Option<User> {
     // Compare fixed-size digests so the time does not depend on where the passwords differ.
     let a = ntlm::nt_proof_str(password, "", "", &[0; 8], b"basic");
     let b = ntlm::nt_proof_str(&user.password, "", "", &[0; 8], b"basic");
-    let same = bool::from(a.ct_eq(&b)) && password.len() == user.password.len();
-    same.then(|| user.clone())
+    bool::from(a.ct_eq(&b)).then(|| user.clone())
 }
 
 fn contain<T>(f: impl FnOnce() -> T) -> Option<T> {
@@ -466,5 +465,85 @@ impl std::fmt::Debug for Established {
         f.debug_struct("Established")
             .field("user", &self.user.name)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_toml("[[users]]\nname = \"alice\"\npassword = \"pw\"\n").unwrap()
+    }
+
+    /// The NEGOTIATE_MESSAGE pyspnego 0.12 sends (flags 0xe2088237, empty domain and
+    /// workstation, version 10.0 build 0 rev 15).
+    fn negotiate_message() -> Vec<u8> {
+        let hex =
+            "4e544c4d5353500001000000378208e200000000280000000000000028000000000c00000000000f";
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn negotiate_gets_a_challenge_and_garbage_authenticate_is_rejected() {
+        let config = config();
+        let mut auth = ConnectionAuth::default();
+        let Step::Continue(challenge) = auth.step(&config, &negotiate_message()) else {
+            panic!("expected a challenge");
+        };
+        assert_eq!(ntlm::message_type(&challenge), Some(ntlm::CHALLENGE));
+        let mut bogus = b"NTLMSSP\0\x03\0\0\0".to_vec();
+        bogus.resize(120, 0);
+        assert!(matches!(auth.step(&config, &bogus), Step::Rejected));
+        assert!(auth.established().is_none());
+    }
+
+    #[test]
+    fn basic_checks_name_and_password() {
+        let config = config();
+        let enc = |s: &str| STANDARD.encode(s);
+        assert_eq!(
+            basic(&config, &enc("alice:pw")).map(|u| u.name),
+            Some("alice".into())
+        );
+        assert_eq!(
+            basic(&config, &enc(".\\ALICE:pw")).map(|u| u.name),
+            Some("alice".into())
+        );
+        assert!(basic(&config, &enc("alice:pw2")).is_none());
+        assert!(basic(&config, &enc("alice:")).is_none());
+        assert!(basic(&config, &enc("bob:pw")).is_none());
+        assert!(basic(&config, "%%%").is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Arbitrary and mutated tokens, fed after a real NEGOTIATE, never authenticate and never
+        /// escape as a panic.
+        #[test]
+        fn arbitrary_tokens_never_authenticate(
+            first in proptest::collection::vec(any::<u8>(), 0..120),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+            tail in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let config = config();
+            let mut auth = ConnectionAuth::default();
+            prop_assert!(!matches!(auth.step(&config, &first), Step::Done(_)));
+            prop_assert!(matches!(auth.step(&config, &negotiate_message()), Step::Continue(_)));
+            let mut third = b"NTLMSSP\0\x03\0\0\0".to_vec();
+            third.extend_from_slice(&tail);
+            for (i, b) in flips {
+                let i = i.index(third.len());
+                third[i] = b;
+            }
+            prop_assert!(!matches!(auth.step(&config, &third), Step::Done(_)));
+            prop_assert!(auth.established().is_none());
+        }
     }
 }

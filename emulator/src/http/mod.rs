@@ -31,6 +31,25 @@ pub struct RequestContext {
     pub is_encrypted: bool,
 }
 
+impl RequestContext {
+    /// A context, for services driven outside the HTTP layer (tests, other transports).
+    pub fn new(
+        user: impl Into<String>,
+        is_admin: bool,
+        client_addr: SocketAddr,
+        connection_id: u64,
+        is_encrypted: bool,
+    ) -> Self {
+        Self {
+            user: user.into(),
+            is_admin,
+            client_addr,
+            connection_id,
+            is_encrypted,
+        }
+    }
+}
+
 /// A SOAP reply for the HTTP layer to send (sealed with the request's context if it was).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SoapReply {
