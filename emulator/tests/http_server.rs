@@ -252,3 +252,36 @@ async fn read_status(s: &mut tokio::net::TcpStream) -> u16 {
 fn status_helper_reads_http_lines() {
     assert_eq!(status(&["HTTP 413".to_owned()]), 413);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_pem_files() {
+    let dir = std::env::temp_dir().join(format!("psrm-pem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let emu = emulator::Emulator::builder(config(""))
+        .tls(emulator::tls::TlsSource::Pem {
+            cert: cert.clone(),
+            key: key.clone(),
+        })
+        .start(emulator::http::EchoService)
+        .await
+        .unwrap();
+    assert!(emu.generated_cert().is_none());
+    let lines = peer(&["winrm", &emu.url(), "alice", ALICE_PW, "basic", "auto"]).await;
+    assert_echo(&lines, "alice", true, 2);
+    emu.shutdown().await;
+
+    let missing = dir.join("missing.pem");
+    let err = emulator::Emulator::builder(config(""))
+        .tls(emulator::tls::TlsSource::Pem { cert, key: missing })
+        .start(emulator::http::EchoService)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
