@@ -273,3 +273,23 @@ fn escapes_property_names() {
     assert!(text.contains("N=\"a_x000A_b_x005F_x\""), "{text}");
     assert_eq!(from_clixml(&text).unwrap(), v);
 }
+
+#[test]
+fn secure_string_with_session_key() {
+    let key = crate::crypto::SessionKey::from_bytes([7; 32]);
+    let v =
+        Value::object(PsObject::new().with_member("pw", Value::secure_string(&key, "s3cr\u{e9}t")));
+    let back = round_trip(&v);
+    let ss = back.as_object().unwrap().property("pw").unwrap();
+    assert!(matches!(ss, Value::SecureString(b) if b.len() % 16 == 0));
+    assert_eq!(
+        ss.decrypt_secure_string(&key),
+        Some(Ok("s3cr\u{e9}t".to_owned()))
+    );
+    let other = crate::crypto::SessionKey::from_bytes([8; 32]);
+    assert_ne!(
+        ss.decrypt_secure_string(&other),
+        Some(Ok("s3cr\u{e9}t".to_owned()))
+    );
+    assert_eq!(Value::Nil.decrypt_secure_string(&key), None);
+}

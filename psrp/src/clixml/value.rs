@@ -270,6 +270,26 @@ impl Value {
         }
     }
 
+    /// An `<SS>` value: `text` encrypted with the session key (MS-PSRP 2.2.5.1.24).
+    pub fn secure_string(key: &crate::crypto::SessionKey, text: &str) -> Self {
+        Self::SecureString(key.encrypt_secure_string(text))
+    }
+
+    /// The text of an `<SS>` value, decrypted with the session key; `None` for other values.
+    ///
+    /// # Errors
+    ///
+    /// The inner result fails when the bytes do not decrypt with this key.
+    pub fn decrypt_secure_string(
+        &self,
+        key: &crate::crypto::SessionKey,
+    ) -> Option<Result<String, crate::crypto::CryptoError>> {
+        match self {
+            Self::SecureString(bytes) => Some(key.decrypt_secure_string(bytes)),
+            _ => None,
+        }
+    }
+
     /// The element name this value is written as.
     pub fn tag(&self) -> &'static str {
         match self {
