@@ -293,3 +293,25 @@ fn secure_string_with_session_key() {
     );
     assert_eq!(Value::Nil.decrypt_secure_string(&key), None);
 }
+
+#[test]
+fn default_depth_limit_is_reachable_without_overflow() {
+    let nest = |levels: usize| {
+        let mut text = String::new();
+        for _ in 0..levels - 1 {
+            text.push_str("<Obj><LST>");
+        }
+        text.push_str("<I32>1</I32>");
+        for _ in 0..levels - 1 {
+            text.push_str("</LST></Obj>");
+        }
+        text
+    };
+    let limit = Limits::default().max_depth;
+    let deep = from_clixml(&nest(limit)).unwrap();
+    assert_eq!(from_clixml(&to_clixml(&deep)).unwrap(), deep);
+    assert_eq!(
+        from_clixml(&nest(limit + 1)),
+        Err(ClixmlError::TooDeep { limit })
+    );
+}
