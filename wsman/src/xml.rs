@@ -558,8 +558,14 @@ impl Writer {
                 (None, _) => a.name.clone(),
                 (Some(uri), _) if uri == ns::XML => format!("xml:{}", a.name),
                 (Some(uri), p) => {
+                    // Keep the prefix it arrived with (redeclaring it here if an ancestor binds
+                    // it differently), unless this element already binds it to another URI.
                     let p = match p {
-                        Some(p) if !p.is_empty() && self.lookup(p).is_none_or(|u| u == uri) => {
+                        Some(p)
+                            if !p.is_empty()
+                                && p != "xmlns"
+                                && !decls.iter().any(|(dp, du)| dp == p && du != uri.as_ref()) =>
+                        {
                             p.to_owned()
                         }
                         _ => self.fresh_prefix(),

@@ -428,3 +428,20 @@ fn fuzz_regression_reserved_xmlns_prefix_in_qname() {
     let env = Envelope::decode(xml.as_bytes()).unwrap();
     assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
 }
+
+#[test]
+fn fuzz_regression_attribute_prefix_rebound_in_opaque_header() {
+    // Found by cargo-fuzz: an unknown header whose attribute uses the prefix `rsp` bound to
+    // another URI; the encoder must redeclare that prefix locally rather than rename it.
+    let xml = envelope(
+        RECEIVE_RESPONSE,
+        r#"<h:Locale xmlns:h="urn:h" xmlns:rsp="urn:not-the-shell" rsp:lang="en-US"/>"#,
+        "<rsp:ReceiveResponse/>",
+    );
+    let env = Envelope::decode(xml.as_bytes()).unwrap();
+    assert_eq!(
+        env.header.other[0].attributes[0].prefix.as_deref(),
+        Some("rsp")
+    );
+    assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
+}
