@@ -135,8 +135,18 @@ pub fn format(d: Duration) -> String {
 /// Formats a duration in seconds with exactly three decimals, as the `rsp:Shell` element's
 /// `IdleTimeOut` and `MaxIdleTimeOut` use: `PT7200.000S`, `PT2147483.647S` (PowerShell parses
 /// that form).
+///
+/// Sub-millisecond precision, which Windows never sends, is kept with more digits so that a
+/// decoded value always re-encodes losslessly.
 pub fn format_shell(d: Duration) -> String {
-    format!("PT{}.{:03}S", d.as_secs(), d.subsec_millis())
+    format!("PT{}.{}S", d.as_secs(), fraction(d, 3))
+}
+
+/// The fractional seconds with at least `min_digits` digits and no precision lost.
+fn fraction(d: Duration, min_digits: usize) -> String {
+    let digits = format!("{:09}", d.subsec_nanos());
+    let trimmed = digits.trim_end_matches('0');
+    digits[..trimmed.len().max(min_digits)].to_owned()
 }
 
 /// Formats a duration as days, hours, minutes and seconds, as `ShellRunTime` and
@@ -146,11 +156,10 @@ pub fn format_dhms(d: Duration) -> String {
     let (days, rem) = (total / 86_400, total % 86_400);
     let (hours, rem) = (rem / 3600, rem % 3600);
     let (minutes, seconds) = (rem / 60, rem % 60);
-    let millis = d.subsec_millis();
-    if millis == 0 {
+    if d.subsec_nanos() == 0 {
         format!("P{days}DT{hours}H{minutes}M{seconds}S")
     } else {
-        format!("P{days}DT{hours}H{minutes}M{seconds}.{millis:03}S")
+        format!("P{days}DT{hours}H{minutes}M{seconds}.{}S", fraction(d, 3))
     }
 }
 
@@ -207,8 +216,12 @@ mod tests {
             "PT2147483.647S"
         );
         assert_eq!(format_dhms(Duration::from_secs(93_609)), "P1DT2H0M9S");
-        for d in [0, 1, 999, 1000, 123_456_789] {
-            let d = Duration::from_millis(d);
+        assert_eq!(
+            format_shell(Duration::from_nanos(1_000_100_000)),
+            "PT1.0001S"
+        );
+        for d in [0, 1, 999, 1000, 123_456_789, 1_000_100, 7] {
+            let d = Duration::from_millis(d) + Duration::from_nanos(d % 3);
             assert_eq!(parse(&format(d)), Ok(d));
             assert_eq!(parse(&format_shell(d)), Ok(d));
             assert_eq!(parse(&format_dhms(d)), Ok(d));
