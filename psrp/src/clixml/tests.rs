@@ -315,3 +315,35 @@ fn default_depth_limit_is_reachable_without_overflow() {
         Err(ClixmlError::TooDeep { limit })
     );
 }
+
+#[test]
+fn durations_in_dotnet_form() {
+    use std::time::Duration;
+    for (d, text) in [
+        (Duration::from_nanos(9_026_902_600), "PT9.0269026S"),
+        (Duration::ZERO, "PT0S"),
+        (Duration::from_secs(86_400), "P1D"),
+        (Duration::from_secs(93_784), "P1DT2H3M4S"),
+        (Duration::from_millis(2_147_483_647), "P24DT20H31M23.647S"),
+    ] {
+        let v = Value::duration(d);
+        assert_eq!(v, Value::Duration(text.into()));
+        assert_eq!(v.as_duration(), Some(d), "{text}");
+    }
+    assert_eq!(
+        Value::Duration("PT2147483.647S".into()).as_duration(),
+        Some(Duration::from_millis(2_147_483_647))
+    );
+    for bad in [
+        "",
+        "P",
+        "PT",
+        "-PT1S",
+        "P1Y",
+        "PT1.5.5S",
+        "PTxS",
+        "PT1.0000000001S",
+    ] {
+        assert_eq!(Value::Duration(bad.into()).as_duration(), None, "{bad}");
+    }
+}

@@ -270,6 +270,19 @@ impl Value {
         }
     }
 
+    /// A `<TS>` value in the form .NET writes (`PT9.0269026S`, `P1DT2H`), 100 ns precision.
+    pub fn duration(d: std::time::Duration) -> Self {
+        Self::Duration(format_duration(d))
+    }
+
+    /// A `<TS>` value as a std duration; `None` for other values, negative or unparsable text.
+    pub fn as_duration(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Duration(text) => parse_duration(text),
+            _ => None,
+        }
+    }
+
     /// An `<SS>` value: `text` encrypted with the session key (MS-PSRP 2.2.5.1.24).
     pub fn secure_string(key: &crate::crypto::SessionKey, text: &str) -> Self {
         Self::SecureString(key.encrypt_secure_string(text))
@@ -565,4 +578,80 @@ impl Container {
             Self::Dictionary(_) => "DCT",
         }
     }
+}
+
+/// `xs:duration` text for `d`, truncated to .NET's 100 ns ticks.
+fn format_duration(d: std::time::Duration) -> String {
+    use std::fmt::Write as _;
+    let secs = d.as_secs();
+    let ticks = d.subsec_nanos() / 100;
+    let (days, hours, minutes, seconds) =
+        (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60, secs % 60);
+    let mut out = String::from("P");
+    if days > 0 {
+        let _ = write!(out, "{days}D");
+    }
+    if hours == 0 && minutes == 0 && seconds == 0 && ticks == 0 {
+        if days == 0 {
+            out.push_str("T0S");
+        }
+        return out;
+    }
+    out.push('T');
+    if hours > 0 {
+        let _ = write!(out, "{hours}H");
+    }
+    if minutes > 0 {
+        let _ = write!(out, "{minutes}M");
+    }
+    if seconds > 0 || ticks > 0 {
+        let _ = write!(out, "{seconds}");
+        if ticks > 0 {
+            let frac = format!("{ticks:07}");
+            let _ = write!(out, ".{}", frac.trim_end_matches('0'));
+        }
+        out.push('S');
+    }
+    out
+}
+
+/// Parses `P[nD][T[nH][nM][n[.f]S]]` (no years or months, not negative).
+fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let rest = text.trim().strip_prefix('P')?;
+    if rest.is_empty() {
+        return None;
+    }
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let mut nanos: u128 = 0;
+    if !date.is_empty() {
+        let days: u64 = date.strip_suffix('D')?.parse().ok()?;
+        nanos += u128::from(days) * 86_400_000_000_000;
+    }
+    let mut rest = time.unwrap_or("");
+    for (unit, scale) in [('H', 3_600_000_000_000u128), ('M', 60_000_000_000)] {
+        if let Some((n, after)) = rest.split_once(unit) {
+            nanos += u128::from(n.parse::<u64>().ok()?) * scale;
+            rest = after;
+        }
+    }
+    if !rest.is_empty() {
+        let secs = rest.strip_suffix('S')?;
+        let (whole, frac) = secs.split_once('.').unwrap_or((secs, ""));
+        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        nanos += u128::from(whole.parse::<u64>().ok()?) * 1_000_000_000;
+        if !frac.is_empty() {
+            nanos += u128::from(format!("{frac:0<9}").parse::<u32>().ok()?);
+        }
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    Some(std::time::Duration::new(
+        secs,
+        (nanos % 1_000_000_000) as u32,
+    ))
 }
