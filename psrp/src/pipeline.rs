@@ -85,6 +85,16 @@ impl Pipeline {
         p
     }
 
+    /// A client pipeline re-attached to one that kept running on the server while the pool
+    /// was disconnected (after [`RunspacePool::connect`](crate::runspace_pool::RunspacePool::connect)
+    /// from a new client, WSMan Connect on the command). Starts in Running; output produced
+    /// meanwhile arrives through [`receive`](Self::receive).
+    pub fn reattach(pool_id: RunspacePoolId, id: PipelineId, first_object_id: ObjectId) -> Self {
+        let mut p = Self::new(Side::Client, pool_id, id, first_object_id);
+        p.state = PsInvocationState::RUNNING;
+        p
+    }
+
     /// A server pipeline waiting for CREATE_PIPELINE.
     pub fn server(pool_id: RunspacePoolId, id: PipelineId, first_object_id: ObjectId) -> Self {
         Self::new(Side::Server, pool_id, id, first_object_id)

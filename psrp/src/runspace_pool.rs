@@ -23,8 +23,13 @@
 //! only queue messages. Messages about pipelines are handed out as [`Event::PipelineMessage`]
 //! for the pipeline layer. Ids, keys and randomness are arguments.
 //!
+//! disconnect/reconnect (WSMan Disconnect/Reconnect, no PSRP messages): Opened ⇄ Disconnected
+//! connect from a new client (WSMan Connect, MS-PSRP 3.1.4.x "connecting to a disconnected pool"):
+//!   connect() ── SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL ─▶ Disconnected
+//!   Opened ◀── SESSION_CAPABILITY + RUNSPACEPOOL_INIT_DATA (+ APPLICATION_PRIVATE_DATA) ── Opened
+//!
 //! Not covered yet: SET_MAX/MIN_RUNSPACES, GET_AVAILABLE_RUNSPACES, RESET_RUNSPACE_STATE,
-//! GET_COMMAND_METADATA, host calls, and the disconnect/connect flow.
+//! GET_COMMAND_METADATA and runspace-pool host calls.
 
 use std::collections::VecDeque;
 
@@ -37,8 +42,8 @@ use crate::message::{
     Destination, Message, MessageError, MessageType, PipelineId, RunspacePoolId, UTF8_BOM,
 };
 use crate::messages::{
-    self, ApplicationPrivateData, InitRunspacePool, Payload, PayloadError, PsrpMessage,
-    RunspacePoolStateInfo, SessionCapability,
+    self, ApplicationPrivateData, ConnectRunspacePool, InitRunspacePool, Payload, PayloadError,
+    PsrpMessage, RunspacePoolInitData, RunspacePoolStateInfo, SessionCapability,
 };
 pub use crate::records::RunspacePoolState;
 use crate::records::{ApartmentState, HostInfo, PsPrimitiveDictionary, PsThreadOptions};
@@ -107,6 +112,13 @@ enum State {
     /// Server: SESSION_CAPABILITY arrived; waiting for INIT_RUNSPACEPOOL.
     ExpectInit,
     Opened,
+    /// Both: the transport disconnected (WSMan Disconnect); pipelines keep running.
+    Disconnected,
+    /// Client: SESSION_CAPABILITY and CONNECT_RUNSPACEPOOL queued (WSMan Connect).
+    Connecting,
+    /// Server: SESSION_CAPABILITY of a connecting client arrived; waiting for
+    /// CONNECT_RUNSPACEPOOL.
+    ExpectConnect,
     Closing,
     Closed,
     Broken,
@@ -178,6 +190,8 @@ impl RunspacePool {
             State::NegotiationSent => RunspacePoolState::NEGOTIATION_SENT,
             State::NegotiationSucceeded => RunspacePoolState::NEGOTIATION_SUCCEEDED,
             State::Opened => RunspacePoolState::OPENED,
+            State::Disconnected | State::ExpectConnect => RunspacePoolState::DISCONNECTED,
+            State::Connecting => RunspacePoolState::CONNECTING,
             State::Closing => RunspacePoolState::CLOSING,
             State::Closed => RunspacePoolState::CLOSED,
             State::Broken => RunspacePoolState::BROKEN,
@@ -306,6 +320,52 @@ impl RunspacePool {
             }
             Side::Client => self.set_state(State::Closing),
         }
+        Ok(())
+    }
+
+    /// Both: the transport disconnected the shell (WSMan Disconnect); pipelines keep running
+    /// on the server and their output waits there.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless opened.
+    pub fn disconnect(&mut self) -> Result<(), PoolError> {
+        self.expect_opened("disconnect")?;
+        self.set_state(State::Disconnected);
+        Ok(())
+    }
+
+    /// Both: the same client reconnected (WSMan Reconnect); no PSRP messages are exchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless disconnected.
+    pub fn reconnect(&mut self) -> Result<(), PoolError> {
+        if self.state != State::Disconnected {
+            return Err(self.invalid_state("reconnect", RunspacePoolState::DISCONNECTED));
+        }
+        self.set_state(State::Opened);
+        Ok(())
+    }
+
+    /// Client: attaches a new client to a disconnected pool (WSMan Connect): queues
+    /// SESSION_CAPABILITY and CONNECT_RUNSPACEPOOL, the connectXml.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless a client in BeforeOpen.
+    pub fn connect(&mut self) -> Result<(), PoolError> {
+        self.expect_side(Side::Client, "connect")?;
+        if self.state != State::BeforeOpen {
+            return Err(self.invalid_state("connect", RunspacePoolState::BEFORE_OPEN));
+        }
+        self.send(PipelineId::NIL, &SessionCapability::default());
+        let connect = ConnectRunspacePool {
+            min_runspaces: None,
+            max_runspaces: None,
+        };
+        self.send(PipelineId::NIL, &connect);
+        self.set_state(State::Connecting);
         Ok(())
     }
 
@@ -442,6 +502,41 @@ impl RunspacePool {
             (Side::Server, State::Opened, Payload::PublicKey(body)) => {
                 self.key = KeyState::HavePublicKey(PublicKey::from_blob(&body.public_key)?);
                 self.events.push_back(Event::PublicKeyReceived);
+            }
+            (Side::Server, State::Disconnected, Payload::SessionCapability(cap)) => {
+                if !is_supported(&cap) {
+                    return Err(PoolError::UnsupportedVersion(cap.protocol_version));
+                }
+                self.peer_capability = Some(cap.clone());
+                self.events.push_back(Event::SessionCapability(cap));
+                self.state = State::ExpectConnect;
+            }
+            (Side::Server, State::ExpectConnect, Payload::ConnectRunspacePool(connect)) => {
+                self.min_runspaces = connect.min_runspaces.unwrap_or(self.min_runspaces);
+                self.max_runspaces = connect.max_runspaces.unwrap_or(self.max_runspaces);
+                // The Connect response carries these two; APPLICATION_PRIVATE_DATA follows in
+                // the next Receive.
+                self.send(PipelineId::NIL, &SessionCapability::default());
+                let init = RunspacePoolInitData {
+                    min_runspaces: self.min_runspaces,
+                    max_runspaces: self.max_runspaces,
+                };
+                self.send(PipelineId::NIL, &init);
+                let data = self.application_private_data.clone();
+                self.send(PipelineId::NIL, &data);
+                self.set_state(State::Opened);
+            }
+            (Side::Client, State::Connecting, Payload::SessionCapability(cap)) => {
+                if !is_supported(&cap) {
+                    return Err(PoolError::UnsupportedVersion(cap.protocol_version));
+                }
+                self.peer_capability = Some(cap.clone());
+                self.events.push_back(Event::SessionCapability(cap));
+            }
+            (Side::Client, State::Connecting, Payload::RunspacePoolInitData(init)) => {
+                self.min_runspaces = init.min_runspaces;
+                self.max_runspaces = init.max_runspaces;
+                self.set_state(State::Opened);
             }
             _ => return Err(self.unexpected(ty)),
         }

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::fragment::MIN_ROOM;
+use crate::messages::Payload;
 
 /// A client and a server wired in memory, moving payloads of at most `room` bytes.
 struct Pair {
@@ -182,4 +183,75 @@ fn out_of_order_message_breaks_the_pool() {
         }
     ));
     assert_eq!(server.state(), RunspacePoolState::BROKEN);
+}
+
+#[test]
+fn disconnect_then_connect_from_a_new_client_reattaches_a_pipeline() {
+    use crate::fragment::ObjectId;
+    use crate::messages::CreatePipeline;
+    use crate::pipeline::{self, Pipeline};
+    use crate::records::{Command, PowerShellPipeline, PsInvocationState, RemoteStreamOptions};
+
+    let mut pair = Pair::new(153_600);
+    pair.client.open().unwrap();
+    pair.drive();
+    let pool_id = pair.client.id();
+    let pid = PipelineId(Uuid::from_u128(0x77));
+    let create = CreatePipeline {
+        no_input: true,
+        apartment_state: ApartmentState::UNKNOWN,
+        remote_stream_options: RemoteStreamOptions::NONE,
+        add_to_history: false,
+        host_info: HostInfo::default(),
+        power_shell: PowerShellPipeline::new(vec![Command::new("Get-Process", false)]),
+        is_nested: false,
+    };
+    let mut client_pipe = Pipeline::client(pool_id, pid, create, ObjectId(100));
+    let mut server_pipe = Pipeline::server(pool_id, pid, ObjectId(1));
+    client_pipe.start().unwrap();
+    while let Some(p) = client_pipe.poll_transmit(153_600) {
+        server_pipe.receive(&p).unwrap();
+    }
+    server_pipe
+        .write(Payload::PipelineOutput(Value::from("before")))
+        .unwrap();
+    while let Some(p) = server_pipe.poll_transmit(153_600) {
+        client_pipe.receive(&p).unwrap();
+    }
+
+    // Disconnect: the old client goes away; the server keeps running the pipeline.
+    pair.client.disconnect().unwrap();
+    pair.server.disconnect().unwrap();
+    assert_eq!(pair.server.state(), RunspacePoolState::DISCONNECTED);
+    server_pipe
+        .write(Payload::PipelineOutput(Value::from("while away")))
+        .unwrap();
+    server_pipe
+        .finish(PsInvocationState::COMPLETED, None)
+        .unwrap();
+    drop(client_pipe);
+
+    // A new client role connects to the same pool.
+    pair.client = RunspacePool::client(pool_id, 1, 1);
+    pair.client.connect().unwrap();
+    assert_eq!(pair.client.state(), RunspacePoolState::CONNECTING);
+    pair.drive();
+    assert_eq!(pair.client.state(), RunspacePoolState::OPENED);
+    assert_eq!(pair.server.state(), RunspacePoolState::OPENED);
+    assert_eq!(pair.client.runspaces(), (1, 4));
+    assert!(events(&mut pair.client).contains(&Event::ApplicationPrivateData(app_data().data)));
+
+    // Reattach the pipeline and receive what was produced meanwhile.
+    let mut again = Pipeline::reattach(pool_id, pid, ObjectId(200));
+    while let Some(p) = server_pipe.poll_transmit(153_600) {
+        again.receive(&p).unwrap();
+    }
+    let got: Vec<_> = std::iter::from_fn(|| again.poll_event()).collect();
+    assert_eq!(
+        got,
+        vec![
+            pipeline::Event::Output(Value::from("while away")),
+            pipeline::Event::StateChanged(PsInvocationState::COMPLETED, None),
+        ]
+    );
 }
