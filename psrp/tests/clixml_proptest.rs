@@ -170,4 +170,15 @@ proptest! {
         let _ = clixml::from_clixml(&s);
         let _ = clixml::from_objs(&s);
     }
+
+    #[test]
+    fn durations_round_trip(secs in any::<u64>(), ticks in 0u32..10_000_000) {
+        let d = std::time::Duration::new(secs, ticks * 100);
+        prop_assert_eq!(Value::duration(d).as_duration(), Some(d));
+    }
+
+    #[test]
+    fn duration_text_never_panics(s in "P?[0-9DTHMS.]{0,24}") {
+        let _ = Value::Duration(s).as_duration();
+    }
 }
