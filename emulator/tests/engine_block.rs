@@ -6,9 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use emulator::engine::{CollectingHost, EngineHost, PipelineState, Runspace, Stopped, StreamRecord, Value};
+use emulator::engine::{
+    CollectingHost, EngineHost, PipelineState, Runspace, Stopped, StreamRecord, Value,
+};
 
-fn spawn_script(script: &'static str, host: Arc<CollectingHost>) -> thread::JoinHandle<PipelineState> {
+fn spawn_script(
+    script: &'static str,
+    host: Arc<CollectingHost>,
+) -> thread::JoinHandle<PipelineState> {
     thread::spawn(move || {
         let mut rs = Runspace::new(Default::default());
         rs.run_script(script, None, host.as_ref()).state
@@ -30,7 +35,10 @@ fn wait_until(cond: impl Fn() -> bool, limit: Duration) -> bool {
 fn full_buffer_pauses_the_script_until_drained() {
     let host = Arc::new(CollectingHost::with_capacity(10));
     let handle = spawn_script("1..1000 | % { $_ }", host.clone());
-    assert!(wait_until(|| host.emitted() == 10, Duration::from_secs(5)), "buffer never filled");
+    assert!(
+        wait_until(|| host.emitted() == 10, Duration::from_secs(5)),
+        "buffer never filled"
+    );
     // Nobody drains: the counter must stay put while the script is blocked in emit.
     thread::sleep(Duration::from_millis(200));
     assert_eq!(host.emitted(), 10, "script kept running with a full buffer");
@@ -39,8 +47,17 @@ fn full_buffer_pauses_the_script_until_drained() {
     let mut seen: Vec<Value> = Vec::new();
     let start = Instant::now();
     while !handle.is_finished() || !host.snapshot().is_empty() {
-        seen.extend(host.drain().into_iter().filter_map(|r| if let StreamRecord::Output(v) = r { Some(v) } else { None }));
-        assert!(start.elapsed() < Duration::from_secs(20), "script did not resume");
+        seen.extend(host.drain().into_iter().filter_map(|r| {
+            if let StreamRecord::Output(v) = r {
+                Some(v)
+            } else {
+                None
+            }
+        }));
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "script did not resume"
+        );
         thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(handle.join().unwrap(), PipelineState::Completed);
@@ -67,7 +84,11 @@ fn stop_during_start_sleep_returns_promptly() {
     let t = Instant::now();
     host.stop();
     assert_eq!(handle.join().unwrap(), PipelineState::Stopped);
-    assert!(t.elapsed() < Duration::from_secs(2), "stop took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        t.elapsed()
+    );
     assert_eq!(host.emitted(), 1, "'after' must not be written");
 }
 

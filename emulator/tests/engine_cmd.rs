@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use emulator::engine::cmd::{decode_utf16_b64, encode_utf16_b64};
 use emulator::engine::{
-    CmdEngine, CmdOutcome, CollectingHost, CommandFailure, CommandSpec, CustomCommand, EngineHost, ErrorCategory, ErrorRecord, Invocation, PipelineState,
-    Runspace, Scenario, Stopped, StreamRecord, Value,
+    CmdEngine, CmdOutcome, CollectingHost, CommandFailure, CommandSpec, CustomCommand, EngineHost,
+    ErrorCategory, ErrorRecord, Invocation, PipelineState, Runspace, Scenario, Stopped,
+    StreamRecord, Value,
 };
 
 fn run(line: &str) -> (String, String, CmdOutcome) {
@@ -32,8 +33,18 @@ fn run_in(cmd: &mut CmdEngine, line: &str) -> (String, String, CmdOutcome) {
 fn echo_expands_variables() {
     let mut cmd = CmdEngine::new(Default::default());
     cmd.set_env("GREETING", "hello");
-    assert_eq!(run_in(&mut cmd, "echo %GREETING% %COMPUTERNAME%"), ("hello SERVER01\r\n".into(), String::new(), CmdOutcome::Exited(0)));
-    assert_eq!(run_in(&mut cmd, "echo %UNDEFINED_VAR%").0, "%UNDEFINED_VAR%\r\n");
+    assert_eq!(
+        run_in(&mut cmd, "echo %GREETING% %COMPUTERNAME%"),
+        (
+            "hello SERVER01\r\n".into(),
+            String::new(),
+            CmdOutcome::Exited(0)
+        )
+    );
+    assert_eq!(
+        run_in(&mut cmd, "echo %UNDEFINED_VAR%").0,
+        "%UNDEFINED_VAR%\r\n"
+    );
     assert_eq!(run_in(&mut cmd, "echo").0, "ECHO is on.\r\n");
     assert_eq!(run_in(&mut cmd, "echo.").0, "\r\n");
 }
@@ -45,14 +56,23 @@ fn set_then_use_in_a_later_command() {
     assert_eq!(run_in(&mut cmd, "echo %FOO%").0, "bar\r\n");
     assert_eq!(run_in(&mut cmd, "set FOO").0, "FOO=bar\r\n");
     let (_, err, o) = run_in(&mut cmd, "set NOPE_NOT_SET");
-    assert_eq!((err.as_str(), o), ("Environment variable NOPE_NOT_SET not defined\r\n", CmdOutcome::Exited(1)));
+    assert_eq!(
+        (err.as_str(), o),
+        (
+            "Environment variable NOPE_NOT_SET not defined\r\n",
+            CmdOutcome::Exited(1)
+        )
+    );
 }
 
 #[test]
 fn exit_codes() {
     assert_eq!(run("exit /b 3").2, CmdOutcome::Exited(3));
     assert_eq!(run("exit 5").2, CmdOutcome::Exited(5));
-    assert_eq!(run("echo a & exit /b 2 & echo never"), ("a \r\n".into(), String::new(), CmdOutcome::Exited(2)));
+    assert_eq!(
+        run("echo a & exit /b 2 & echo never"),
+        ("a \r\n".into(), String::new(), CmdOutcome::Exited(2))
+    );
     assert_eq!(run("cmd /c exit /b 4").2, CmdOutcome::Exited(4));
     assert_eq!(run("cmd /c \"echo inner\"").0, "inner\r\n");
 }
@@ -70,7 +90,10 @@ fn and_or_short_circuit() {
 fn unknown_command_is_9009_with_windows_message() {
     let (out, err, o) = run("frobnicate --now");
     assert_eq!(out, "");
-    assert_eq!(err, "'frobnicate' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n");
+    assert_eq!(
+        err,
+        "'frobnicate' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+    );
     assert_eq!(o, CmdOutcome::Exited(9009));
 }
 
@@ -78,10 +101,19 @@ fn unknown_command_is_9009_with_windows_message() {
 fn builtins_hostname_whoami_ver_type() {
     assert_eq!(run("hostname").0, "SERVER01\r\n");
     assert_eq!(run("whoami").0, "server01\\vagrant\r\n");
-    assert_eq!(run("ver").0, "\r\nMicrosoft Windows [Version 10.0.17763.1]\r\n");
+    assert_eq!(
+        run("ver").0,
+        "\r\nMicrosoft Windows [Version 10.0.17763.1]\r\n"
+    );
     assert_eq!(run("type C:\\hello.txt").0, "hello world\r\n");
     let (_, err, o) = run("type C:\\missing.txt");
-    assert_eq!((err.as_str(), o), ("The system cannot find the file specified.\r\n", CmdOutcome::Exited(1)));
+    assert_eq!(
+        (err.as_str(), o),
+        (
+            "The system cannot find the file specified.\r\n",
+            CmdOutcome::Exited(1)
+        )
+    );
 }
 
 #[derive(Default)]
@@ -113,8 +145,15 @@ fn ping_waits_n_minus_one_seconds_and_prints_windows_lines() {
     assert_eq!(cmd.run("ping -n 3 127.0.0.1", &host), CmdOutcome::Exited(0));
     assert_eq!(*host.slept.lock().unwrap(), vec![Duration::from_secs(1); 2]);
     let out = host.out.lock().unwrap().clone();
-    assert!(out.starts_with("\r\nPinging 127.0.0.1 [127.0.0.1] with 32 bytes of data:\r\n"), "{out}");
-    assert_eq!(out.matches("Reply from 127.0.0.1: bytes=32 time<1ms TTL=128\r\n").count(), 3);
+    assert!(
+        out.starts_with("\r\nPinging 127.0.0.1 [127.0.0.1] with 32 bytes of data:\r\n"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("Reply from 127.0.0.1: bytes=32 time<1ms TTL=128\r\n")
+            .count(),
+        3
+    );
     assert!(out.contains("Packets: Sent = 3, Received = 3, Lost = 0 (0% loss),"));
 }
 
@@ -122,7 +161,9 @@ fn ping_waits_n_minus_one_seconds_and_prints_windows_lines() {
 fn ping_is_stoppable() {
     let host = Arc::new(CollectingHost::new());
     let h2 = host.clone();
-    let t = std::thread::spawn(move || CmdEngine::new(Default::default()).run("ping -n 100 localhost", h2.as_ref()));
+    let t = std::thread::spawn(move || {
+        CmdEngine::new(Default::default()).run("ping -n 100 localhost", h2.as_ref())
+    });
     std::thread::sleep(Duration::from_millis(100));
     host.stop();
     assert_eq!(t.join().unwrap(), CmdOutcome::Stopped);
@@ -133,7 +174,9 @@ fn encoded_command_round_trip() {
     let script = "$x = 'é ✓'; Write-Output \"v=$x\"; 1 + 1";
     let b64 = encode_utf16_b64(script);
     assert_eq!(decode_utf16_b64(&b64).as_deref(), Some(script));
-    let (out, err, o) = run(&format!("powershell.exe -NoProfile -NonInteractive -EncodedCommand {b64}"));
+    let (out, err, o) = run(&format!(
+        "powershell.exe -NoProfile -NonInteractive -EncodedCommand {b64}"
+    ));
     assert_eq!(out, "v=é ✓\r\n2\r\n");
     assert_eq!(err, "");
     assert_eq!(o, CmdOutcome::Exited(0));
@@ -142,7 +185,10 @@ fn encoded_command_round_trip() {
 #[test]
 fn powershell_command_formats_objects_as_tables() {
     let (out, _, o) = run("powershell -Command \"[pscustomobject]@{Name='web'; Id=12345}\"");
-    assert_eq!(out, "\r\nName    Id\r\n----    --\r\nweb  12345\r\n\r\n\r\n");
+    assert_eq!(
+        out,
+        "\r\nName    Id\r\n----    --\r\nweb  12345\r\n\r\n\r\n"
+    );
     assert_eq!(o, CmdOutcome::Exited(0));
     let (out, _, _) = run("powershell -Command \"Write-Host 'hi from host'\"");
     assert_eq!(out, "hi from host\r\n");
@@ -169,7 +215,10 @@ fn powershell_errors_go_to_stderr_as_clixml_and_exit_1() {
 fn powershell_unknown_command_clixml_matches_windows_shape() {
     let (_, err, o) = run("powershell -Command fake cmdlet");
     assert_eq!(o, CmdOutcome::Exited(1));
-    assert!(err.starts_with("#< CLIXML\r\n<Objs Version=\"1.1.0.1\""), "{err}");
+    assert!(
+        err.starts_with("#< CLIXML\r\n<Objs Version=\"1.1.0.1\""),
+        "{err}"
+    );
     for line in [
         "<S S=\"Error\">fake : The term 'fake' is not recognized as the name of a cmdlet",
         "<S S=\"Error\">At line:1 char:1_x000D__x000A_</S>",
@@ -184,13 +233,25 @@ fn powershell_unknown_command_clixml_matches_windows_shape() {
 
 #[test]
 fn powershell_exit_code_and_throw() {
-    assert_eq!(run("powershell -Command \"exit 7\"").2, CmdOutcome::Exited(7));
+    assert_eq!(
+        run("powershell -Command \"exit 7\"").2,
+        CmdOutcome::Exited(7)
+    );
     let (_, err, o) = run("powershell -Command \"throw 'kaboom'\"");
     assert_eq!(o, CmdOutcome::Exited(1));
-    assert!(err.contains("<S S=\"Error\">kaboom_x000D__x000A_</S>"), "{err}");
-    assert!(err.contains("OperationStopped: (kaboom:String) [], RuntimeException"), "{err}");
+    assert!(
+        err.contains("<S S=\"Error\">kaboom_x000D__x000A_</S>"),
+        "{err}"
+    );
+    assert!(
+        err.contains("OperationStopped: (kaboom:String) [], RuntimeException"),
+        "{err}"
+    );
     let (_, err, _) = run("powershell -Command \"Write-Warning 'heads up'\"");
-    assert!(err.contains("<S S=\"warning\">heads up_x000D__x000A_</S>"), "{err}");
+    assert!(
+        err.contains("<S S=\"warning\">heads up_x000D__x000A_</S>"),
+        "{err}"
+    );
 }
 
 const SCENARIO: &str = r#"
@@ -231,7 +292,10 @@ fn scenario_file_drives_both_shells() {
     let o = rs.run_script("get-widget -name a", None, &host);
     assert_eq!(o.state, PipelineState::Completed);
     let recs = host.drain();
-    assert!(matches!(&recs[0], StreamRecord::Output(Value::Object(o)) if o.get("Size") == Some(&Value::Int(3))), "{recs:?}");
+    assert!(
+        matches!(&recs[0], StreamRecord::Output(Value::Object(o)) if o.get("Size") == Some(&Value::Int(3))),
+        "{recs:?}"
+    );
     assert_eq!(recs[1], StreamRecord::Output(Value::str("plain")));
     assert_eq!(recs[2], StreamRecord::Warning("widget warning".into()));
 
@@ -244,7 +308,14 @@ fn scenario_file_drives_both_shells() {
 
     let mut cmd = CmdEngine::new(Default::default());
     cmd.register_scenario(scenario);
-    assert_eq!(run_in(&mut cmd, "deploy site1"), ("deploying\r\n".into(), "warn: slow\r\n".into(), CmdOutcome::Exited(3)));
+    assert_eq!(
+        run_in(&mut cmd, "deploy site1"),
+        (
+            "deploying\r\n".into(),
+            "warn: slow\r\n".into(),
+            CmdOutcome::Exited(3)
+        )
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -265,14 +336,22 @@ impl CustomCommand for Deploy {
     fn invoke(&self, inv: &mut Invocation<'_, '_>) -> Result<(), CommandFailure> {
         let target = inv.arg("Target").cloned().unwrap_or(Value::Null);
         if target == Value::str("broken") {
-            return Err(CommandFailure::Terminating(ErrorRecord::new("System.InvalidOperationException", "cannot deploy", ErrorCategory::InvalidOperation)));
+            return Err(CommandFailure::Terminating(Box::new(ErrorRecord::new(
+                "System.InvalidOperationException",
+                "cannot deploy",
+                ErrorCategory::InvalidOperation,
+            ))));
         }
         inv.sleep(Duration::from_millis(1))?;
         inv.write(StreamRecord::Verbose(format!("deploying {target}")))?;
         for v in inv.input.clone() {
             inv.write_output(Value::String(format!("{target}:{v}")))?;
         }
-        inv.write_error(ErrorRecord::new("System.Exception", "partial", ErrorCategory::NotSpecified));
+        inv.write_error(ErrorRecord::new(
+            "System.Exception",
+            "partial",
+            ErrorCategory::NotSpecified,
+        ));
         Ok(())
     }
 }
@@ -282,7 +361,11 @@ fn custom_commands_take_input_parameters_and_fail() {
     let mut rs = Runspace::new(Default::default());
     rs.register(Arc::new(Deploy));
     let host = CollectingHost::new();
-    let o = rs.run_script("1,2 | Invoke-Deploy -Target web | ForEach-Object { $_.ToUpper() }", None, &host);
+    let o = rs.run_script(
+        "1,2 | Invoke-Deploy -Target web | ForEach-Object { $_.ToUpper() }",
+        None,
+        &host,
+    );
     assert_eq!(o.state, PipelineState::Completed);
     let recs = host.drain();
     // Errors a custom command writes are applied when it returns, before its collected output
@@ -293,8 +376,14 @@ fn custom_commands_take_input_parameters_and_fail() {
     assert_eq!(recs[3], StreamRecord::Output(Value::str("WEB:2")));
 
     // Structured PSRP form: command + named parameter; a terminating error fails the pipeline.
-    let o = rs.run_commands(&[CommandSpec::command("Invoke-Deploy").param("Target", Value::str("broken"))], None, &host);
-    assert!(matches!(&o.state, PipelineState::Failed(e) if e.exception_type == "System.InvalidOperationException"));
+    let o = rs.run_commands(
+        &[CommandSpec::command("Invoke-Deploy").param("Target", Value::str("broken"))],
+        None,
+        &host,
+    );
+    assert!(
+        matches!(&o.state, PipelineState::Failed(e) if e.exception_type == "System.InvalidOperationException")
+    );
 }
 
 #[test]
@@ -302,21 +391,50 @@ fn structured_commands_with_parameters_and_input() {
     let mut rs = Runspace::new(Default::default());
     let host = CollectingHost::new();
     let cmds = [
-        CommandSpec::command("Where-Object").param("Property", Value::str("Length")).param("GT", Value::Bool(true)).param("Value", Value::Int(1)),
+        CommandSpec::command("Where-Object")
+            .param("Property", Value::str("Length"))
+            .param("GT", Value::Bool(true))
+            .param("Value", Value::Int(1)),
         CommandSpec::command("Sort-Object").param("Descending", Value::Bool(true)),
     ];
-    let o = rs.run_commands(&cmds, Some(vec![Value::str("a"), Value::str("bbb"), Value::str("cc")]), &host);
+    let o = rs.run_commands(
+        &cmds,
+        Some(vec![Value::str("a"), Value::str("bbb"), Value::str("cc")]),
+        &host,
+    );
     assert_eq!(o.state, PipelineState::Completed);
-    assert_eq!(host.drain(), vec![StreamRecord::Output(Value::str("cc")), StreamRecord::Output(Value::str("bbb"))]);
+    assert_eq!(
+        host.drain(),
+        vec![
+            StreamRecord::Output(Value::str("cc")),
+            StreamRecord::Output(Value::str("bbb"))
+        ]
+    );
 
-    let o = rs.run_commands(&[CommandSpec::script("param($n) $n * 2").arg(Value::Int(21))], None, &host);
+    let o = rs.run_commands(
+        &[CommandSpec::script("param($n) $n * 2").arg(Value::Int(21))],
+        None,
+        &host,
+    );
     assert_eq!(o.state, PipelineState::Completed);
     assert_eq!(host.drain(), vec![StreamRecord::Output(Value::Int(42))]);
 
-    let o = rs.run_script("$input | ForEach-Object { $_ + 1 }", Some(vec![Value::Int(1), Value::Int(2)]), &host);
+    let o = rs.run_script(
+        "$input | ForEach-Object { $_ + 1 }",
+        Some(vec![Value::Int(1), Value::Int(2)]),
+        &host,
+    );
     assert_eq!(o.state, PipelineState::Completed);
-    assert_eq!(host.drain(), vec![StreamRecord::Output(Value::Int(2)), StreamRecord::Output(Value::Int(3))]);
+    assert_eq!(
+        host.drain(),
+        vec![
+            StreamRecord::Output(Value::Int(2)),
+            StreamRecord::Output(Value::Int(3))
+        ]
+    );
 
     let o = rs.run_commands(&[CommandSpec::command("Get-NoSuchThing")], None, &host);
-    assert!(matches!(&o.state, PipelineState::Failed(e) if e.exception_name() == "CommandNotFoundException"));
+    assert!(
+        matches!(&o.state, PipelineState::Failed(e) if e.exception_name() == "CommandNotFoundException")
+    );
 }

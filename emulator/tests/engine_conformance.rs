@@ -21,19 +21,48 @@ struct Case {
 }
 
 const fn ok(script: &'static str, out: &'static [&'static str]) -> Case {
-    Case { script, out, streams: &[], end: End::Ok }
+    Case {
+        script,
+        out,
+        streams: &[],
+        end: End::Ok,
+    }
 }
 
-const fn st(script: &'static str, out: &'static [&'static str], streams: &'static [&'static str]) -> Case {
-    Case { script, out, streams, end: End::Ok }
+const fn st(
+    script: &'static str,
+    out: &'static [&'static str],
+    streams: &'static [&'static str],
+) -> Case {
+    Case {
+        script,
+        out,
+        streams,
+        end: End::Ok,
+    }
 }
 
-const fn fail(script: &'static str, out: &'static [&'static str], exc: &'static str, cat: &'static str) -> Case {
-    Case { script, out, streams: &[], end: End::Fail(exc, cat) }
+const fn fail(
+    script: &'static str,
+    out: &'static [&'static str],
+    exc: &'static str,
+    cat: &'static str,
+) -> Case {
+    Case {
+        script,
+        out,
+        streams: &[],
+        end: End::Fail(exc, cat),
+    }
 }
 
 const fn exit(script: &'static str, out: &'static [&'static str], code: i32) -> Case {
-    Case { script, out, streams: &[], end: End::Exit(code) }
+    Case {
+        script,
+        out,
+        streams: &[],
+        end: End::Exit(code),
+    }
 }
 
 const CASES: &[Case] = &[
@@ -112,7 +141,10 @@ const CASES: &[Case] = &[
     ok("'abc' -clike 'A*'", &["False"]),
     ok("'hello123' -match '\\d+'", &["True"]),
     ok("'hello123' -match '(\\d+)'; $Matches[1]", &["True", "123"]),
-    ok("'key=value' -match '(?<k>\\w+)=(?<v>\\w+)'; $Matches.v", &["True", "value"]),
+    ok(
+        "'key=value' -match '(?<k>\\w+)=(?<v>\\w+)'; $Matches.v",
+        &["True", "value"],
+    ),
     ok("'abc' -notmatch 'x'", &["True"]),
     ok("1,2,3 -contains 2", &["True"]),
     ok("1,2,3 -notcontains 5", &["True"]),
@@ -130,7 +162,10 @@ const CASES: &[Case] = &[
     ok("'a,b,c' -split ','", &["a", "b", "c"]),
     ok("-split ' a  b '", &["a", "b"]),
     ok("'a1b2' -replace '\\d', '#'", &["a#b#"]),
-    ok("'John Smith' -replace '(\\w+) (\\w+)', '$2, $1'", &["Smith, John"]),
+    ok(
+        "'John Smith' -replace '(\\w+) (\\w+)', '$2, $1'",
+        &["Smith, John"],
+    ),
     ok("'Hello' -replace 'L', 'x'", &["Hexxo"]),
     ok("'{0}-{1}' -f 'a', 'b'", &["a-b"]),
     ok("'{0:N2}' -f 1234.5", &["1,234.50"]),
@@ -171,7 +206,10 @@ const CASES: &[Case] = &[
     ok("[PSCustomObject]@{a=1; b=2}", &["@{a=1; b=2}"]),
     ok("$o = [PSCustomObject]@{a=1}; $o.a = 2; $o.a", &["2"]),
     ok("$o = [pscustomobject]@{a=1}; $o.missing", &[""]),
-    ok("$list = @([pscustomobject]@{n=1}, [pscustomobject]@{n=2}); $list.n", &["1", "2"]),
+    ok(
+        "$list = @([pscustomobject]@{n=1}, [pscustomobject]@{n=2}); $list.n",
+        &["1", "2"],
+    ),
     ok("(New-Object PSObject -Property @{x=3}).x", &["3"]),
     ok("@{a=1} + @{b=2} | ForEach-Object { $_.Count }", &["2"]),
     // ---- casts ----
@@ -192,7 +230,11 @@ const CASES: &[Case] = &[
     ok("[math]::Max(3, 7)", &["7"]),
     ok("[string]::Join('-', @('a','b'))", &["a-b"]),
     ok("[string]::IsNullOrEmpty('')", &["True"]),
-    st("[int]'abc'", &[], &["E:PSInvalidCastException:InvalidArgument"]),
+    st(
+        "[int]'abc'",
+        &[],
+        &["E:PSInvalidCastException:InvalidArgument"],
+    ),
     // ---- string methods ----
     ok("'Hello'.ToUpper()", &["HELLO"]),
     ok("'Hello'.ToLower()", &["hello"]),
@@ -214,24 +256,51 @@ const CASES: &[Case] = &[
     ok("if (0) { 'a' } elseif ('') { 'b' } else { 'c' }", &["c"]),
     ok("$x = 5; if ($x -gt 3) { 'big' }", &["big"]),
     ok("foreach ($i in 1..3) { $i * 10 }", &["10", "20", "30"]),
-    ok("foreach ($i in 1..5) { if ($i -eq 3) { continue }; $i }", &["1", "2", "4", "5"]),
-    ok("foreach ($i in 1..5) { if ($i -eq 3) { break }; $i }", &["1", "2"]),
+    ok(
+        "foreach ($i in 1..5) { if ($i -eq 3) { continue }; $i }",
+        &["1", "2", "4", "5"],
+    ),
+    ok(
+        "foreach ($i in 1..5) { if ($i -eq 3) { break }; $i }",
+        &["1", "2"],
+    ),
     ok("for ($i = 0; $i -lt 3; $i++) { $i }", &["0", "1", "2"]),
     ok("$i = 0; while ($i -lt 3) { $i; $i++ }", &["0", "1", "2"]),
     ok("$i = 0; do { $i; $i++ } while ($i -lt 2)", &["0", "1"]),
     ok("$i = 0; do { $i++ } until ($i -ge 4); $i", &["4"]),
-    ok("switch (2) { 1 { 'one' } 2 { 'two' } default { 'other' } }", &["two"]),
+    ok(
+        "switch (2) { 1 { 'one' } 2 { 'two' } default { 'other' } }",
+        &["two"],
+    ),
     ok("switch ('x') { 'a' { 1 } default { 'dflt' } }", &["dflt"]),
-    ok("switch -wildcard ('hello') { 'h*' { 'starts-h' } }", &["starts-h"]),
-    ok("switch -regex ('abc123') { '\\d+' { 'digits' } }", &["digits"]),
-    ok("switch (1,2,3) { 2 { 'two' } default { $_ } }", &["1", "two", "3"]),
-    ok(":outer foreach ($i in 1..3) { foreach ($j in 1..3) { if ($j -eq 2) { continue outer }; \"$i$j\" } }", &["11", "21", "31"]),
+    ok(
+        "switch -wildcard ('hello') { 'h*' { 'starts-h' } }",
+        &["starts-h"],
+    ),
+    ok(
+        "switch -regex ('abc123') { '\\d+' { 'digits' } }",
+        &["digits"],
+    ),
+    ok(
+        "switch (1,2,3) { 2 { 'two' } default { $_ } }",
+        &["1", "two", "3"],
+    ),
+    ok(
+        ":outer foreach ($i in 1..3) { foreach ($j in 1..3) { if ($j -eq 2) { continue outer }; \"$i$j\" } }",
+        &["11", "21", "31"],
+    ),
     // ---- functions and script blocks ----
     ok("function f { 'in f' }; f", &["in f"]),
     ok("function add($a, $b) { $a + $b }; add 2 3", &["5"]),
     ok("function g { param($x, $y = 10) $x + $y }; g 1", &["11"]),
-    ok("function g { param($x, $y) \"$x-$y\" }; g -y 2 -x 1", &["1-2"]),
-    ok("function s { param([switch]$On) if ($On) { 'on' } else { 'off' } }; s; s -On", &["off", "on"]),
+    ok(
+        "function g { param($x, $y) \"$x-$y\" }; g -y 2 -x 1",
+        &["1-2"],
+    ),
+    ok(
+        "function s { param([switch]$On) if ($On) { 'on' } else { 'off' } }; s; s -On",
+        &["off", "on"],
+    ),
     ok("function t { param([int]$n) $n * 2 }; t '21'", &["42"]),
     ok("function r { return 5; 'never' }; r", &["5"]),
     ok("function m { 1; 2 }; (m).Count", &["2"]),
@@ -240,36 +309,78 @@ const CASES: &[Case] = &[
     ok("$sb = { 'called' }; $sb.Invoke()", &["called"]),
     ok("$x = 1; & { $x = 2 }; $x", &["1"]),
     ok("$x = 1; . { $x = 2 }; $x", &["2"]),
-    ok("function inc { process { $_ + 1 } }; 1..3 | inc", &["2", "3", "4"]),
+    ok(
+        "function inc { process { $_ + 1 } }; 1..3 | inc",
+        &["2", "3", "4"],
+    ),
     ok("filter dbl { $_ * 2 }; 1,2 | dbl", &["2", "4"]),
-    ok("function sum { $t = 0; foreach ($i in $input) { $t += $i }; $t }; 1..4 | sum", &["10"]),
+    ok(
+        "function sum { $t = 0; foreach ($i in $input) { $t += $i }; $t }; 1..4 | sum",
+        &["10"],
+    ),
     // ---- pipelines ----
     ok("1..3 | % { $_ * 2 }", &["2", "4", "6"]),
     ok("1..3 | ForEach-Object { $PSItem + 1 }", &["2", "3", "4"]),
     ok("1..5 | Where-Object { $_ % 2 -eq 0 }", &["2", "4"]),
     ok("1..5 | ? { $_ -gt 3 }", &["4", "5"]),
-    ok("Get-Service | Where-Object Status -eq 'Stopped' | ForEach-Object Name", &["BITS", "W32Time"]),
-    ok("Get-Service | Where-Object -Property Name -Like 'Win*' | Select-Object -ExpandProperty Name", &["WinRM"]),
+    ok(
+        "Get-Service | Where-Object Status -eq 'Stopped' | ForEach-Object Name",
+        &["BITS", "W32Time"],
+    ),
+    ok(
+        "Get-Service | Where-Object -Property Name -Like 'Win*' | Select-Object -ExpandProperty Name",
+        &["WinRM"],
+    ),
     ok("1..10 | Select-Object -First 3", &["1", "2", "3"]),
     ok("1..10 | Select-Object -Last 2", &["9", "10"]),
     ok("1..10 | Select-Object -Skip 8", &["9", "10"]),
     ok("1,1,2 | Select-Object -Unique", &["1", "2"]),
-    ok("[pscustomobject]@{a=1;b=2;c=3} | Select-Object a, c", &["@{a=1; c=3}"]),
-    ok("[pscustomobject]@{a=1;b=2} | Select-Object -Property b", &["@{b=2}"]),
-    ok("[pscustomobject]@{a=1} | Select-Object -Property @{Name='double'; Expression={ $_.a * 2 }}", &["@{double=2}"]),
-    ok("[pscustomobject]@{n='x'} | Select-Object -ExpandProperty n", &["x"]),
+    ok(
+        "[pscustomobject]@{a=1;b=2;c=3} | Select-Object a, c",
+        &["@{a=1; c=3}"],
+    ),
+    ok(
+        "[pscustomobject]@{a=1;b=2} | Select-Object -Property b",
+        &["@{b=2}"],
+    ),
+    ok(
+        "[pscustomobject]@{a=1} | Select-Object -Property @{Name='double'; Expression={ $_.a * 2 }}",
+        &["@{double=2}"],
+    ),
+    ok(
+        "[pscustomobject]@{n='x'} | Select-Object -ExpandProperty n",
+        &["x"],
+    ),
     ok("3,1,2 | Sort-Object", &["1", "2", "3"]),
     ok("3,1,2 | Sort-Object -Descending", &["3", "2", "1"]),
     ok("'b','A','c' | Sort-Object", &["A", "b", "c"]),
-    ok("@([pscustomobject]@{n=2}, [pscustomobject]@{n=1}) | Sort-Object n | % n", &["1", "2"]),
-    ok("@([pscustomobject]@{n=2}, [pscustomobject]@{n=1}) | Sort-Object -Property n -Descending | % { $_.n }", &["2", "1"]),
+    ok(
+        "@([pscustomobject]@{n=2}, [pscustomobject]@{n=1}) | Sort-Object n | % n",
+        &["1", "2"],
+    ),
+    ok(
+        "@([pscustomobject]@{n=2}, [pscustomobject]@{n=1}) | Sort-Object -Property n -Descending | % { $_.n }",
+        &["2", "1"],
+    ),
     ok("(1..4 | Measure-Object).Count", &["4"]),
     ok("(1..4 | Measure-Object -Sum).Sum", &["10"]),
     ok("(1..4 | Measure-Object -Average).Average", &["2.5"]),
-    ok("$m = 3,9,4 | Measure-Object -Maximum -Minimum; \"$($m.Maximum) $($m.Minimum)\"", &["9 3"]),
-    ok("(@([pscustomobject]@{v=2}, [pscustomobject]@{v=5}) | Measure-Object -Property v -Sum).Sum", &["7"]),
-    ok("'a','b','a' | Group-Object | ForEach-Object { \"$($_.Name)=$($_.Count)\" }", &["a=2", "b=1"]),
-    ok("1..3 | ForEach-Object -Begin { 'start' } -Process { $_ } -End { 'end' }", &["start", "1", "2", "3", "end"]),
+    ok(
+        "$m = 3,9,4 | Measure-Object -Maximum -Minimum; \"$($m.Maximum) $($m.Minimum)\"",
+        &["9 3"],
+    ),
+    ok(
+        "(@([pscustomobject]@{v=2}, [pscustomobject]@{v=5}) | Measure-Object -Property v -Sum).Sum",
+        &["7"],
+    ),
+    ok(
+        "'a','b','a' | Group-Object | ForEach-Object { \"$($_.Name)=$($_.Count)\" }",
+        &["a=2", "b=1"],
+    ),
+    ok(
+        "1..3 | ForEach-Object -Begin { 'start' } -Process { $_ } -End { 'end' }",
+        &["start", "1", "2", "3", "end"],
+    ),
     ok("1,2 | Write-Output", &["1", "2"]),
     ok("Write-Output 'a' 'b'", &["a", "b"]),
     ok("Write-Output 1,2,3 | Measure-Object | % Count", &["3"]),
@@ -281,8 +392,14 @@ const CASES: &[Case] = &[
     ok("Get-Process -Name svchost | % Id", &["788"]),
     ok("Get-Process -Name 'ws*' | % ProcessName", &["wsmprovhost"]),
     ok("(Get-Service -Name WinRM).Status", &["Running"]),
-    ok("Get-WinEvent -LogName System -MaxEvents 1 | % Id", &["7036"]),
-    ok("(Get-WinEvent -FilterHashtable @{LogName='Application'; Level=2}).Message", &["Faulting application name: app.exe, version: 1.0.0.0"]),
+    ok(
+        "Get-WinEvent -LogName System -MaxEvents 1 | % Id",
+        &["7036"],
+    ),
+    ok(
+        "(Get-WinEvent -FilterHashtable @{LogName='Application'; Level=2}).Message",
+        &["Faulting application name: app.exe, version: 1.0.0.0"],
+    ),
     ok("hostname", &["SERVER01"]),
     ok("whoami", &["server01\\vagrant"]),
     ok("$env:COMPUTERNAME", &["SERVER01"]),
@@ -290,8 +407,14 @@ const CASES: &[Case] = &[
     ok("$PSVersionTable.PSEdition", &["Desktop"]),
     ok("(Get-Date).GetType().Name", &["DateTime"]),
     ok("(Get-Date -Date '2024-03-05').Month", &["3"]),
-    ok("Get-Date -Date '2024-03-05 14:07:09' -Format 'yyyy-MM-dd HH:mm:ss'", &["2024-03-05 14:07:09"]),
-    ok("(([datetime]'2024-01-02') - ([datetime]'2024-01-01')).TotalHours", &["24"]),
+    ok(
+        "Get-Date -Date '2024-03-05 14:07:09' -Format 'yyyy-MM-dd HH:mm:ss'",
+        &["2024-03-05 14:07:09"],
+    ),
+    ok(
+        "(([datetime]'2024-01-02') - ([datetime]'2024-01-01')).TotalHours",
+        &["24"],
+    ),
     ok("([datetime]'2024-01-31').AddDays(1).Month", &["2"]),
     ok("$x = 7; Get-Variable -Name x -ValueOnly", &["7"]),
     ok("$x = 7; (Get-Variable x).Value", &["7"]),
@@ -305,47 +428,154 @@ const CASES: &[Case] = &[
     st("Write-Warning 'careful'", &[], &["W:careful"]),
     st("Write-Verbose 'hidden'", &[], &[]),
     st("Write-Verbose 'shown' -Verbose", &[], &["V:shown"]),
-    st("$VerbosePreference = 'Continue'; Write-Verbose 'v'", &[], &["V:v"]),
+    st(
+        "$VerbosePreference = 'Continue'; Write-Verbose 'v'",
+        &[],
+        &["V:v"],
+    ),
     st("Write-Debug 'dbg'", &[], &[]),
-    st("$DebugPreference = 'Continue'; Write-Debug 'dbg'", &[], &["D:dbg"]),
+    st(
+        "$DebugPreference = 'Continue'; Write-Debug 'dbg'",
+        &[],
+        &["D:dbg"],
+    ),
     st("Write-Information 'info'", &[], &["I:info"]),
     st("Write-Host 'to host'", &[], &["H:to host"]),
     st("Write-Host 'a' 'b' -NoNewline", &[], &["H:a b"]),
-    st("Write-Progress -Activity 'Working' -Status 'Half' -PercentComplete 50", &[], &["P:Working"]),
-    st("$WarningPreference = 'SilentlyContinue'; Write-Warning 'x'; 'done'", &["done"], &[]),
-    st("Write-Error 'bad'; 'continues'", &["continues"], &["E:WriteErrorException:NotSpecified"]),
-    st("Write-Error 'bad' -ErrorAction SilentlyContinue; 'quiet'", &["quiet"], &[]),
-    st("Write-Error -Message 'x' -Category InvalidData", &[], &["E:WriteErrorException:InvalidData"]),
-    st("fake-command; 'next'", &["next"], &["E:CommandNotFoundException:ObjectNotFound"]),
-    st("Get-Process -Name nosuch", &[], &["E:ProcessCommandException:ObjectNotFound"]),
-    st("Get-Service -Name nosuch", &[], &["E:ServiceCommandException:ObjectNotFound"]),
-    st("Get-Variable -Name nosuchvar", &[], &["E:ItemNotFoundException:ObjectNotFound"]),
-    st("Write-Output 'o'; Write-Warning 'w'; Write-Output 'p'", &["o", "p"], &["W:w"]),
-    st("Write-Error 'e' 2>&1 | ForEach-Object { $_.GetType().Name }", &["ErrorRecord"], &[]),
-    st("$ErrorActionPreference = 'SilentlyContinue'; Write-Error 'x'; $Error.Count", &["1"], &[]),
-    st("1 / 0; 'after'", &["after"], &["E:RuntimeException:NotSpecified"]),
+    st(
+        "Write-Progress -Activity 'Working' -Status 'Half' -PercentComplete 50",
+        &[],
+        &["P:Working"],
+    ),
+    st(
+        "$WarningPreference = 'SilentlyContinue'; Write-Warning 'x'; 'done'",
+        &["done"],
+        &[],
+    ),
+    st(
+        "Write-Error 'bad'; 'continues'",
+        &["continues"],
+        &["E:WriteErrorException:NotSpecified"],
+    ),
+    st(
+        "Write-Error 'bad' -ErrorAction SilentlyContinue; 'quiet'",
+        &["quiet"],
+        &[],
+    ),
+    st(
+        "Write-Error -Message 'x' -Category InvalidData",
+        &[],
+        &["E:WriteErrorException:InvalidData"],
+    ),
+    st(
+        "fake-command; 'next'",
+        &["next"],
+        &["E:CommandNotFoundException:ObjectNotFound"],
+    ),
+    st(
+        "Get-Process -Name nosuch",
+        &[],
+        &["E:ProcessCommandException:ObjectNotFound"],
+    ),
+    st(
+        "Get-Service -Name nosuch",
+        &[],
+        &["E:ServiceCommandException:ObjectNotFound"],
+    ),
+    st(
+        "Get-Variable -Name nosuchvar",
+        &[],
+        &["E:ItemNotFoundException:ObjectNotFound"],
+    ),
+    st(
+        "Write-Output 'o'; Write-Warning 'w'; Write-Output 'p'",
+        &["o", "p"],
+        &["W:w"],
+    ),
+    st(
+        "Write-Error 'e' 2>&1 | ForEach-Object { $_.GetType().Name }",
+        &["ErrorRecord"],
+        &[],
+    ),
+    st(
+        "$ErrorActionPreference = 'SilentlyContinue'; Write-Error 'x'; $Error.Count",
+        &["1"],
+        &[],
+    ),
+    st(
+        "1 / 0; 'after'",
+        &["after"],
+        &["E:RuntimeException:NotSpecified"],
+    ),
     // ---- errors and try/catch ----
     fail("throw 'boom'", &[], "RuntimeException", "OperationStopped"),
-    fail("'before'; throw 'boom'; 'after'", &["before"], "RuntimeException", "OperationStopped"),
-    ok("try { throw 'boom' } catch { $_.Exception.Message }", &["boom"]),
-    ok("try { throw 'boom' } catch { 'caught' } finally { 'finally' }", &["caught", "finally"]),
+    fail(
+        "'before'; throw 'boom'; 'after'",
+        &["before"],
+        "RuntimeException",
+        "OperationStopped",
+    ),
+    ok(
+        "try { throw 'boom' } catch { $_.Exception.Message }",
+        &["boom"],
+    ),
+    ok(
+        "try { throw 'boom' } catch { 'caught' } finally { 'finally' }",
+        &["caught", "finally"],
+    ),
     ok("try { 'body' } finally { 'fin' }", &["body", "fin"]),
-    ok("try { fake-cmd } catch [System.Management.Automation.CommandNotFoundException] { 'cnf' }", &["cnf"]),
-    ok("try { fake-cmd } catch { $_.FullyQualifiedErrorId }", &["CommandNotFoundException"]),
-    ok("try { fake-cmd } catch { $_.CategoryInfo.Category }", &["ObjectNotFound"]),
-    ok("try { Write-Error 'nt' -ErrorAction Stop } catch { 'stopped: ' + $_.Exception.Message }", &["stopped: nt"]),
-    ok("$ErrorActionPreference = 'Stop'; try { Write-Error 'x' } catch { 'caught' }", &["caught"]),
+    ok(
+        "try { fake-cmd } catch [System.Management.Automation.CommandNotFoundException] { 'cnf' }",
+        &["cnf"],
+    ),
+    ok(
+        "try { fake-cmd } catch { $_.FullyQualifiedErrorId }",
+        &["CommandNotFoundException"],
+    ),
+    ok(
+        "try { fake-cmd } catch { $_.CategoryInfo.Category }",
+        &["ObjectNotFound"],
+    ),
+    ok(
+        "try { Write-Error 'nt' -ErrorAction Stop } catch { 'stopped: ' + $_.Exception.Message }",
+        &["stopped: nt"],
+    ),
+    ok(
+        "$ErrorActionPreference = 'Stop'; try { Write-Error 'x' } catch { 'caught' }",
+        &["caught"],
+    ),
     ok("try { 1 / 0 } catch { 'div' }", &["div"]),
     ok("try { [int]'x' } catch { 'cast' }", &["cast"]),
-    ok("try { throw 'a' } catch [System.IO.IOException] { 'io' } catch { 'other' }", &["other"]),
-    ok("try { try { throw 'inner' } finally { 'f1' } } catch { 'outer ' + $_ }", &["f1", "outer inner"]),
-    fail("$ErrorActionPreference = 'Stop'; Write-Error 'fatal'; 'never'", &[], "WriteErrorException", "NotSpecified"),
-    fail("$ErrorActionPreference = 'Stop'; nosuchcmd", &[], "CommandNotFoundException", "ObjectNotFound"),
+    ok(
+        "try { throw 'a' } catch [System.IO.IOException] { 'io' } catch { 'other' }",
+        &["other"],
+    ),
+    ok(
+        "try { try { throw 'inner' } finally { 'f1' } } catch { 'outer ' + $_ }",
+        &["f1", "outer inner"],
+    ),
+    fail(
+        "$ErrorActionPreference = 'Stop'; Write-Error 'fatal'; 'never'",
+        &[],
+        "WriteErrorException",
+        "NotSpecified",
+    ),
+    fail(
+        "$ErrorActionPreference = 'Stop'; nosuchcmd",
+        &[],
+        "CommandNotFoundException",
+        "ObjectNotFound",
+    ),
     // ---- parse errors ----
     fail("if ($true) { 'x'", &[], "ParseException", "ParserError"),
     fail("'unterminated", &[], "ParseException", "ParserError"),
     fail("1 +", &[], "ParseException", "ParserError"),
-    fail("foreach ($i 1..3) { }", &[], "ParseException", "ParserError"),
+    fail(
+        "foreach ($i 1..3) { }",
+        &[],
+        "ParseException",
+        "ParserError",
+    ),
     // ---- exit ----
     exit("exit 3", &[], 3),
     exit("'out'; exit 7; 'never'", &["out"], 7),
@@ -387,7 +617,9 @@ fn conformance_table() {
         let end_ok = match (&case.end, &outcome.state, outcome.exit_code) {
             (End::Ok, PipelineState::Completed, None) => true,
             (End::Exit(c), PipelineState::Completed, Some(x)) => *c == x,
-            (End::Fail(exc, cat), PipelineState::Failed(rec), _) => rec.exception_name() == *exc && rec.category.name() == *cat,
+            (End::Fail(exc, cat), PipelineState::Failed(rec), _) => {
+                rec.exception_name() == *exc && rec.category.name() == *cat
+            }
             _ => false,
         };
         if out != case.out || streams != case.streams || !end_ok {
@@ -397,7 +629,13 @@ fn conformance_table() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -406,14 +644,22 @@ fn command_not_found_has_powershell_message_and_target() {
     let host = CollectingHost::new();
     rs.run_script("nosuch-thing", None, &host);
     let recs = host.drain();
-    let Some(StreamRecord::Error(e)) = recs.first() else { panic!("no error record: {recs:?}") };
+    let Some(StreamRecord::Error(e)) = recs.first() else {
+        panic!("no error record: {recs:?}")
+    };
     assert_eq!(
         e.message,
         "The term 'nosuch-thing' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again."
     );
-    assert_eq!(e.exception_type, "System.Management.Automation.CommandNotFoundException");
+    assert_eq!(
+        e.exception_type,
+        "System.Management.Automation.CommandNotFoundException"
+    );
     assert_eq!(e.fully_qualified_error_id, "CommandNotFoundException");
-    assert_eq!(e.category_info(), "ObjectNotFound: (nosuch-thing:String) [], CommandNotFoundException");
+    assert_eq!(
+        e.category_info(),
+        "ObjectNotFound: (nosuch-thing:String) [], CommandNotFoundException"
+    );
     let pos = e.position.as_ref().expect("position");
     assert_eq!((pos.line, pos.column, pos.length), (1, 1, 12));
 }
@@ -422,11 +668,25 @@ fn command_not_found_has_powershell_message_and_target() {
 fn variables_and_functions_persist_across_pipelines() {
     let mut rs = Runspace::new(Default::default());
     let host = CollectingHost::new();
-    rs.run_script("$counter = 41; function bump { $global:counter++ }", None, &host);
+    rs.run_script(
+        "$counter = 41; function bump { $global:counter++ }",
+        None,
+        &host,
+    );
     rs.run_script("bump", None, &host);
     let o = rs.run_script("$counter", None, &host);
     assert_eq!(o.state, PipelineState::Completed);
-    let out: Vec<_> = host.drain().into_iter().filter_map(|r| if let StreamRecord::Output(v) = r { Some(v) } else { None }).collect();
+    let out: Vec<_> = host
+        .drain()
+        .into_iter()
+        .filter_map(|r| {
+            if let StreamRecord::Output(v) = r {
+                Some(v)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(out, vec![Value::Int(42)]);
     assert_eq!(rs.variable("counter"), Some(Value::Int(42)));
 }
@@ -435,16 +695,43 @@ fn variables_and_functions_persist_across_pipelines() {
 fn outputs_keep_their_types() {
     let mut rs = Runspace::new(Default::default());
     let host = CollectingHost::new();
-    rs.run_script("1; 'two'; 3.5; $true; [pscustomobject]@{Name='n'; Id=7}; @{k='v'}; [datetime]'2024-01-01'", None, &host);
-    let out: Vec<_> = host.drain().into_iter().filter_map(|r| if let StreamRecord::Output(v) = r { Some(v) } else { None }).collect();
+    rs.run_script(
+        "1; 'two'; 3.5; $true; [pscustomobject]@{Name='n'; Id=7}; @{k='v'}; [datetime]'2024-01-01'",
+        None,
+        &host,
+    );
+    let out: Vec<_> = host
+        .drain()
+        .into_iter()
+        .filter_map(|r| {
+            if let StreamRecord::Output(v) = r {
+                Some(v)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert!(matches!(out[0], Value::Int(1)));
     assert!(matches!(&out[1], Value::String(s) if s == "two"));
     assert!(matches!(out[2], Value::Double(d) if d == 3.5));
     assert!(matches!(out[3], Value::Bool(true)));
-    let Value::Object(o) = &out[4] else { panic!("{:?}", out[4]) };
-    assert_eq!(o.type_names[0], "System.Management.Automation.PSCustomObject");
-    assert_eq!(o.properties, vec![("Name".to_owned(), Value::str("n")), ("Id".to_owned(), Value::Int(7))]);
+    let Value::Object(o) = &out[4] else {
+        panic!("{:?}", out[4])
+    };
+    assert_eq!(
+        o.type_names[0],
+        "System.Management.Automation.PSCustomObject"
+    );
+    assert_eq!(
+        o.properties,
+        vec![
+            ("Name".to_owned(), Value::str("n")),
+            ("Id".to_owned(), Value::Int(7))
+        ]
+    );
     assert!(matches!(&out[5], Value::Hashtable(h) if h.get("K") == Some(&Value::str("v"))));
-    let Value::DateTime(d) = &out[6] else { panic!() };
+    let Value::DateTime(d) = &out[6] else {
+        panic!()
+    };
     assert_eq!(d.to_iso(), "2024-01-01T00:00:00.0000000+00:00");
 }

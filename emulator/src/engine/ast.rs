@@ -46,20 +46,63 @@ pub struct Stmt {
 #[allow(missing_docs)]
 pub enum StmtKind {
     Pipeline(Pipeline),
-    Assign { target: Expr, op: AssignOp, value: Box<Stmt> },
-    If { clauses: Vec<(Pipeline, Vec<Stmt>)>, else_body: Option<Vec<Stmt>> },
-    While { label: Option<String>, cond: Pipeline, body: Vec<Stmt> },
-    DoLoop { label: Option<String>, body: Vec<Stmt>, cond: Pipeline, until: bool },
-    For { label: Option<String>, init: Option<Box<Stmt>>, cond: Option<Pipeline>, step: Option<Box<Stmt>>, body: Vec<Stmt> },
-    Foreach { label: Option<String>, var: String, iter: Pipeline, body: Vec<Stmt> },
-    Switch { label: Option<String>, subject: Pipeline, wildcard: bool, regex: bool, case_sensitive: bool, clauses: Vec<(SwitchCond, Vec<Stmt>)>, default: Option<Vec<Stmt>> },
-    Function { name: String, body: Arc<ScriptBlockAst>, filter: bool },
+    Assign {
+        target: Expr,
+        op: AssignOp,
+        value: Box<Stmt>,
+    },
+    If {
+        clauses: Vec<(Pipeline, Vec<Stmt>)>,
+        else_body: Option<Vec<Stmt>>,
+    },
+    While {
+        label: Option<String>,
+        cond: Pipeline,
+        body: Vec<Stmt>,
+    },
+    DoLoop {
+        label: Option<String>,
+        body: Vec<Stmt>,
+        cond: Pipeline,
+        until: bool,
+    },
+    For {
+        label: Option<String>,
+        init: Option<Box<Stmt>>,
+        cond: Option<Pipeline>,
+        step: Option<Box<Stmt>>,
+        body: Vec<Stmt>,
+    },
+    Foreach {
+        label: Option<String>,
+        var: String,
+        iter: Pipeline,
+        body: Vec<Stmt>,
+    },
+    Switch {
+        label: Option<String>,
+        subject: Pipeline,
+        wildcard: bool,
+        regex: bool,
+        case_sensitive: bool,
+        clauses: Vec<(SwitchCond, Vec<Stmt>)>,
+        default: Option<Vec<Stmt>>,
+    },
+    Function {
+        name: String,
+        body: Arc<ScriptBlockAst>,
+        filter: bool,
+    },
     Break(Option<String>),
     Continue(Option<String>),
     Return(Option<Pipeline>),
     Exit(Option<Pipeline>),
     Throw(Option<Pipeline>),
-    Try { body: Vec<Stmt>, catches: Vec<(Vec<String>, Vec<Stmt>)>, finally: Option<Vec<Stmt>> },
+    Try {
+        body: Vec<Stmt>,
+        catches: Vec<(Vec<String>, Vec<Stmt>)>,
+        finally: Option<Vec<Stmt>>,
+    },
     Block(Vec<Stmt>),
 }
 
@@ -163,10 +206,23 @@ pub enum Expr {
     Unary(UnOp, Box<Expr>),
     Cast(String, Box<Expr>),
     TypeLit(String),
-    Member { target: Box<Expr>, name: Box<Expr>, is_static: bool },
-    Invoke { target: Box<Expr>, name: Box<Expr>, args: Vec<Expr>, is_static: bool },
+    Member {
+        target: Box<Expr>,
+        name: Box<Expr>,
+        is_static: bool,
+    },
+    Invoke {
+        target: Box<Expr>,
+        name: Box<Expr>,
+        args: Vec<Expr>,
+        is_static: bool,
+    },
     Index(Box<Expr>, Box<Expr>),
-    IncDec { target: Box<Expr>, delta: i32, prefix: bool },
+    IncDec {
+        target: Box<Expr>,
+        delta: i32,
+        prefix: bool,
+    },
 }
 
 /// A part of a double-quoted string.

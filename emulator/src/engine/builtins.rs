@@ -52,12 +52,16 @@ impl Args {
 
     /// A named parameter by any of its names (a given name may be an unambiguous prefix).
     pub fn get(&self, names: &[&str]) -> Option<Value> {
-        self.named.iter().find(|(n, _)| matches_param(n, names)).map(|(_, v)| v.clone().unwrap_or(Value::Bool(true)))
+        self.named
+            .iter()
+            .find(|(n, _)| matches_param(n, names))
+            .map(|(_, v)| v.clone().unwrap_or(Value::Bool(true)))
     }
 
     /// A named parameter, else the positional at `pos`.
     pub fn get_or_pos(&self, names: &[&str], pos: usize) -> Option<Value> {
-        self.get(names).or_else(|| self.positional.get(pos).cloned())
+        self.get(names)
+            .or_else(|| self.positional.get(pos).cloned())
     }
 
     /// Whether a switch is set (and not `:$false`).
@@ -67,7 +71,10 @@ impl Args {
 
     /// Named parameters with values (switches as `$true`).
     pub fn named_values(&self) -> Vec<(String, Value)> {
-        self.named.iter().map(|(n, v)| (n.clone(), v.clone().unwrap_or(Value::Bool(true)))).collect()
+        self.named
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone().unwrap_or(Value::Bool(true))))
+            .collect()
     }
 }
 
@@ -178,7 +185,16 @@ pub fn is_switch(cmd: Builtin, name: &str) -> bool {
     let list: &[&str] = match cmd {
         SelectObject => &["unique", "wait"],
         SortObject => &["descending", "unique", "casesensitive"],
-        MeasureObject => &["sum", "average", "maximum", "minimum", "line", "word", "character", "ignorewhitespace"],
+        MeasureObject => &[
+            "sum",
+            "average",
+            "maximum",
+            "minimum",
+            "line",
+            "word",
+            "character",
+            "ignorewhitespace",
+        ],
         GroupObject => &["noelement", "asstring", "ashashtable"],
         WriteOutput => &["noenumerate"],
         WriteHost => &["nonewline"],
@@ -188,8 +204,27 @@ pub fn is_switch(cmd: Builtin, name: &str) -> bool {
         ConvertToJson => &["compress"],
         FormatTable => &["autosize", "wrap", "hidetableheaders"],
         WhereObject => &[
-            "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "contains", "notcontains", "in", "notin", "ceq", "cne", "clike",
-            "cmatch", "is", "isnot", "not",
+            "eq",
+            "ne",
+            "gt",
+            "ge",
+            "lt",
+            "le",
+            "like",
+            "notlike",
+            "match",
+            "notmatch",
+            "contains",
+            "notcontains",
+            "in",
+            "notin",
+            "ceq",
+            "cne",
+            "clike",
+            "cmatch",
+            "is",
+            "isnot",
+            "not",
         ],
         _ => &[],
     };
@@ -207,7 +242,13 @@ pub(crate) fn begin(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, _st: &mut
 }
 
 /// The `process` step for one input item (`None` when the command has no pipeline input).
-pub(crate) fn process(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State, item: Option<Value>) -> R<()> {
+pub(crate) fn process(
+    ev: &mut Evaluator<'_>,
+    cmd: Builtin,
+    args: &Args,
+    st: &mut State,
+    item: Option<Value>,
+) -> R<()> {
     with_prefs(ev, args, |ev| process_inner(ev, cmd, args, st, item))
 }
 
@@ -227,13 +268,25 @@ where
         (&["informationaction", "infa"][..], "InformationPreference"),
     ];
     for (names, var) in overrides {
-        if let Some(v) = args.named.iter().find(|(n, _)| names.contains(&n.to_ascii_lowercase().as_str())).and_then(|(_, v)| v.clone()) {
+        if let Some(v) = args
+            .named
+            .iter()
+            .find(|(n, _)| names.contains(&n.to_ascii_lowercase().as_str()))
+            .and_then(|(_, v)| v.clone())
+        {
             saved.push((var, ev.get_var(var)));
             ev.set_var(var, v);
         }
     }
-    for (name, var) in [("verbose", "VerbosePreference"), ("debug", "DebugPreference")] {
-        if args.named.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && v.as_ref().is_none_or(Value::is_truthy)) {
+    for (name, var) in [
+        ("verbose", "VerbosePreference"),
+        ("debug", "DebugPreference"),
+    ] {
+        if args
+            .named
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.as_ref().is_none_or(Value::is_truthy))
+        {
             saved.push((var, ev.get_var(var)));
             ev.set_var(var, Value::str("Continue"));
         }
@@ -245,7 +298,13 @@ where
     res
 }
 
-fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State, item: Option<Value>) -> R<()> {
+fn process_inner(
+    ev: &mut Evaluator<'_>,
+    cmd: Builtin,
+    args: &Args,
+    st: &mut State,
+    item: Option<Value>,
+) -> R<()> {
     use Builtin::*;
     match cmd {
         ForEachObject => {
@@ -282,7 +341,10 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             let Some(v) = item else { return Ok(()) };
             let first = args.get(&["first"]).and_then(|x| x.as_i64());
             let skip = args.get(&["skip"]).and_then(|x| x.as_i64()).unwrap_or(0) as usize;
-            if args.get(&["last"]).is_some() || args.has(&["unique"]) || args.get(&["index"]).is_some() {
+            if args.get(&["last"]).is_some()
+                || args.has(&["unique"])
+                || args.get(&["index"]).is_some()
+            {
                 st.items.push(v);
                 return Ok(());
             }
@@ -297,7 +359,8 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             }
             select_project(ev, args, v)
         }
-        SortObject | MeasureObject | GroupObject | OutString | FormatTable | FormatList | ConvertToJson => {
+        SortObject | MeasureObject | GroupObject | OutString | FormatTable | FormatList
+        | ConvertToJson => {
             if let Some(v) = item {
                 st.items.push(v);
             }
@@ -307,7 +370,12 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             Some(v) => ev.write_output(v),
             None => {
                 let no_enum = args.has(&["noenumerate"]);
-                for v in args.positional.iter().cloned().chain(args.get(&["inputobject"])) {
+                for v in args
+                    .positional
+                    .iter()
+                    .cloned()
+                    .chain(args.get(&["inputobject"]))
+                {
                     if no_enum {
                         ev.write_output(v)?;
                     } else {
@@ -328,11 +396,25 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             if let Some(Value::ErrorRecord(r)) = &item {
                 return ev.write_error((**r).clone());
             }
-            let msg = args.get_or_pos(&["message"], 0).or(item).map(|m| m.to_string()).unwrap_or_default();
-            let category = args.get(&["category"]).and_then(|c| ErrorCategory::from_name(&c.to_string())).unwrap_or(ErrorCategory::NotSpecified);
-            let mut rec = ErrorRecord::new("Microsoft.PowerShell.Commands.WriteErrorException", msg, category)
-                .with_id(&args.get(&["errorid"]).map_or_else(|| "Microsoft.PowerShell.Commands.WriteErrorException".to_owned(), |v| v.to_string()))
-                .with_activity("Write-Error");
+            let msg = args
+                .get_or_pos(&["message"], 0)
+                .or(item)
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            let category = args
+                .get(&["category"])
+                .and_then(|c| ErrorCategory::from_name(&c.to_string()))
+                .unwrap_or(ErrorCategory::NotSpecified);
+            let mut rec = ErrorRecord::new(
+                "Microsoft.PowerShell.Commands.WriteErrorException",
+                msg,
+                category,
+            )
+            .with_id(&args.get(&["errorid"]).map_or_else(
+                || "Microsoft.PowerShell.Commands.WriteErrorException".to_owned(),
+                |v| v.to_string(),
+            ))
+            .with_activity("Write-Error");
             if let Some(t) = args.get(&["targetobject"]) {
                 rec.target_object = Some(t);
             }
@@ -342,7 +424,11 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             ev.write_error(rec)
         }
         WriteWarning | WriteVerbose | WriteDebug => {
-            let msg = args.get_or_pos(&["message"], 0).or(item).map(|m| m.to_string()).unwrap_or_default();
+            let msg = args
+                .get_or_pos(&["message"], 0)
+                .or(item)
+                .map(|m| m.to_string())
+                .unwrap_or_default();
             let (pref, rec) = match cmd {
                 WriteWarning => ("WarningPreference", StreamRecord::Warning(msg.clone())),
                 WriteVerbose => ("VerbosePreference", StreamRecord::Verbose(msg.clone())),
@@ -367,19 +453,42 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             if ev.preference("InformationPreference") == "ignore" {
                 return Ok(());
             }
-            let data = args.get_or_pos(&["messagedata", "msg"], 0).or(item).unwrap_or(Value::Null);
-            let tags = args.get_or_pos(&["tags"], 1).map(|t| t.into_items().iter().map(ToString::to_string).collect()).unwrap_or_default();
+            let data = args
+                .get_or_pos(&["messagedata", "msg"], 0)
+                .or(item)
+                .unwrap_or(Value::Null);
+            let tags = args
+                .get_or_pos(&["tags"], 1)
+                .map(|t| t.into_items().iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
             let rec = info_record(ev, data, "Write-Information", tags);
             ev.emit(StreamRecord::Information(rec))
         }
         WriteHost => {
-            let sep = args.get(&["separator"]).map_or_else(|| " ".to_owned(), |s| s.to_string());
-            let objs: Vec<Value> = if args.positional.is_empty() { args.get(&["object"]).or(item).into_iter().collect() } else { args.positional.clone() };
-            let text = objs.iter().map(|o| match o {
-                Value::Array(a) => a.iter().map(ToString::to_string).collect::<Vec<_>>().join(&sep),
-                other => other.to_string(),
-            }).collect::<Vec<_>>().join(&sep);
-            let color = |n: &[&str]| args.get(n).map_or(Value::Int(-1), |c| Value::String(c.to_string()));
+            let sep = args
+                .get(&["separator"])
+                .map_or_else(|| " ".to_owned(), |s| s.to_string());
+            let objs: Vec<Value> = if args.positional.is_empty() {
+                args.get(&["object"]).or(item).into_iter().collect()
+            } else {
+                args.positional.clone()
+            };
+            let text = objs
+                .iter()
+                .map(|o| match o {
+                    Value::Array(a) => a
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(&sep),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(&sep);
+            let color = |n: &[&str]| {
+                args.get(n)
+                    .map_or(Value::Int(-1), |c| Value::String(c.to_string()))
+            };
             let msg = PsObject {
                 to_string: Some(text.clone()),
                 ..PsObject::typed("System.Management.Automation.HostInformationMessage")
@@ -388,21 +497,43 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
                     .with("ForegroundColor", color(&["foregroundcolor"]))
                     .with("BackgroundColor", color(&["backgroundcolor"]))
             };
-            let rec = info_record(ev, Value::Object(Box::new(msg)), "Write-Host", vec!["PSHOST".to_owned()]);
+            let rec = info_record(
+                ev,
+                Value::Object(Box::new(msg)),
+                "Write-Host",
+                vec!["PSHOST".to_owned()],
+            );
             ev.emit(StreamRecord::Information(rec))
         }
         WriteProgress => {
-            if matches!(ev.preference("ProgressPreference").as_str(), "silentlycontinue" | "ignore") {
+            if matches!(
+                ev.preference("ProgressPreference").as_str(),
+                "silentlycontinue" | "ignore"
+            ) {
                 return Ok(());
             }
             let rec = ProgressRecord {
-                activity: args.get_or_pos(&["activity"], 0).map(|v| v.to_string()).unwrap_or_default(),
-                status_description: args.get_or_pos(&["status"], 1).map_or_else(|| "Processing".to_owned(), |v| v.to_string()),
+                activity: args
+                    .get_or_pos(&["activity"], 0)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                status_description: args
+                    .get_or_pos(&["status"], 1)
+                    .map_or_else(|| "Processing".to_owned(), |v| v.to_string()),
                 current_operation: args.get(&["currentoperation"]).map(|v| v.to_string()),
                 activity_id: args.get(&["id"]).and_then(|v| v.as_i64()).unwrap_or(0) as i32,
-                parent_activity_id: args.get(&["parentid"]).and_then(|v| v.as_i64()).unwrap_or(-1) as i32,
-                percent_complete: args.get(&["percentcomplete"]).and_then(|v| v.as_i64()).unwrap_or(-1) as i32,
-                seconds_remaining: args.get(&["secondsremaining"]).and_then(|v| v.as_i64()).unwrap_or(-1) as i32,
+                parent_activity_id: args
+                    .get(&["parentid"])
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(-1) as i32,
+                percent_complete: args
+                    .get(&["percentcomplete"])
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(-1) as i32,
+                seconds_remaining: args
+                    .get(&["secondsremaining"])
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(-1) as i32,
                 completed: args.has(&["completed"]),
             };
             ev.emit(StreamRecord::Progress(rec))
@@ -414,7 +545,11 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             let d = if let Some(ms) = args.get(&["milliseconds", "m"]) {
                 Duration::from_millis(ms.as_i64().unwrap_or(0).max(0) as u64)
             } else {
-                let s = args.get_or_pos(&["seconds"], 0).and_then(|v| v.as_f64()).unwrap_or(0.0).max(0.0);
+                let s = args
+                    .get_or_pos(&["seconds"], 0)
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0)
+                    .max(0.0);
                 Duration::from_secs_f64(s)
             };
             ev.host.sleep(d)?;
@@ -473,7 +608,9 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
                 }
                 return Ok(());
             }
-            let names = args.get_or_pos(&["name", "processname"], 0).map(Value::into_items);
+            let names = args
+                .get_or_pos(&["name", "processname"], 0)
+                .map(Value::into_items);
             match names {
                 None => {
                     for p in &procs {
@@ -483,7 +620,10 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
                 Some(names) => {
                     for n in names {
                         let pat = n.to_string();
-                        let hits: Vec<_> = procs.iter().filter(|p| ops::wildcard_match(&pat, &p.name, false)).collect();
+                        let hits: Vec<_> = procs
+                            .iter()
+                            .filter(|p| ops::wildcard_match(&pat, &p.name, false))
+                            .collect();
                         if hits.is_empty() && !pat.contains(['*', '?']) {
                             ev.write_error(
                                 ErrorRecord::new("Microsoft.PowerShell.Commands.ProcessCommandException", format!("Cannot find a process with the name \"{pat}\". Verify the process name and call the cmdlet again."), ErrorCategory::ObjectNotFound)
@@ -505,7 +645,9 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
                 return Ok(());
             }
             let svcs = ev.rs.ctx.services.clone();
-            let names = args.get_or_pos(&["name", "servicename"], 0).map(Value::into_items);
+            let names = args
+                .get_or_pos(&["name", "servicename"], 0)
+                .map(Value::into_items);
             let display = args.get(&["displayname"]).map(|v| v.to_string());
             for s in &svcs {
                 if let Some(d) = &display {
@@ -526,7 +668,10 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
                 Some(names) => {
                     for n in names {
                         let pat = n.to_string();
-                        let hits: Vec<_> = svcs.iter().filter(|s| ops::wildcard_match(&pat, &s.name, false)).collect();
+                        let hits: Vec<_> = svcs
+                            .iter()
+                            .filter(|s| ops::wildcard_match(&pat, &s.name, false))
+                            .collect();
                         if hits.is_empty() && !pat.contains(['*', '?']) {
                             ev.write_error(
                                 ErrorRecord::new("Microsoft.PowerShell.Commands.ServiceCommandException", format!("Cannot find any service with service name '{pat}'."), ErrorCategory::ObjectNotFound)
@@ -555,16 +700,28 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             }
             let all = ev.visible_vars();
             let value_only = args.has(&["valueonly"]);
-            let names = args.get_or_pos(&["name"], 0).map_or_else(|| vec![Value::str("*")], Value::into_items);
+            let names = args
+                .get_or_pos(&["name"], 0)
+                .map_or_else(|| vec![Value::str("*")], Value::into_items);
             for n in names {
                 let pat = n.to_string();
-                let hits: Vec<_> = all.iter().filter(|(name, _)| ops::wildcard_match(&pat, name, false)).cloned().collect();
+                let hits: Vec<_> = all
+                    .iter()
+                    .filter(|(name, _)| ops::wildcard_match(&pat, name, false))
+                    .cloned()
+                    .collect();
                 if hits.is_empty() && !pat.contains(['*', '?']) {
                     ev.write_error(
-                        ErrorRecord::new("System.Management.Automation.ItemNotFoundException", format!("Cannot find a variable with the name '{pat}'."), ErrorCategory::ObjectNotFound)
-                            .with_id("VariableNotFound,Microsoft.PowerShell.Commands.GetVariableCommand")
-                            .with_target(Value::String(pat.clone()))
-                            .with_activity("Get-Variable"),
+                        ErrorRecord::new(
+                            "System.Management.Automation.ItemNotFoundException",
+                            format!("Cannot find a variable with the name '{pat}'."),
+                            ErrorCategory::ObjectNotFound,
+                        )
+                        .with_id(
+                            "VariableNotFound,Microsoft.PowerShell.Commands.GetVariableCommand",
+                        )
+                        .with_target(Value::String(pat.clone()))
+                        .with_activity("Get-Variable"),
                     )?;
                 }
                 for (name, v) in hits {
@@ -578,15 +735,33 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             Ok(())
         }
         SetVariable | NewVariable => {
-            let name = args.get_or_pos(&["name"], 0).map(|v| v.to_string()).unwrap_or_default();
-            let value = args.get_or_pos(&["value"], 1).or(item).unwrap_or(Value::Null);
-            let scope = args.get(&["scope"]).map(|s| s.to_string().to_ascii_lowercase());
-            if cmd == NewVariable && ev.get_var(&name).is_some() && scope.is_none() && !args.has(&["force"]) {
+            let name = args
+                .get_or_pos(&["name"], 0)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let value = args
+                .get_or_pos(&["value"], 1)
+                .or(item)
+                .unwrap_or(Value::Null);
+            let scope = args
+                .get(&["scope"])
+                .map(|s| s.to_string().to_ascii_lowercase());
+            if cmd == NewVariable
+                && ev.get_var(&name).is_some()
+                && scope.is_none()
+                && !args.has(&["force"])
+            {
                 return ev.write_error(
-                    ErrorRecord::new("System.Management.Automation.SessionStateUnauthorizedAccessException", format!("A variable with name '{name}' already exists."), ErrorCategory::ResourceUnavailable)
-                        .with_id("VariableAlreadyExists,Microsoft.PowerShell.Commands.NewVariableCommand")
-                        .with_target(Value::String(name.clone()))
-                        .with_activity("New-Variable"),
+                    ErrorRecord::new(
+                        "System.Management.Automation.SessionStateUnauthorizedAccessException",
+                        format!("A variable with name '{name}' already exists."),
+                        ErrorCategory::ResourceUnavailable,
+                    )
+                    .with_id(
+                        "VariableAlreadyExists,Microsoft.PowerShell.Commands.NewVariableCommand",
+                    )
+                    .with_target(Value::String(name.clone()))
+                    .with_activity("New-Variable"),
                 );
             }
             match scope.as_deref() {
@@ -599,26 +774,44 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             Ok(())
         }
         RemoveVariable => {
-            for n in args.get_or_pos(&["name"], 0).map(Value::into_items).unwrap_or_default() {
+            for n in args
+                .get_or_pos(&["name"], 0)
+                .map(Value::into_items)
+                .unwrap_or_default()
+            {
                 let name = n.to_string();
                 if !ev.remove_var(&name) {
                     ev.write_error(
-                        ErrorRecord::new("System.Management.Automation.ItemNotFoundException", format!("Cannot find a variable with the name '{name}'."), ErrorCategory::ObjectNotFound)
-                            .with_id("VariableNotFound,Microsoft.PowerShell.Commands.RemoveVariableCommand")
-                            .with_target(Value::String(name.clone()))
-                            .with_activity("Remove-Variable"),
+                        ErrorRecord::new(
+                            "System.Management.Automation.ItemNotFoundException",
+                            format!("Cannot find a variable with the name '{name}'."),
+                            ErrorCategory::ObjectNotFound,
+                        )
+                        .with_id(
+                            "VariableNotFound,Microsoft.PowerShell.Commands.RemoveVariableCommand",
+                        )
+                        .with_target(Value::String(name.clone()))
+                        .with_activity("Remove-Variable"),
                     )?;
                 }
             }
             Ok(())
         }
         InvokeExpression => {
-            let text = args.get_or_pos(&["command"], 0).or(item).map(|v| v.to_string()).unwrap_or_default();
-            let ast = super::parser::parse_script(&text).map_err(|e| Flow::from(super::eval::parse_error_record(&e)))?;
+            let text = args
+                .get_or_pos(&["command"], 0)
+                .or(item)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let ast = super::parser::parse_script(&text)
+                .map_err(|e| Flow::from(super::eval::parse_error_record(&e)))?;
             ev.exec_block(&ast.body)
         }
         NewObject => {
-            let t = args.get_or_pos(&["typename"], 0).map(|v| v.to_string()).unwrap_or_default();
+            let t = args
+                .get_or_pos(&["typename"], 0)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             let norm = ops::normalize_type(&t);
             match norm.as_str() {
                 "psobject" | "pscustomobject" | "object" => {
@@ -642,8 +835,17 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
             if item.is_some() {
                 return Ok(());
             }
-            let path = args.get_or_pos(&["path", "literalpath"], 0).map(|v| v.to_string()).unwrap_or_default();
-            let file = ev.rs.ctx.files.iter().find(|(p, _)| p.eq_ignore_ascii_case(&path)).map(|(_, c)| c.clone());
+            let path = args
+                .get_or_pos(&["path", "literalpath"], 0)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let file = ev
+                .rs
+                .ctx
+                .files
+                .iter()
+                .find(|(p, _)| p.eq_ignore_ascii_case(&path))
+                .map(|(_, c)| c.clone());
             match file {
                 Some(content) => {
                     for line in content.lines() {
@@ -652,10 +854,14 @@ fn process_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut Sta
                     Ok(())
                 }
                 None => ev.write_error(
-                    ErrorRecord::new("System.Management.Automation.ItemNotFoundException", format!("Cannot find path '{path}' because it does not exist."), ErrorCategory::ObjectNotFound)
-                        .with_id("PathNotFound,Microsoft.PowerShell.Commands.GetContentCommand")
-                        .with_target(Value::String(path.clone()))
-                        .with_activity("Get-Content"),
+                    ErrorRecord::new(
+                        "System.Management.Automation.ItemNotFoundException",
+                        format!("Cannot find path '{path}' because it does not exist."),
+                        ErrorCategory::ObjectNotFound,
+                    )
+                    .with_id("PathNotFound,Microsoft.PowerShell.Commands.GetContentCommand")
+                    .with_target(Value::String(path.clone()))
+                    .with_activity("Get-Content"),
                 ),
             }
         }
@@ -684,10 +890,19 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
                 items = uniq;
             }
             if let Some(idx) = args.get(&["index"]) {
-                let picked: Vec<Value> = idx.into_items().iter().filter_map(|i| i.as_i64()).filter_map(|i| items.get(i as usize).cloned()).collect();
+                let picked: Vec<Value> = idx
+                    .into_items()
+                    .iter()
+                    .filter_map(|i| i.as_i64())
+                    .filter_map(|i| items.get(i as usize).cloned())
+                    .collect();
                 items = picked;
             }
-            let skip = args.get(&["skip"]).and_then(|x| x.as_i64()).unwrap_or(0).max(0) as usize;
+            let skip = args
+                .get(&["skip"])
+                .and_then(|x| x.as_i64())
+                .unwrap_or(0)
+                .max(0) as usize;
             let mut items: Vec<Value> = items.into_iter().skip(skip).collect();
             if let Some(f) = args.get(&["first"]).and_then(|x| x.as_i64()) {
                 items.truncate(f.max(0) as usize);
@@ -703,7 +918,10 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
             Ok(())
         }
         SortObject => {
-            let props = args.get_or_pos(&["property"], 0).map(Value::into_items).unwrap_or_default();
+            let props = args
+                .get_or_pos(&["property"], 0)
+                .map(Value::into_items)
+                .unwrap_or_default();
             let desc = args.has(&["descending"]);
             let mut keyed: Vec<(Vec<Value>, Value)> = Vec::new();
             for i in items {
@@ -717,11 +935,21 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
                 keyed.push((keys, i));
             }
             keyed.sort_by(|a, b| {
-                let ord = a.0.iter().zip(b.0.iter()).map(|(x, y)| ops::compare(x, y, false).unwrap_or(std::cmp::Ordering::Equal)).find(|o| *o != std::cmp::Ordering::Equal).unwrap_or(std::cmp::Ordering::Equal);
+                let ord = a
+                    .0
+                    .iter()
+                    .zip(b.0.iter())
+                    .map(|(x, y)| ops::compare(x, y, false).unwrap_or(std::cmp::Ordering::Equal))
+                    .find(|o| *o != std::cmp::Ordering::Equal)
+                    .unwrap_or(std::cmp::Ordering::Equal);
                 if desc { ord.reverse() } else { ord }
             });
             if args.has(&["unique"]) {
-                keyed.dedup_by(|a, b| a.0.iter().zip(b.0.iter()).all(|(x, y)| ops::equals(x, y, false)));
+                keyed.dedup_by(|a, b| {
+                    a.0.iter()
+                        .zip(b.0.iter())
+                        .all(|(x, y)| ops::equals(x, y, false))
+                });
             }
             for (_, v) in keyed {
                 ev.write_output(v)?;
@@ -729,8 +957,15 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
             Ok(())
         }
         MeasureObject => {
-            let props = args.get_or_pos(&["property"], 0).map(Value::into_items).unwrap_or_default();
-            let targets: Vec<Option<String>> = if props.is_empty() { vec![None] } else { props.iter().map(|p| Some(p.to_string())).collect() };
+            let props = args
+                .get_or_pos(&["property"], 0)
+                .map(Value::into_items)
+                .unwrap_or_default();
+            let targets: Vec<Option<String>> = if props.is_empty() {
+                vec![None]
+            } else {
+                props.iter().map(|p| Some(p.to_string())).collect()
+            };
             for prop in targets {
                 let vals: Vec<Value> = items
                     .iter()
@@ -741,11 +976,21 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
                     .filter(|v| prop.is_none() || !matches!(v, Value::Null))
                     .collect();
                 let mut nums = Vec::new();
-                let want_num = args.has(&["sum"]) || args.has(&["average"]) || args.has(&["maximum"]) || args.has(&["minimum"]);
+                let want_num = args.has(&["sum"])
+                    || args.has(&["average"])
+                    || args.has(&["maximum"])
+                    || args.has(&["minimum"]);
                 if want_num {
                     for v in &vals {
                         match v.as_f64() {
-                            Some(n) if !matches!(v, Value::Array(_) | Value::Object(_) | Value::Hashtable(_)) => nums.push(n),
+                            Some(n)
+                                if !matches!(
+                                    v,
+                                    Value::Array(_) | Value::Object(_) | Value::Hashtable(_)
+                                ) =>
+                            {
+                                nums.push(n)
+                            }
                             _ => {
                                 return Err(ErrorRecord::new("System.Management.Automation.PSInvalidOperationException", format!("Input object \"{v}\" is not numeric."), ErrorCategory::InvalidType)
                                     .with_id("NonNumericInputObject,Microsoft.PowerShell.Commands.MeasureObjectCommand")
@@ -756,20 +1001,44 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
                     }
                 }
                 let sum: f64 = nums.iter().sum();
-                let opt = |on: bool, v: f64| if on && !nums.is_empty() { Value::Double(v) } else { Value::Null };
+                let opt = |on: bool, v: f64| {
+                    if on && !nums.is_empty() {
+                        Value::Double(v)
+                    } else {
+                        Value::Null
+                    }
+                };
                 let obj = PsObject::typed("Microsoft.PowerShell.Commands.GenericMeasureInfo")
                     .with("Count", Value::Int(vals.len() as i32))
-                    .with("Average", opt(args.has(&["average"]), sum / nums.len().max(1) as f64))
+                    .with(
+                        "Average",
+                        opt(args.has(&["average"]), sum / nums.len().max(1) as f64),
+                    )
                     .with("Sum", opt(args.has(&["sum"]), sum))
-                    .with("Maximum", opt(args.has(&["maximum"]), nums.iter().copied().fold(f64::MIN, f64::max)))
-                    .with("Minimum", opt(args.has(&["minimum"]), nums.iter().copied().fold(f64::MAX, f64::min)))
+                    .with(
+                        "Maximum",
+                        opt(
+                            args.has(&["maximum"]),
+                            nums.iter().copied().fold(f64::MIN, f64::max),
+                        ),
+                    )
+                    .with(
+                        "Minimum",
+                        opt(
+                            args.has(&["minimum"]),
+                            nums.iter().copied().fold(f64::MAX, f64::min),
+                        ),
+                    )
                     .with("Property", prop.map_or(Value::Null, Value::String));
                 ev.write_output(Value::Object(Box::new(obj)))?;
             }
             Ok(())
         }
         GroupObject => {
-            let props = args.get_or_pos(&["property"], 0).map(Value::into_items).unwrap_or_default();
+            let props = args
+                .get_or_pos(&["property"], 0)
+                .map(Value::into_items)
+                .unwrap_or_default();
             let mut groups: Vec<(String, Vec<Value>, Vec<Value>)> = Vec::new();
             for i in items {
                 let mut keys = Vec::new();
@@ -779,8 +1048,15 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
                 if props.is_empty() {
                     keys.push(i.clone());
                 }
-                let name = keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                match groups.iter_mut().find(|(n, _, _)| n.eq_ignore_ascii_case(&name)) {
+                let name = keys
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                match groups
+                    .iter_mut()
+                    .find(|(n, _, _)| n.eq_ignore_ascii_case(&name))
+                {
                     Some(g) => g.1.push(i),
                     None => groups.push((name, vec![i], keys)),
                 }
@@ -809,7 +1085,11 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
             }
         }
         FormatTable | FormatList => {
-            let text = if cmd == FormatList { format::format_list(&items) } else { format::format_values(&items) };
+            let text = if cmd == FormatList {
+                format::format_list(&items)
+            } else {
+                format::format_values(&items)
+            };
             for line in text.split("\r\n") {
                 ev.write_output(Value::String(line.to_owned()))?;
             }
@@ -818,8 +1098,16 @@ fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) 
         ConvertToJson => {
             let depth = args.get(&["depth"]).and_then(|d| d.as_i64()).unwrap_or(2) as usize;
             let compress = args.has(&["compress"]);
-            let input: Vec<Value> = if items.is_empty() { args.get_or_pos(&["inputobject"], 0).into_iter().collect() } else { items };
-            let v = if input.len() == 1 { input.into_iter().next().unwrap_or(Value::Null) } else { Value::Array(input) };
+            let input: Vec<Value> = if items.is_empty() {
+                args.get_or_pos(&["inputobject"], 0).into_iter().collect()
+            } else {
+                items
+            };
+            let v = if input.len() == 1 {
+                input.into_iter().next().unwrap_or(Value::Null)
+            } else {
+                Value::Array(input)
+            };
             ev.write_output(Value::String(format::to_json(&v, depth, compress, 0)))
         }
         _ => Ok(()),
@@ -832,16 +1120,39 @@ fn where_matches(ev: &mut Evaluator<'_>, args: &Args, v: &Value) -> R<bool> {
         let out = ev.collect(|ev| ev.run_scriptblock_items(sb, Some(v.clone())))?;
         return Ok(Value::from_output(out).is_truthy());
     }
-    let prop = args.get_or_pos(&["property"], 0).map(|p| p.to_string()).unwrap_or_default();
+    let prop = args
+        .get_or_pos(&["property"], 0)
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let lhs = ev.member(v, &prop);
-    let value_pos = if args.get(&["property"]).is_some() { 0 } else { 1 };
-    let rhs = args.get_or_pos(&["value"], value_pos).unwrap_or(Value::Bool(true));
+    let value_pos = if args.get(&["property"]).is_some() {
+        0
+    } else {
+        1
+    };
+    let rhs = args
+        .get_or_pos(&["value"], value_pos)
+        .unwrap_or(Value::Bool(true));
     let ops_list: [(&str, super::ast::CmpOp, bool); 18] = {
         use super::ast::CmpOp::*;
         [
-            ("eq", Eq, false), ("ne", Ne, false), ("gt", Gt, false), ("ge", Ge, false), ("lt", Lt, false), ("le", Le, false), ("like", Like, false),
-            ("notlike", NotLike, false), ("match", Match, false), ("notmatch", NotMatch, false), ("contains", Contains, false),
-            ("notcontains", NotContains, false), ("in", In, false), ("notin", NotIn, false), ("ceq", Eq, true), ("cne", Ne, true), ("clike", Like, true),
+            ("eq", Eq, false),
+            ("ne", Ne, false),
+            ("gt", Gt, false),
+            ("ge", Ge, false),
+            ("lt", Lt, false),
+            ("le", Le, false),
+            ("like", Like, false),
+            ("notlike", NotLike, false),
+            ("match", Match, false),
+            ("notmatch", NotMatch, false),
+            ("contains", Contains, false),
+            ("notcontains", NotContains, false),
+            ("in", In, false),
+            ("notin", NotIn, false),
+            ("ceq", Eq, true),
+            ("cne", Ne, true),
+            ("clike", Like, true),
             ("cmatch", Match, true),
         ]
     };
@@ -857,12 +1168,17 @@ fn select_project(ev: &mut Evaluator<'_>, args: &Args, v: Value) -> R<()> {
     if let Some(exp) = args.get(&["expandproperty"]) {
         let name = exp.to_string();
         let m = ev.member(&v, &name);
-        if matches!(m, Value::Null) && v.property(&name).is_none() && !matches!(v, Value::Array(_)) {
+        if matches!(m, Value::Null) && v.property(&name).is_none() && !matches!(v, Value::Array(_))
+        {
             return ev.write_error(
-                ErrorRecord::new("System.Management.Automation.PSArgumentException", format!("Property \"{name}\" cannot be found."), ErrorCategory::InvalidArgument)
-                    .with_id("ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand")
-                    .with_target(v.clone())
-                    .with_activity("Select-Object"),
+                ErrorRecord::new(
+                    "System.Management.Automation.PSArgumentException",
+                    format!("Property \"{name}\" cannot be found."),
+                    ErrorCategory::InvalidArgument,
+                )
+                .with_id("ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand")
+                .with_target(v.clone())
+                .with_activity("Select-Object"),
             );
         }
         for x in m.into_items() {
@@ -873,16 +1189,30 @@ fn select_project(ev: &mut Evaluator<'_>, args: &Args, v: Value) -> R<()> {
     let Some(props) = args.get_or_pos(&["property"], 0) else {
         return ev.write_output(v);
     };
-    let base = v.type_names().first().cloned().unwrap_or_else(|| "System.Object".to_owned());
+    let base = v
+        .type_names()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "System.Object".to_owned());
     let mut o = PsObject {
-        type_names: vec![format!("Selected.{base}"), "System.Management.Automation.PSCustomObject".to_owned(), "System.Object".to_owned()],
+        type_names: vec![
+            format!("Selected.{base}"),
+            "System.Management.Automation.PSCustomObject".to_owned(),
+            "System.Object".to_owned(),
+        ],
         properties: Vec::new(),
         to_string: None,
     };
     for p in props.into_items() {
         match &p {
             Value::Hashtable(h) => {
-                let name = h.get("Name").or_else(|| h.get("N")).or_else(|| h.get("Label")).or_else(|| h.get("L")).map(ToString::to_string).unwrap_or_default();
+                let name = h
+                    .get("Name")
+                    .or_else(|| h.get("N"))
+                    .or_else(|| h.get("Label"))
+                    .or_else(|| h.get("L"))
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 let val = property_value(ev, &v, &p)?;
                 o.set(&name, val);
             }
@@ -890,8 +1220,12 @@ fn select_project(ev: &mut Evaluator<'_>, args: &Args, v: Value) -> R<()> {
                 let pat = other.to_string();
                 if pat.contains('*') {
                     let names: Vec<String> = match &v {
-                        Value::Object(obj) => obj.properties.iter().map(|(k, _)| k.clone()).collect(),
-                        Value::Hashtable(h) => h.entries().iter().map(|(k, _)| k.to_string()).collect(),
+                        Value::Object(obj) => {
+                            obj.properties.iter().map(|(k, _)| k.clone()).collect()
+                        }
+                        Value::Hashtable(h) => {
+                            h.entries().iter().map(|(k, _)| k.to_string()).collect()
+                        }
                         _ => Vec::new(),
                     };
                     for n in names.iter().filter(|n| ops::wildcard_match(&pat, n, false)) {
@@ -915,7 +1249,11 @@ fn property_value(ev: &mut Evaluator<'_>, item: &Value, p: &Value) -> R<Value> {
             Ok(Value::from_output(out))
         }
         Value::Hashtable(h) => {
-            let e = h.get("Expression").or_else(|| h.get("E")).cloned().unwrap_or(Value::Null);
+            let e = h
+                .get("Expression")
+                .or_else(|| h.get("E"))
+                .cloned()
+                .unwrap_or(Value::Null);
             property_value(ev, item, &e)
         }
         other => Ok(ev.member(item, &other.to_string())),
@@ -924,7 +1262,7 @@ fn property_value(ev: &mut Evaluator<'_>, item: &Value, p: &Value) -> R<Value> {
 
 fn variable_object(name: &str, v: Value) -> Value {
     Value::Object(Box::new(PsObject {
-        to_string: Some(format!("System.Management.Automation.PSVariable")),
+        to_string: Some("System.Management.Automation.PSVariable".to_owned()),
         ..PsObject::typed("System.Management.Automation.PSVariable")
             .with("Name", Value::String(name.to_owned()))
             .with("Value", v)
@@ -933,7 +1271,12 @@ fn variable_object(name: &str, v: Value) -> Value {
     }))
 }
 
-fn info_record(ev: &Evaluator<'_>, data: Value, source: &str, tags: Vec<String>) -> InformationRecord {
+fn info_record(
+    ev: &Evaluator<'_>,
+    data: Value,
+    source: &str,
+    tags: Vec<String>,
+) -> InformationRecord {
     let c = &ev.rs.ctx;
     InformationRecord {
         message_data: data,
@@ -952,26 +1295,49 @@ fn get_win_event(ev: &mut Evaluator<'_>, args: &Args) -> R<()> {
     let mut level: Option<i64> = None;
     if let Some(Value::Hashtable(h)) = args.get(&["filterhashtable"]) {
         log = h.get("LogName").map(ToString::to_string).or(log);
-        ids = h.get("Id").map(|v| v.clone().into_items().iter().filter_map(Value::as_i64).collect());
+        ids = h.get("Id").map(|v| {
+            v.clone()
+                .into_items()
+                .iter()
+                .filter_map(Value::as_i64)
+                .collect()
+        });
         level = h.get("Level").and_then(Value::as_i64);
     }
     let max = args.get(&["maxevents"]).and_then(|v| v.as_i64());
     let events = ev.rs.ctx.events.clone();
     let Some(log) = log else {
-        return Err(runtime_error("The LogName parameter is required by the emulator.", ErrorCategory::InvalidArgument, "LogNameRequired").into());
+        return Err(runtime_error(
+            "The LogName parameter is required by the emulator.",
+            ErrorCategory::InvalidArgument,
+            "LogNameRequired",
+        )
+        .into());
     };
-    if !events.iter().any(|e| ops::wildcard_match(&log, &e.log_name, false)) {
+    if !events
+        .iter()
+        .any(|e| ops::wildcard_match(&log, &e.log_name, false))
+    {
         return ev.write_error(
-            ErrorRecord::new("System.Exception", format!("There is not an event log on the localhost computer that matches \"{log}\"."), ErrorCategory::ObjectNotFound)
-                .with_id("NoMatchingLogsFound,Microsoft.PowerShell.Commands.GetWinEventCommand")
-                .with_target(Value::String(log.clone()))
-                .with_activity("Get-WinEvent"),
+            ErrorRecord::new(
+                "System.Exception",
+                format!(
+                    "There is not an event log on the localhost computer that matches \"{log}\"."
+                ),
+                ErrorCategory::ObjectNotFound,
+            )
+            .with_id("NoMatchingLogsFound,Microsoft.PowerShell.Commands.GetWinEventCommand")
+            .with_target(Value::String(log.clone()))
+            .with_activity("Get-WinEvent"),
         );
     }
     let mut hits: Vec<_> = events
         .iter()
         .filter(|e| ops::wildcard_match(&log, &e.log_name, false))
-        .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&i64::from(e.id))))
+        .filter(|e| {
+            ids.as_ref()
+                .is_none_or(|ids| ids.contains(&i64::from(e.id)))
+        })
         .filter(|e| level.is_none_or(|l| l == i64::from(e.level)))
         .collect();
     hits.sort_by_key(|e| e.minutes_ago);
@@ -980,9 +1346,13 @@ fn get_win_event(ev: &mut Evaluator<'_>, args: &Args) -> R<()> {
     }
     if hits.is_empty() {
         return ev.write_error(
-            ErrorRecord::new("System.Exception", "No events were found that match the specified selection criteria.", ErrorCategory::ObjectNotFound)
-                .with_id("NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand")
-                .with_activity("Get-WinEvent"),
+            ErrorRecord::new(
+                "System.Exception",
+                "No events were found that match the specified selection criteria.",
+                ErrorCategory::ObjectNotFound,
+            )
+            .with_id("NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand")
+            .with_activity("Get-WinEvent"),
         );
     }
     let now = DateTime::from_system_time(ev.host.now(), ev.rs.ctx.utc_offset_minutes);
@@ -997,7 +1367,10 @@ fn get_win_event(ev: &mut Evaluator<'_>, args: &Args) -> R<()> {
         let o = PsObject {
             to_string: Some("System.Diagnostics.Eventing.Reader.EventLogRecord".to_owned()),
             ..PsObject::typed("System.Diagnostics.Eventing.Reader.EventLogRecord")
-                .with("TimeCreated", Value::DateTime(now.add_ticks(-e.minutes_ago * 60 * TICKS_PER_SECOND)))
+                .with(
+                    "TimeCreated",
+                    Value::DateTime(now.add_ticks(-e.minutes_ago * 60 * TICKS_PER_SECOND)),
+                )
                 .with("Id", Value::Int(e.id))
                 .with("Level", Value::Int(i32::from(e.level)))
                 .with("LevelDisplayName", Value::str(level_name))

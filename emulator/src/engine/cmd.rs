@@ -38,7 +38,12 @@ impl CmdEngine {
     /// A session over the given system data.
     pub fn new(ctx: EngineContext) -> Self {
         let env = ctx.env.clone();
-        Self { ctx: Arc::new(ctx), env, scenarios: Vec::new(), errorlevel: 0 }
+        Self {
+            ctx: Arc::new(ctx),
+            env,
+            scenarios: Vec::new(),
+            errorlevel: 0,
+        }
     }
 
     /// Adds variables (e.g. from WinRS `<rsp:Environment>`).
@@ -63,7 +68,11 @@ impl CmdEngine {
     }
 
     fn run_line(&mut self, line: &str, host: &dyn EngineHost) -> Result<Flow, Stopped> {
-        if let Some(e) = self.scenarios.iter().find_map(|s| s.match_text(line, Shell::Cmd)) {
+        if let Some(e) = self
+            .scenarios
+            .iter()
+            .find_map(|s| s.match_text(line, Shell::Cmd))
+        {
             let code = e.play_cmd(host)?;
             self.errorlevel = code;
             return Ok(Flow::Continue(code));
@@ -103,7 +112,10 @@ impl CmdEngine {
         if name.eq_ignore_ascii_case("CD") {
             return Some(format!("C:\\Users\\{}", self.ctx.user_name));
         }
-        self.env.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+        self.env
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
     }
 
     /// `%VAR%` expansion; undefined variables stay as written (command-line semantics).
@@ -137,7 +149,11 @@ impl CmdEngine {
         if trimmed.trim().is_empty() {
             return Ok(Flow::Continue(self.errorlevel));
         }
-        if let Some(e) = self.scenarios.iter().find_map(|s| s.match_text(trimmed, Shell::Cmd)) {
+        if let Some(e) = self
+            .scenarios
+            .iter()
+            .find_map(|s| s.match_text(trimmed, Shell::Cmd))
+        {
             return Ok(Flow::Continue(e.play_cmd(host)?));
         }
         let (word, rest) = split_word(trimmed);
@@ -169,7 +185,15 @@ impl CmdEngine {
                     self.set_env(k, v);
                     return Ok(Flow::Continue(0));
                 }
-                let hits: Vec<String> = self.env.iter().filter(|(k, _)| k.to_ascii_lowercase().starts_with(&arg.to_ascii_lowercase())).map(|(k, v)| format!("{k}={v}\r\n")).collect();
+                let hits: Vec<String> = self
+                    .env
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.to_ascii_lowercase()
+                            .starts_with(&arg.to_ascii_lowercase())
+                    })
+                    .map(|(k, v)| format!("{k}={v}\r\n"))
+                    .collect();
                 if hits.is_empty() {
                     err(format!("Environment variable {arg} not defined\r\n"))?;
                     return Ok(Flow::Continue(1));
@@ -189,7 +213,12 @@ impl CmdEngine {
             }
             "type" => {
                 let path = rest.trim().trim_matches('"');
-                match self.ctx.files.iter().find(|(p, _)| p.eq_ignore_ascii_case(path)) {
+                match self
+                    .ctx
+                    .files
+                    .iter()
+                    .find(|(p, _)| p.eq_ignore_ascii_case(path))
+                {
                     Some((_, c)) => {
                         out(c.clone())?;
                         Ok(Flow::Continue(0))
@@ -205,11 +234,16 @@ impl CmdEngine {
                 Ok(Flow::Continue(0))
             }
             "whoami" => {
-                out(format!("{}\\{}\r\n", self.ctx.user_domain, self.ctx.user_name).to_lowercase())?;
+                out(
+                    format!("{}\\{}\r\n", self.ctx.user_domain, self.ctx.user_name).to_lowercase(),
+                )?;
                 Ok(Flow::Continue(0))
             }
             "ver" => {
-                out(format!("\r\nMicrosoft Windows [Version {}]\r\n", self.ctx.os_version))?;
+                out(format!(
+                    "\r\nMicrosoft Windows [Version {}]\r\n",
+                    self.ctx.os_version
+                ))?;
                 Ok(Flow::Continue(0))
             }
             "cd" | "chdir" if rest.trim().is_empty() => {
@@ -230,7 +264,12 @@ impl CmdEngine {
                         _ => break,
                     }
                 }
-                let mut child = Self { ctx: self.ctx.clone(), env: self.env.clone(), scenarios: self.scenarios.clone(), errorlevel: 0 };
+                let mut child = Self {
+                    ctx: self.ctx.clone(),
+                    env: self.env.clone(),
+                    scenarios: self.scenarios.clone(),
+                    errorlevel: 0,
+                };
                 let r = r.trim().trim_matches('"');
                 match child.run_line(r, host)? {
                     Flow::Continue(c) | Flow::Exit(c) => Ok(Flow::Continue(c)),
@@ -238,7 +277,9 @@ impl CmdEngine {
             }
             "powershell" => Ok(Flow::Continue(self.powershell(rest, host)?)),
             _ => {
-                err(format!("'{word}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"))?;
+                err(format!(
+                    "'{word}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+                ))?;
                 Ok(Flow::Continue(9009))
             }
         }
@@ -259,16 +300,22 @@ impl CmdEngine {
             }
         }
         let Some(target) = target else {
-            host.emit(StreamRecord::StdOut("\r\nUsage: ping [-n count] target_name\r\n".to_owned()))?;
+            host.emit(StreamRecord::StdOut(
+                "\r\nUsage: ping [-n count] target_name\r\n".to_owned(),
+            ))?;
             return Ok(Flow::Continue(1));
         };
         let ip = "127.0.0.1";
-        host.emit(StreamRecord::StdOut(format!("\r\nPinging {target} [{ip}] with 32 bytes of data:\r\n")))?;
+        host.emit(StreamRecord::StdOut(format!(
+            "\r\nPinging {target} [{ip}] with 32 bytes of data:\r\n"
+        )))?;
         for i in 0..count {
             if i > 0 {
                 host.sleep(Duration::from_secs(1))?;
             }
-            host.emit(StreamRecord::StdOut(format!("Reply from {ip}: bytes=32 time<1ms TTL=128\r\n")))?;
+            host.emit(StreamRecord::StdOut(format!(
+                "Reply from {ip}: bytes=32 time<1ms TTL=128\r\n"
+            )))?;
         }
         host.emit(StreamRecord::StdOut(format!(
             "\r\nPing statistics for {ip}:\r\n    Packets: Sent = {count}, Received = {count}, Lost = 0 (0% loss),\r\nApproximate round trip times in milli-seconds:\r\n    Minimum = 0ms, Maximum = 0ms, Average = 0ms\r\n"
@@ -288,8 +335,11 @@ impl CmdEngine {
                 break;
             }
             match flag {
-                "noprofile" | "nop" | "noninteractive" | "noni" | "nologo" | "sta" | "mta" => rest = after.trim_start(),
-                "executionpolicy" | "ep" | "ex" | "inputformat" | "if" | "outputformat" | "of" | "windowstyle" | "w" | "version" | "v" => {
+                "noprofile" | "nop" | "noninteractive" | "noni" | "nologo" | "sta" | "mta" => {
+                    rest = after.trim_start()
+                }
+                "executionpolicy" | "ep" | "ex" | "inputformat" | "if" | "outputformat" | "of"
+                | "windowstyle" | "w" | "version" | "v" => {
                     let (_, after2) = split_word(after.trim_start());
                     rest = after2.trim_start();
                 }
@@ -300,7 +350,10 @@ impl CmdEngine {
                 }
                 "command" | "c" => {
                     let text = after.trim();
-                    let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+                    let text = text
+                        .strip_prefix('"')
+                        .and_then(|t| t.strip_suffix('"'))
+                        .unwrap_or(text);
                     script = Some(text.to_owned());
                     break;
                 }
@@ -317,10 +370,17 @@ impl CmdEngine {
         for s in &self.scenarios {
             rs.register_scenario(s.clone());
         }
-        let console = ConsoleHost { inner: host, pending: Mutex::new(Vec::new()), stderr: Mutex::new(Vec::new()) };
+        let console = ConsoleHost {
+            inner: host,
+            pending: Mutex::new(Vec::new()),
+            stderr: Mutex::new(Vec::new()),
+        };
         let outcome = rs.run_script(&script, None, &console);
         console.flush()?;
-        let mut stderr = console.stderr.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stderr = console
+            .stderr
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let PipelineState::Failed(rec) = &outcome.state {
             stderr.push(("Error", format::error_text(rec, None)));
         }
@@ -405,8 +465,13 @@ fn split_word(s: &str) -> (&str, &str) {
 
 /// Decodes `-EncodedCommand`'s base64 of UTF-16LE.
 pub fn decode_utf16_b64(b64: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
-    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     String::from_utf16(&units).ok()
 }
 
@@ -418,14 +483,19 @@ pub fn encode_utf16_b64(script: &str) -> String {
 
 /// Builds the `#< CLIXML` stderr text from (stream, text) pairs.
 pub fn clixml_stderr(entries: &[(&str, String)]) -> String {
-    let mut s = String::from("#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">");
+    let mut s = String::from(
+        "#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">",
+    );
     for (stream, text) in entries {
         let mut lines: Vec<&str> = text.split("\r\n").collect();
         if lines.last() == Some(&"") {
             lines.pop();
         }
         for line in lines {
-            s.push_str(&format!("<S S=\"{stream}\">{}_x000D__x000A_</S>", clixml_escape(line)));
+            s.push_str(&format!(
+                "<S S=\"{stream}\">{}_x000D__x000A_</S>",
+                clixml_escape(line)
+            ));
         }
     }
     s.push_str("</Objs>");
@@ -457,15 +527,24 @@ struct ConsoleHost<'h> {
 
 impl ConsoleHost<'_> {
     fn flush(&self) -> Result<(), Stopped> {
-        let items = std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let items = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         if items.is_empty() {
             return Ok(());
         }
-        self.inner.emit(StreamRecord::StdOut(format::format_values(&items)))
+        self.inner
+            .emit(StreamRecord::StdOut(format::format_values(&items)))
     }
 
     fn push_err(&self, stream: &'static str, text: String) {
-        self.stderr.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((stream, text));
+        self.stderr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((stream, text));
     }
 }
 
@@ -473,12 +552,16 @@ impl EngineHost for ConsoleHost<'_> {
     fn emit(&self, record: StreamRecord) -> Result<(), Stopped> {
         match record {
             StreamRecord::Output(v @ (Value::Object(_) | Value::Hashtable(_))) => {
-                self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(v);
+                self.pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(v);
                 Ok(())
             }
             StreamRecord::Output(v) => {
                 self.flush()?;
-                self.inner.emit(StreamRecord::StdOut(format::format_values(&[v])))
+                self.inner
+                    .emit(StreamRecord::StdOut(format::format_values(&[v])))
             }
             StreamRecord::Error(e) => {
                 let inv = invocation_text(&e);
@@ -501,7 +584,11 @@ impl EngineHost for ConsoleHost<'_> {
                 self.flush()?;
                 let nonl = matches!(&i.message_data, Value::Object(o) if o.get("NoNewLine").is_some_and(Value::is_truthy));
                 let text = i.text();
-                self.inner.emit(StreamRecord::StdOut(if nonl { text } else { format!("{text}\r\n") }))
+                self.inner.emit(StreamRecord::StdOut(if nonl {
+                    text
+                } else {
+                    format!("{text}\r\n")
+                }))
             }
             StreamRecord::Information(_) | StreamRecord::Progress(_) => Ok(()),
             other => self.inner.emit(other),

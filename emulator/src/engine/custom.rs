@@ -26,7 +26,7 @@ pub trait CustomCommand: Send + Sync + fmt::Debug {
 #[non_exhaustive]
 pub enum CommandFailure {
     /// A terminating error for the statement (like a cmdlet's `ThrowTerminatingError`).
-    Terminating(ErrorRecord),
+    Terminating(Box<ErrorRecord>),
     /// End the script with this exit code.
     Exit(i32),
     /// The pipeline was stopped.
@@ -55,18 +55,38 @@ pub struct Invocation<'e, 'a> {
 
 impl fmt::Debug for Invocation<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Invocation").field("name", &self.name).field("positional", &self.positional).field("named", &self.named).finish()
+        f.debug_struct("Invocation")
+            .field("name", &self.name)
+            .field("positional", &self.positional)
+            .field("named", &self.named)
+            .finish()
     }
 }
 
 impl<'e, 'a> Invocation<'e, 'a> {
-    pub(crate) fn new(ev: &'e mut Evaluator<'a>, name: String, positional: Vec<Value>, named: Vec<(String, Value)>, input: Vec<Value>) -> Self {
-        Self { ev, name, positional, named, input, pending_errors: Vec::new() }
+    pub(crate) fn new(
+        ev: &'e mut Evaluator<'a>,
+        name: String,
+        positional: Vec<Value>,
+        named: Vec<(String, Value)>,
+        input: Vec<Value>,
+    ) -> Self {
+        Self {
+            ev,
+            name,
+            positional,
+            named,
+            input,
+            pending_errors: Vec::new(),
+        }
     }
 
     /// A named argument, case-insensitively.
     pub fn arg(&self, name: &str) -> Option<&Value> {
-        self.named.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.named
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Writes an output object (to the next command, or to the Output stream).
@@ -116,7 +136,7 @@ impl<'e, 'a> Invocation<'e, 'a> {
 
 fn flow_to_failure(f: Flow) -> CommandFailure {
     match f {
-        Flow::Error(e, _) => CommandFailure::Terminating(*e),
+        Flow::Error(e, _) => CommandFailure::Terminating(e),
         Flow::Exit(c) => CommandFailure::Exit(c),
         _ => CommandFailure::Stopped,
     }

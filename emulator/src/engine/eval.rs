@@ -10,7 +10,9 @@ use super::host::{EngineHost, StreamRecord, YIELD_EVERY};
 use super::ops::{self, runtime_error};
 use super::runspace::Runspace;
 use super::time::{DateTime, TICKS_PER_SECOND, TimeSpan};
-use super::value::{ErrorCategory, ErrorRecord, Hashtable, PsObject, ScriptBlock, ScriptPosition, Value};
+use super::value::{
+    ErrorCategory, ErrorRecord, Hashtable, PsObject, ScriptBlock, ScriptPosition, Value,
+};
 
 /// Non-local control flow while evaluating.
 #[derive(Debug)]
@@ -32,6 +34,12 @@ impl From<ErrorRecord> for Flow {
     }
 }
 
+impl From<Box<ErrorRecord>> for Flow {
+    fn from(e: Box<ErrorRecord>) -> Self {
+        Self::Error(e, false)
+    }
+}
+
 impl From<super::host::Stopped> for Flow {
     fn from(_: super::host::Stopped) -> Self {
         Self::Stopped
@@ -45,9 +53,24 @@ enum Sink {
 
 /// A stage of a running pipeline.
 pub(crate) enum Stage {
-    Builtin { cmd: Builtin, args: builtins::Args, state: builtins::State },
-    Script { sb: Arc<ScriptBlockAst>, args: builtins::Args, collected: Vec<Value>, filter: bool, dot: bool },
-    Custom { cmd: Arc<dyn CustomCommand>, args: builtins::Args, collected: Vec<Value>, name: String },
+    Builtin {
+        cmd: Builtin,
+        args: builtins::Args,
+        state: builtins::State,
+    },
+    Script {
+        sb: Arc<ScriptBlockAst>,
+        args: builtins::Args,
+        collected: Vec<Value>,
+        filter: bool,
+        dot: bool,
+    },
+    Custom {
+        cmd: Arc<dyn CustomCommand>,
+        args: builtins::Args,
+        collected: Vec<Value>,
+        name: String,
+    },
 }
 
 pub(crate) struct Evaluator<'a> {
@@ -132,8 +155,18 @@ impl<'a> Evaluator<'a> {
                 line_start = i + 1;
             }
         }
-        let line_text: String = self.source.chars().skip(line_start).take_while(|c| *c != '\n' && *c != '\r').collect();
-        ScriptPosition { line, column: offset.saturating_sub(line_start) + 1, line_text, length: len.max(1) }
+        let line_text: String = self
+            .source
+            .chars()
+            .skip(line_start)
+            .take_while(|c| *c != '\n' && *c != '\r')
+            .collect();
+        ScriptPosition {
+            line,
+            column: offset.saturating_sub(line_start) + 1,
+            line_text,
+            length: len.max(1),
+        }
     }
 
     /// A non-terminating error: honours `$ErrorActionPreference` (Stop throws, SilentlyContinue
@@ -171,7 +204,9 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn preference(&self, name: &str) -> String {
-        self.get_var(name).map(|v| v.to_string().to_ascii_lowercase()).unwrap_or_else(|| "continue".to_owned())
+        self.get_var(name)
+            .map(|v| v.to_string().to_ascii_lowercase())
+            .unwrap_or_else(|| "continue".to_owned())
     }
 
     // ---- variables ----
@@ -179,7 +214,14 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn get_var(&self, name: &str) -> Option<Value> {
         let (scope, bare) = split_scope(name);
         if scope.as_deref() == Some("env") {
-            return self.rs.ctx.env.iter().find(|(k, _)| k.eq_ignore_ascii_case(bare)).map(|(_, v)| Value::String(v.clone())).or_else(|| self.rs.env_override(bare));
+            return self
+                .rs
+                .ctx
+                .env
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(bare))
+                .map(|(_, v)| Value::String(v.clone()))
+                .or_else(|| self.rs.env_override(bare));
         }
         let key = bare.to_ascii_lowercase();
         if scope.as_deref() != Some("global") && scope.as_deref() != Some("script") {
@@ -279,18 +321,21 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(())
             }
-            StmtKind::While { label, cond, body } => {
-                loop {
-                    self.tick()?;
-                    if !self.pipeline_value(cond)?.is_truthy() {
-                        return Ok(());
-                    }
-                    if self.loop_body(body, label)? {
-                        return Ok(());
-                    }
+            StmtKind::While { label, cond, body } => loop {
+                self.tick()?;
+                if !self.pipeline_value(cond)?.is_truthy() {
+                    return Ok(());
                 }
-            }
-            StmtKind::DoLoop { label, body, cond, until } => loop {
+                if self.loop_body(body, label)? {
+                    return Ok(());
+                }
+            },
+            StmtKind::DoLoop {
+                label,
+                body,
+                cond,
+                until,
+            } => loop {
                 self.tick()?;
                 if self.loop_body(body, label)? {
                     return Ok(());
@@ -300,7 +345,13 @@ impl<'a> Evaluator<'a> {
                     return Ok(());
                 }
             },
-            StmtKind::For { label, init, cond, step, body } => {
+            StmtKind::For {
+                label,
+                init,
+                cond,
+                step,
+                body,
+            } => {
                 if let Some(i) = init {
                     self.exec_silent(i)?;
                 }
@@ -319,7 +370,12 @@ impl<'a> Evaluator<'a> {
                     }
                 }
             }
-            StmtKind::Foreach { label, var, iter, body } => {
+            StmtKind::Foreach {
+                label,
+                var,
+                iter,
+                body,
+            } => {
                 let items = match self.pipeline_value(iter)? {
                     Value::Null => Vec::new(),
                     v => v.into_items(),
@@ -333,7 +389,15 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(())
             }
-            StmtKind::Switch { label, subject, wildcard, regex, case_sensitive, clauses, default } => {
+            StmtKind::Switch {
+                label,
+                subject,
+                wildcard,
+                regex,
+                case_sensitive,
+                clauses,
+                default,
+            } => {
                 let items = match self.pipeline_value(subject)? {
                     Value::Array(a) => a,
                     v => vec![v],
@@ -345,7 +409,8 @@ impl<'a> Evaluator<'a> {
                         let hit = match cond {
                             SwitchCond::Script(e) => {
                                 let sb = self.eval(e)?;
-                                self.invoke_scriptblock_value(&sb, Some(item.clone()), Vec::new())?.is_truthy()
+                                self.invoke_scriptblock_value(&sb, Some(item.clone()), Vec::new())?
+                                    .is_truthy()
                             }
                             SwitchCond::Value(e) => {
                                 let c = self.eval(e)?;
@@ -360,7 +425,11 @@ impl<'a> Evaluator<'a> {
                                         false
                                     }
                                 } else if *wildcard {
-                                    ops::wildcard_match(&c.to_string(), &item.to_string(), *case_sensitive)
+                                    ops::wildcard_match(
+                                        &c.to_string(),
+                                        &item.to_string(),
+                                        *case_sensitive,
+                                    )
                                 } else {
                                     ops::equals(&item, &c, *case_sensitive)
                                 }
@@ -372,7 +441,9 @@ impl<'a> Evaluator<'a> {
                             match self.exec_block(body) {
                                 Ok(()) => {}
                                 Err(Flow::Break(l)) if l.is_none() || l == *label => break 'items,
-                                Err(Flow::Continue(l)) if l.is_none() || l == *label => continue 'items,
+                                Err(Flow::Continue(l)) if l.is_none() || l == *label => {
+                                    continue 'items;
+                                }
                                 Err(e) => return Err(e),
                             }
                         }
@@ -383,7 +454,9 @@ impl<'a> Evaluator<'a> {
                             match self.exec_block(d) {
                                 Ok(()) => {}
                                 Err(Flow::Break(l)) if l.is_none() || l == *label => break 'items,
-                                Err(Flow::Continue(l)) if l.is_none() || l == *label => continue 'items,
+                                Err(Flow::Continue(l)) if l.is_none() || l == *label => {
+                                    continue 'items;
+                                }
                                 Err(e) => return Err(e),
                             }
                         }
@@ -417,11 +490,20 @@ impl<'a> Evaluator<'a> {
                 };
                 let mut rec = match v {
                     Value::ErrorRecord(r) => *r,
-                    Value::Null => runtime_error("ScriptHalted", ErrorCategory::OperationStopped, "ScriptHalted"),
-                    Value::String(s) => runtime_error(s.clone(), ErrorCategory::OperationStopped, &s).with_target(Value::String(s.clone())),
+                    Value::Null => runtime_error(
+                        "ScriptHalted",
+                        ErrorCategory::OperationStopped,
+                        "ScriptHalted",
+                    ),
+                    Value::String(s) => {
+                        runtime_error(s.clone(), ErrorCategory::OperationStopped, &s)
+                            .with_target(Value::String(s.clone()))
+                    }
                     other => {
                         let msg = other.to_string();
-                        let mut r = runtime_error(msg.clone(), ErrorCategory::OperationStopped, &msg).with_target(other.clone());
+                        let mut r =
+                            runtime_error(msg.clone(), ErrorCategory::OperationStopped, &msg)
+                                .with_target(other.clone());
                         r.thrown = Some(other);
                         r
                     }
@@ -431,13 +513,19 @@ impl<'a> Evaluator<'a> {
                 }
                 Err(Flow::Error(Box::new(rec), true))
             }
-            StmtKind::Try { body, catches, finally } => {
+            StmtKind::Try {
+                body,
+                catches,
+                finally,
+            } => {
                 self.try_depth += 1;
                 let res = self.exec_block(body);
                 self.try_depth -= 1;
                 let res = match res {
                     Err(Flow::Error(rec, _)) => {
-                        let handler = catches.iter().find(|(types, _)| types.is_empty() || types.iter().any(|t| catch_matches(t, &rec)));
+                        let handler = catches.iter().find(|(types, _)| {
+                            types.is_empty() || types.iter().any(|t| catch_matches(t, &rec))
+                        });
                         match handler {
                             Some((_, cbody)) => {
                                 let saved = self.get_var("_");
@@ -467,8 +555,20 @@ impl<'a> Evaluator<'a> {
     fn loop_body(&mut self, body: &[Stmt], label: &Option<String>) -> R<bool> {
         match self.exec_block(body) {
             Ok(()) => Ok(false),
-            Err(Flow::Break(l)) if l.is_none() || l.as_deref().map(str::to_ascii_lowercase) == label.as_deref().map(str::to_ascii_lowercase) => Ok(true),
-            Err(Flow::Continue(l)) if l.is_none() || l.as_deref().map(str::to_ascii_lowercase) == label.as_deref().map(str::to_ascii_lowercase) => Ok(false),
+            Err(Flow::Break(l))
+                if l.is_none()
+                    || l.as_deref().map(str::to_ascii_lowercase)
+                        == label.as_deref().map(str::to_ascii_lowercase) =>
+            {
+                Ok(true)
+            }
+            Err(Flow::Continue(l))
+                if l.is_none()
+                    || l.as_deref().map(str::to_ascii_lowercase)
+                        == label.as_deref().map(str::to_ascii_lowercase) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
@@ -525,7 +625,9 @@ impl<'a> Evaluator<'a> {
                 let v = ops::cast(t, v, off)?;
                 self.store(inner, v)
             }
-            Expr::Member { target: obj, name, .. } => {
+            Expr::Member {
+                target: obj, name, ..
+            } => {
                 let name = self.eval(name)?.to_string();
                 let mut container = self.eval(obj)?;
                 match &mut container {
@@ -555,29 +657,56 @@ impl<'a> Evaluator<'a> {
                         }
                         match a.get_mut(n as usize).filter(|_| n >= 0) {
                             Some(slot) => *slot = v,
-                            None => return Err(runtime_error("Index was outside the bounds of the array.", ErrorCategory::OperationStopped, "System.IndexOutOfRangeException").into()),
+                            None => {
+                                return Err(runtime_error(
+                                    "Index was outside the bounds of the array.",
+                                    ErrorCategory::OperationStopped,
+                                    "System.IndexOutOfRangeException",
+                                )
+                                .into());
+                            }
                         }
                     }
                     Value::Object(o) => o.set(&i.to_string(), v),
-                    _ => return Err(runtime_error("Unable to index into an object of this type.", ErrorCategory::InvalidOperation, "CannotIndex").into()),
+                    _ => {
+                        return Err(runtime_error(
+                            "Unable to index into an object of this type.",
+                            ErrorCategory::InvalidOperation,
+                            "CannotIndex",
+                        )
+                        .into());
+                    }
                 }
                 self.store(obj, container)
             }
-            _ => Err(runtime_error("The assignment expression is not valid.", ErrorCategory::InvalidOperation, "InvalidLeftHandSide").into()),
+            _ => Err(runtime_error(
+                "The assignment expression is not valid.",
+                ErrorCategory::InvalidOperation,
+                "InvalidLeftHandSide",
+            )
+            .into()),
         }
     }
 
     // ---- pipelines ----
 
     /// Runs a pipeline, feeding `input` into its first command; outputs go to the current sink.
-    pub(crate) fn run_pipeline(&mut self, p: &Pipeline, input: Vec<Value>, has_input: bool) -> R<()> {
+    pub(crate) fn run_pipeline(
+        &mut self,
+        p: &Pipeline,
+        input: Vec<Value>,
+        has_input: bool,
+    ) -> R<()> {
         self.current_offset = p.offset;
         let mut elements = p.elements.as_slice();
         let mut source: Option<Vec<Value>> = if has_input { Some(input) } else { None };
         if let Some((PipeElement::Expr(e), rest)) = elements.split_first() {
             let v = self.eval(e)?;
             // `$i++` and `[void]...` used as statements write nothing.
-            if rest.is_empty() && (matches!(e, Expr::IncDec { .. }) || matches!(e, Expr::Cast(t, _) if t == "void")) {
+            if rest.is_empty()
+                && (matches!(e, Expr::IncDec { .. })
+                    || matches!(e, Expr::Cast(t, _) if t == "void"))
+            {
                 return Ok(());
             }
             source = Some(match v {
@@ -597,7 +726,12 @@ impl<'a> Evaluator<'a> {
         let mut merges = Vec::new();
         for el in elements {
             let PipeElement::Command(call) = el else {
-                return Err(runtime_error("Expressions are only allowed as the first element of a pipeline.", ErrorCategory::ParserError, "ExpressionsMustBeFirstInPipeline").into());
+                return Err(runtime_error(
+                    "Expressions are only allowed as the first element of a pipeline.",
+                    ErrorCategory::ParserError,
+                    "ExpressionsMustBeFirstInPipeline",
+                )
+                .into());
             };
             merges.push(call.redirections.clone());
             stages.push(self.resolve(call)?);
@@ -605,9 +739,19 @@ impl<'a> Evaluator<'a> {
         self.drive(&mut stages, &merges, source)
     }
 
-    pub(crate) fn drive(&mut self, stages: &mut [Stage], redirs: &[Vec<Redirection>], source: Option<Vec<Value>>) -> R<()> {
-        let merge = redirs.iter().flatten().any(|r| matches!(r, Redirection::Merge(2 | 0)));
-        let discard_out = redirs.last().is_some_and(|r| r.iter().any(|x| matches!(x, Redirection::Discard(1 | 0))));
+    pub(crate) fn drive(
+        &mut self,
+        stages: &mut [Stage],
+        redirs: &[Vec<Redirection>],
+        source: Option<Vec<Value>>,
+    ) -> R<()> {
+        let merge = redirs
+            .iter()
+            .flatten()
+            .any(|r| matches!(r, Redirection::Merge(2 | 0)));
+        let discard_out = redirs
+            .last()
+            .is_some_and(|r| r.iter().any(|x| matches!(x, Redirection::Discard(1 | 0))));
         if merge {
             self.merge_errors += 1;
         }
@@ -687,7 +831,13 @@ impl<'a> Evaluator<'a> {
     fn stage_process(&mut self, st: &mut Stage, item: Option<Value>) -> R<()> {
         match st {
             Stage::Builtin { cmd, args, state } => builtins::process(self, *cmd, args, state, item),
-            Stage::Script { sb, args, collected, filter, dot } => {
+            Stage::Script {
+                sb,
+                args,
+                collected,
+                filter,
+                dot,
+            } => {
                 if *filter || sb.named_blocks {
                     let sb = sb.clone();
                     let args = args.clone();
@@ -712,7 +862,13 @@ impl<'a> Evaluator<'a> {
     fn stage_end(&mut self, st: &mut Stage) -> R<()> {
         match st {
             Stage::Builtin { cmd, args, state } => builtins::end(self, *cmd, args, state),
-            Stage::Script { sb, args, collected, filter, dot } => {
+            Stage::Script {
+                sb,
+                args,
+                collected,
+                filter,
+                dot,
+            } => {
                 let sb = sb.clone();
                 let args = args.clone();
                 let input = std::mem::take(collected);
@@ -728,10 +884,21 @@ impl<'a> Evaluator<'a> {
                     ev.exec_block(&sb.body)
                 })
             }
-            Stage::Custom { cmd, args, collected, name } => {
+            Stage::Custom {
+                cmd,
+                args,
+                collected,
+                name,
+            } => {
                 let cmd = cmd.clone();
                 let input = std::mem::take(collected);
-                let mut inv = Invocation::new(self, name.clone(), args.positional.clone(), args.named_values(), input);
+                let mut inv = Invocation::new(
+                    self,
+                    name.clone(),
+                    args.positional.clone(),
+                    args.named_values(),
+                    input,
+                );
                 let res = cmd.invoke(&mut inv);
                 let errors = std::mem::take(&mut inv.pending_errors);
                 drop(inv);
@@ -741,7 +908,9 @@ impl<'a> Evaluator<'a> {
                 match res {
                     Ok(()) => Ok(()),
                     Err(super::custom::CommandFailure::Stopped) => Err(Flow::Stopped),
-                    Err(super::custom::CommandFailure::Terminating(rec)) => Err(Flow::Error(Box::new(rec), false)),
+                    Err(super::custom::CommandFailure::Terminating(rec)) => {
+                        Err(Flow::Error(rec, false))
+                    }
                     Err(super::custom::CommandFailure::Exit(code)) => Err(Flow::Exit(code)),
                 }
             }
@@ -749,7 +918,14 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Runs `f` in a new scope bound to a script block's parameters.
-    fn with_scope<F>(&mut self, sb: &ScriptBlockAst, args: &builtins::Args, dollar_under: Option<Value>, dot: bool, f: F) -> R<()>
+    fn with_scope<F>(
+        &mut self,
+        sb: &ScriptBlockAst,
+        args: &builtins::Args,
+        dollar_under: Option<Value>,
+        dot: bool,
+        f: F,
+    ) -> R<()>
     where
         F: FnOnce(&mut Self) -> R<()>,
     {
@@ -778,7 +954,12 @@ impl<'a> Evaluator<'a> {
         let mut extra = Vec::new();
         let mut bound: Vec<String> = Vec::new();
         for (name, val) in &args.named {
-            match sb.params.iter().find(|p| p.name.eq_ignore_ascii_case(name) || p.name.to_ascii_lowercase().starts_with(&name.to_ascii_lowercase())) {
+            match sb.params.iter().find(|p| {
+                p.name.eq_ignore_ascii_case(name)
+                    || p.name
+                        .to_ascii_lowercase()
+                        .starts_with(&name.to_ascii_lowercase())
+            }) {
                 Some(p) => {
                     let v = match val {
                         Some(v) => v.clone(),
@@ -840,7 +1021,13 @@ impl<'a> Evaluator<'a> {
             CommandName::Expr(e) => match self.eval(e)? {
                 Value::ScriptBlock(sb) => {
                     let args = builtins::Args::bind(items, |n| script_switch(&sb.ast, n));
-                    return Ok(Stage::Script { sb: sb.ast, args, collected: Vec::new(), filter: false, dot: call.dot_source });
+                    return Ok(Stage::Script {
+                        sb: sb.ast,
+                        args,
+                        collected: Vec::new(),
+                        filter: false,
+                        dot: call.dot_source,
+                    });
                 }
                 Value::String(s) => s,
                 other => other.to_string(),
@@ -849,14 +1036,32 @@ impl<'a> Evaluator<'a> {
         self.resolve_name(name, items, call.offset, call.name_len, call.dot_source)
     }
 
-    fn resolve_name(&mut self, name: String, items: Vec<builtins::ArgItem>, offset: usize, name_len: usize, dot: bool) -> R<Stage> {
+    fn resolve_name(
+        &mut self,
+        name: String,
+        items: Vec<builtins::ArgItem>,
+        offset: usize,
+        name_len: usize,
+        dot: bool,
+    ) -> R<Stage> {
         if let Some(cmd) = self.rs.custom_command(&name) {
             let args = builtins::Args::bind(items, |_| false);
-            return Ok(Stage::Custom { cmd, args, collected: Vec::new(), name });
+            return Ok(Stage::Custom {
+                cmd,
+                args,
+                collected: Vec::new(),
+                name,
+            });
         }
         if let Some((sb, filter)) = self.rs.function(&name) {
             let args = builtins::Args::bind(items, |n| script_switch(&sb, n));
-            return Ok(Stage::Script { sb, args, collected: Vec::new(), filter, dot });
+            return Ok(Stage::Script {
+                sb,
+                args,
+                collected: Vec::new(),
+                filter,
+                dot,
+            });
         }
         let bare = name.strip_suffix(".exe").unwrap_or(&name);
         if let Some(cmd) = builtins::lookup(bare) {
@@ -895,7 +1100,13 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn script_stage(&mut self, sb: Arc<ScriptBlockAst>, args: builtins::Args) -> Stage {
-        Stage::Script { sb, args, collected: Vec::new(), filter: false, dot: false }
+        Stage::Script {
+            sb,
+            args,
+            collected: Vec::new(),
+            filter: false,
+            dot: false,
+        }
     }
 
     /// Resolves a command by name for PSRP's structured form (arguments already bound).
@@ -907,24 +1118,54 @@ impl<'a> Evaluator<'a> {
             .chain(args.positional.into_iter().map(builtins::ArgItem::Pos))
             .collect();
         let call_offset = 0;
-        self.resolve_name(name.to_owned(), items, call_offset, name.chars().count(), false)
+        self.resolve_name(
+            name.to_owned(),
+            items,
+            call_offset,
+            name.chars().count(),
+            false,
+        )
     }
 
     /// Invokes a script block value (for `&`, `.Invoke()`, Where-Object/ForEach-Object).
-    pub(crate) fn invoke_scriptblock_value(&mut self, sb: &Value, dollar_under: Option<Value>, args: Vec<Value>) -> R<Value> {
+    pub(crate) fn invoke_scriptblock_value(
+        &mut self,
+        sb: &Value,
+        dollar_under: Option<Value>,
+        args: Vec<Value>,
+    ) -> R<Value> {
         let Value::ScriptBlock(sb) = sb else {
-            return Err(runtime_error("The expression is not a script block.", ErrorCategory::InvalidOperation, "NotAScriptBlock").into());
+            return Err(runtime_error(
+                "The expression is not a script block.",
+                ErrorCategory::InvalidOperation,
+                "NotAScriptBlock",
+            )
+            .into());
         };
         let ast = sb.ast.clone();
-        let a = builtins::Args { positional: args, named: Vec::new() };
-        let out = self.collect(|ev| ev.with_scope(&ast, &a, dollar_under, false, |ev| ev.exec_block(&ast.body)))?;
+        let a = builtins::Args {
+            positional: args,
+            named: Vec::new(),
+        };
+        let out = self.collect(|ev| {
+            ev.with_scope(&ast, &a, dollar_under, false, |ev| ev.exec_block(&ast.body))
+        })?;
         Ok(Value::from_output(out))
     }
 
     /// Runs a script block's body with `$_` set, in the current scope (ForEach-Object's process).
-    pub(crate) fn run_scriptblock_items(&mut self, sb: &Value, dollar_under: Option<Value>) -> R<()> {
+    pub(crate) fn run_scriptblock_items(
+        &mut self,
+        sb: &Value,
+        dollar_under: Option<Value>,
+    ) -> R<()> {
         let Value::ScriptBlock(sb) = sb else {
-            return Err(runtime_error("The expression is not a script block.", ErrorCategory::InvalidOperation, "NotAScriptBlock").into());
+            return Err(runtime_error(
+                "The expression is not a script block.",
+                ErrorCategory::InvalidOperation,
+                "NotAScriptBlock",
+            )
+            .into());
         };
         let ast = sb.ast.clone();
         let saved = self.get_var("_");
@@ -951,7 +1192,12 @@ impl<'a> Evaluator<'a> {
                 for p in parts {
                     match p {
                         StrPart::Text(t) => s.push_str(t),
-                        StrPart::Var(n) => s.push_str(&self.get_var(n).map(|v| self.stringify(&v)).unwrap_or_default()),
+                        StrPart::Var(n) => s.push_str(
+                            &self
+                                .get_var(n)
+                                .map(|v| self.stringify(&v))
+                                .unwrap_or_default(),
+                        ),
                         StrPart::Sub(stmts) => {
                             let out = self.collect(|ev| ev.exec_block(stmts))?;
                             let strs: Vec<String> = out.iter().map(|v| self.stringify(v)).collect();
@@ -987,7 +1233,10 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(Value::Hashtable(h))
             }
-            Expr::ScriptBlock(ast, text) => Ok(Value::ScriptBlock(ScriptBlock { text: text.clone(), ast: ast.clone() })),
+            Expr::ScriptBlock(ast, text) => Ok(Value::ScriptBlock(ScriptBlock {
+                text: text.clone(),
+                ast: ast.clone(),
+            })),
             Expr::Binary(op, l, r) => self.binary(*op, l, r),
             Expr::Unary(op, x) => {
                 let v = self.eval(x)?;
@@ -997,9 +1246,22 @@ impl<'a> Evaluator<'a> {
                     UnOp::Plus => v,
                     UnOp::BNot => Value::Long(!v.as_i64().unwrap_or(0)),
                     UnOp::Comma => Value::Array(vec![v]),
-                    UnOp::Join => Value::String(v.into_items().iter().map(|x| self.stringify(x)).collect::<String>()),
+                    UnOp::Join => Value::String(
+                        v.into_items()
+                            .iter()
+                            .map(|x| self.stringify(x))
+                            .collect::<String>(),
+                    ),
                     UnOp::Split => Value::Array(
-                        v.into_items().iter().flat_map(|x| x.to_string().split_whitespace().map(|s| Value::String(s.to_owned())).collect::<Vec<_>>()).collect(),
+                        v.into_items()
+                            .iter()
+                            .flat_map(|x| {
+                                x.to_string()
+                                    .split_whitespace()
+                                    .map(|s| Value::String(s.to_owned()))
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect(),
                     ),
                 })
             }
@@ -1015,7 +1277,11 @@ impl<'a> Evaluator<'a> {
                 Ok(ops::cast(t, v, off)?)
             }
             Expr::TypeLit(t) => Ok(type_object(t)),
-            Expr::Member { target, name, is_static } => {
+            Expr::Member {
+                target,
+                name,
+                is_static,
+            } => {
                 let name = self.eval(name)?.to_string();
                 if *is_static {
                     let Expr::TypeLit(t) = target.as_ref() else {
@@ -1026,7 +1292,12 @@ impl<'a> Evaluator<'a> {
                 let v = self.eval(target)?;
                 Ok(self.member(&v, &name))
             }
-            Expr::Invoke { target, name, args, is_static } => {
+            Expr::Invoke {
+                target,
+                name,
+                args,
+                is_static,
+            } => {
                 let name = self.eval(name)?.to_string();
                 let mut argv = Vec::with_capacity(args.len());
                 for a in args {
@@ -1046,7 +1317,11 @@ impl<'a> Evaluator<'a> {
                 let i = self.eval(idx)?;
                 Ok(index(&v, &i))
             }
-            Expr::IncDec { target, delta, prefix } => {
+            Expr::IncDec {
+                target,
+                delta,
+                prefix,
+            } => {
                 let cur = self.eval(target)?;
                 let new = ops::add(&cur, &Value::Int(*delta))?;
                 self.store(target, new.clone())?;
@@ -1058,7 +1333,11 @@ impl<'a> Evaluator<'a> {
     /// String conversion for interpolation and -join (arrays joined with spaces, `$OFS`).
     pub(crate) fn stringify(&self, v: &Value) -> String {
         match v {
-            Value::Array(a) => a.iter().map(|x| self.stringify(x)).collect::<Vec<_>>().join(" "),
+            Value::Array(a) => a
+                .iter()
+                .map(|x| self.stringify(x))
+                .collect::<Vec<_>>()
+                .join(" "),
             other => other.to_string(),
         }
     }
@@ -1092,10 +1371,19 @@ impl<'a> Evaluator<'a> {
             BinOp::Range => {
                 let (a, b) = (lv.as_i64().unwrap_or(0), rv.as_i64().unwrap_or(0));
                 if (a - b).abs() > 50_000_000 {
-                    return Err(runtime_error("The range is too large.", ErrorCategory::InvalidOperation, "RangeTooBig").into());
+                    return Err(runtime_error(
+                        "The range is too large.",
+                        ErrorCategory::InvalidOperation,
+                        "RangeTooBig",
+                    )
+                    .into());
                 }
                 let to_v = |i: i64| i32::try_from(i).map_or(Value::Long(i), Value::Int);
-                if a <= b { Value::Array((a..=b).map(to_v).collect()) } else { Value::Array((b..=a).rev().map(to_v).collect()) }
+                if a <= b {
+                    Value::Array((a..=b).map(to_v).collect())
+                } else {
+                    Value::Array((b..=a).rev().map(to_v).collect())
+                }
             }
             BinOp::Format => {
                 let args = match rv {
@@ -1106,14 +1394,20 @@ impl<'a> Evaluator<'a> {
             }
             BinOp::Is(neg) => {
                 let t = match &rv {
-                    Value::Object(o) if o.type_name() == "System.RuntimeType" => o.get("FullName").map(ToString::to_string).unwrap_or_default(),
+                    Value::Object(o) if o.type_name() == "System.RuntimeType" => o
+                        .get("FullName")
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                     other => other.to_string(),
                 };
                 Value::Bool(ops::is_type(&lv, &t) != neg)
             }
             BinOp::As => {
                 let t = match &rv {
-                    Value::Object(o) if o.type_name() == "System.RuntimeType" => o.get("FullName").map(ToString::to_string).unwrap_or_default(),
+                    Value::Object(o) if o.type_name() == "System.RuntimeType" => o
+                        .get("FullName")
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                     other => other.to_string(),
                 };
                 ops::cast(&t, lv, self.rs.ctx.utc_offset_minutes).unwrap_or(Value::Null)
@@ -1136,12 +1430,17 @@ impl<'a> Evaluator<'a> {
             }
             CmpOp::Replace => {
                 let (pat, rep) = match rv {
-                    Value::Array(a) => (a.first().map(ToString::to_string).unwrap_or_default(), a.get(1).map(ToString::to_string).unwrap_or_default()),
+                    Value::Array(a) => (
+                        a.first().map(ToString::to_string).unwrap_or_default(),
+                        a.get(1).map(ToString::to_string).unwrap_or_default(),
+                    ),
                     other => (other.to_string(), String::new()),
                 };
                 let re = ops::regex(&pat, cs)?;
                 let rep = ops::replacement(&rep);
-                let apply = |v: &Value| Value::String(re.replace_all(&v.to_string(), rep.as_str()).into_owned());
+                let apply = |v: &Value| {
+                    Value::String(re.replace_all(&v.to_string(), rep.as_str()).into_owned())
+                };
                 return Ok(match lv {
                     Value::Array(a) => Value::Array(a.iter().map(apply).collect()),
                     other => apply(&other),
@@ -1149,7 +1448,10 @@ impl<'a> Evaluator<'a> {
             }
             CmpOp::Split => {
                 let (pat, max) = match rv {
-                    Value::Array(a) => (a.first().map(ToString::to_string).unwrap_or_default(), a.get(1).and_then(Value::as_i64).unwrap_or(0)),
+                    Value::Array(a) => (
+                        a.first().map(ToString::to_string).unwrap_or_default(),
+                        a.get(1).and_then(Value::as_i64).unwrap_or(0),
+                    ),
                     other => (other.to_string(), 0),
                 };
                 let re = ops::regex(&pat, cs)?;
@@ -1157,7 +1459,10 @@ impl<'a> Evaluator<'a> {
                 for item in lv.into_items() {
                     let s = item.to_string();
                     if max > 0 {
-                        out.extend(re.splitn(&s, max as usize).map(|x| Value::String(x.to_owned())));
+                        out.extend(
+                            re.splitn(&s, max as usize)
+                                .map(|x| Value::String(x.to_owned())),
+                        );
                     } else {
                         out.extend(re.split(&s).map(|x| Value::String(x.to_owned())));
                     }
@@ -1224,7 +1529,9 @@ impl<'a> Evaluator<'a> {
                     }
                 };
             }
-            Value::String(s) if lname == "length" => return Value::Int(s.encode_utf16().count() as i32),
+            Value::String(s) if lname == "length" => {
+                return Value::Int(s.encode_utf16().count() as i32);
+            }
             Value::DateTime(d) => {
                 let (y, mo, day) = d.date();
                 let (h, mi, s, ms) = d.time_of_day();
@@ -1236,11 +1543,29 @@ impl<'a> Evaluator<'a> {
                     "minute" => Value::Int(mi as i32),
                     "second" => Value::Int(s as i32),
                     "millisecond" => Value::Int(ms as i32),
-                    "dayofweek" => Value::String(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"].get(d.day_of_week() as usize).copied().unwrap_or("").to_owned()),
+                    "dayofweek" => Value::String(
+                        [
+                            "Sunday",
+                            "Monday",
+                            "Tuesday",
+                            "Wednesday",
+                            "Thursday",
+                            "Friday",
+                            "Saturday",
+                        ]
+                        .get(d.day_of_week() as usize)
+                        .copied()
+                        .unwrap_or("")
+                        .to_owned(),
+                    ),
                     "dayofyear" => Value::Int(d.day_of_year() as i32),
                     "ticks" => Value::Long(d.ticks),
-                    "date" => Value::DateTime(DateTime::from_civil(y, mo, day, 0, 0, 0, d.offset_minutes)),
-                    "timeofday" => Value::TimeSpan(TimeSpan { ticks: d.ticks.rem_euclid(86_400 * TICKS_PER_SECOND) }),
+                    "date" => {
+                        Value::DateTime(DateTime::from_civil(y, mo, day, 0, 0, 0, d.offset_minutes))
+                    }
+                    "timeofday" => Value::TimeSpan(TimeSpan {
+                        ticks: d.ticks.rem_euclid(86_400 * TICKS_PER_SECOND),
+                    }),
                     "count" => Value::Int(1),
                     _ => Value::Null,
                 };
@@ -1274,10 +1599,13 @@ impl<'a> Evaluator<'a> {
                     "fullyqualifiederrorid" => Value::String(r.fully_qualified_error_id.clone()),
                     "targetobject" => r.target_object.clone().unwrap_or(Value::Null),
                     "categoryinfo" => Value::Object(Box::new(
-                        PsObject { to_string: Some(r.category_info()), ..PsObject::typed("System.Management.Automation.ErrorCategoryInfo") }
-                            .with("Category", Value::String(r.category.name().to_owned()))
-                            .with("Activity", Value::String(r.activity.clone()))
-                            .with("Reason", Value::String(r.reason.clone())),
+                        PsObject {
+                            to_string: Some(r.category_info()),
+                            ..PsObject::typed("System.Management.Automation.ErrorCategoryInfo")
+                        }
+                        .with("Category", Value::String(r.category.name().to_owned()))
+                        .with("Activity", Value::String(r.activity.clone()))
+                        .with("Reason", Value::String(r.reason.clone())),
                     )),
                     "invocationinfo" => match &r.position {
                         Some(p) => Value::Object(Box::new(
@@ -1305,13 +1633,28 @@ impl<'a> Evaluator<'a> {
         let arg_s = |i: usize| args.get(i).map(ToString::to_string).unwrap_or_default();
         let arg_i = |i: usize| args.get(i).and_then(Value::as_i64).unwrap_or(0);
         if matches!(v, Value::Null) {
-            return Err(runtime_error("You cannot call a method on a null-valued expression.", ErrorCategory::InvalidOperation, "InvokeMethodOnNull").into());
+            return Err(runtime_error(
+                "You cannot call a method on a null-valued expression.",
+                ErrorCategory::InvalidOperation,
+                "InvokeMethodOnNull",
+            )
+            .into());
         }
         match lname.as_str() {
             "tostring" if args.is_empty() => return Ok(Value::String(v.to_string())),
             "tostring" => return Ok(Value::String(ops::format_value(&v, &arg_s(0)))),
-            "gettype" => return Ok(type_object(v.type_names().first().map_or("System.Object", String::as_str))),
-            "equals" => return Ok(Value::Bool(args.first().is_some_and(|a| ops::equals(&v, a, true)))),
+            "gettype" => {
+                return Ok(type_object(
+                    v.type_names()
+                        .first()
+                        .map_or("System.Object", String::as_str),
+                ));
+            }
+            "equals" => {
+                return Ok(Value::Bool(
+                    args.first().is_some_and(|a| ops::equals(&v, a, true)),
+                ));
+            }
             _ => {}
         }
         let not_found = |v: &Value| -> Flow {
@@ -1332,12 +1675,20 @@ impl<'a> Evaluator<'a> {
                     "trim" if args.is_empty() => Value::String(s.trim().to_owned()),
                     "trim" => Value::String(s.trim_matches(|c| arg_s(0).contains(c)).to_owned()),
                     "trimstart" if args.is_empty() => Value::String(s.trim_start().to_owned()),
-                    "trimstart" => Value::String(s.trim_start_matches(|c| arg_s(0).contains(c)).to_owned()),
+                    "trimstart" => {
+                        Value::String(s.trim_start_matches(|c| arg_s(0).contains(c)).to_owned())
+                    }
                     "trimend" if args.is_empty() => Value::String(s.trim_end().to_owned()),
-                    "trimend" => Value::String(s.trim_end_matches(|c| arg_s(0).contains(c)).to_owned()),
+                    "trimend" => {
+                        Value::String(s.trim_end_matches(|c| arg_s(0).contains(c)).to_owned())
+                    }
                     "substring" => {
                         let start = arg_i(0).max(0) as usize;
-                        let len = if args.len() > 1 { arg_i(1).max(0) as usize } else { chars.len().saturating_sub(start) };
+                        let len = if args.len() > 1 {
+                            arg_i(1).max(0) as usize
+                        } else {
+                            chars.len().saturating_sub(start)
+                        };
                         if start + len > chars.len() {
                             return Err(runtime_error(
                                 "Exception calling \"Substring\" with \"1\" argument(s): \"startIndex cannot be larger than length of string.\"",
@@ -1351,9 +1702,13 @@ impl<'a> Evaluator<'a> {
                     "split" => {
                         let seps = arg_s(0);
                         let parts: Vec<Value> = if seps.is_empty() {
-                            s.split(char::is_whitespace).map(|x| Value::String(x.to_owned())).collect()
+                            s.split(char::is_whitespace)
+                                .map(|x| Value::String(x.to_owned()))
+                                .collect()
                         } else {
-                            s.split(|c| seps.contains(c)).map(|x| Value::String(x.to_owned())).collect()
+                            s.split(|c| seps.contains(c))
+                                .map(|x| Value::String(x.to_owned()))
+                                .collect()
                         };
                         Value::Array(parts)
                     }
@@ -1361,17 +1716,33 @@ impl<'a> Evaluator<'a> {
                     "contains" => Value::Bool(s.contains(&ci(&arg_s(0)))),
                     "startswith" => Value::Bool(s.starts_with(&arg_s(0))),
                     "endswith" => Value::Bool(s.ends_with(&arg_s(0))),
-                    "indexof" => Value::Int(s.find(&arg_s(0)).map_or(-1, |b| s[..b].chars().count() as i32)),
-                    "lastindexof" => Value::Int(s.rfind(&arg_s(0)).map_or(-1, |b| s[..b].chars().count() as i32)),
+                    "indexof" => Value::Int(
+                        s.find(&arg_s(0))
+                            .map_or(-1, |b| s[..b].chars().count() as i32),
+                    ),
+                    "lastindexof" => Value::Int(
+                        s.rfind(&arg_s(0))
+                            .map_or(-1, |b| s[..b].chars().count() as i32),
+                    ),
                     "padleft" => {
                         let w = arg_i(0).max(0) as usize;
-                        let pad = args.get(1).map_or(' ', |c| c.to_string().chars().next().unwrap_or(' '));
-                        Value::String(format!("{}{s}", pad.to_string().repeat(w.saturating_sub(chars.len()))))
+                        let pad = args
+                            .get(1)
+                            .map_or(' ', |c| c.to_string().chars().next().unwrap_or(' '));
+                        Value::String(format!(
+                            "{}{s}",
+                            pad.to_string().repeat(w.saturating_sub(chars.len()))
+                        ))
                     }
                     "padright" => {
                         let w = arg_i(0).max(0) as usize;
-                        let pad = args.get(1).map_or(' ', |c| c.to_string().chars().next().unwrap_or(' '));
-                        Value::String(format!("{s}{}", pad.to_string().repeat(w.saturating_sub(chars.len()))))
+                        let pad = args
+                            .get(1)
+                            .map_or(' ', |c| c.to_string().chars().next().unwrap_or(' '));
+                        Value::String(format!(
+                            "{s}{}",
+                            pad.to_string().repeat(w.saturating_sub(chars.len()))
+                        ))
                     }
                     "insert" => {
                         let at = (arg_i(0).max(0) as usize).min(chars.len());
@@ -1382,23 +1753,36 @@ impl<'a> Evaluator<'a> {
                     }
                     "remove" => {
                         let at = (arg_i(0).max(0) as usize).min(chars.len());
-                        let n = if args.len() > 1 { arg_i(1).max(0) as usize } else { chars.len() - at };
+                        let n = if args.len() > 1 {
+                            arg_i(1).max(0) as usize
+                        } else {
+                            chars.len() - at
+                        };
                         let mut c = chars.clone();
                         c.drain(at..(at + n).min(chars.len()));
                         Value::String(c.into_iter().collect())
                     }
                     "tochararray" => Value::Array(chars.iter().map(|c| Value::Char(*c)).collect()),
-                    "compareto" => Value::Int(match ops::compare(&v, args.first().unwrap_or(&Value::Null), false) {
-                        Some(std::cmp::Ordering::Less) => -1,
-                        Some(std::cmp::Ordering::Greater) => 1,
-                        _ => 0,
-                    }),
+                    "compareto" => Value::Int(
+                        match ops::compare(&v, args.first().unwrap_or(&Value::Null), false) {
+                            Some(std::cmp::Ordering::Less) => -1,
+                            Some(std::cmp::Ordering::Greater) => 1,
+                            _ => 0,
+                        },
+                    ),
                     _ => return Err(not_found(&v)),
                 })
             }
             Value::Array(a) => Ok(match lname.as_str() {
-                "contains" => Value::Bool(a.iter().any(|x| args.first().is_some_and(|y| ops::equals(x, y, true)))),
-                "indexof" => Value::Int(a.iter().position(|x| args.first().is_some_and(|y| ops::equals(x, y, true))).map_or(-1, |p| p as i32)),
+                "contains" => Value::Bool(
+                    a.iter()
+                        .any(|x| args.first().is_some_and(|y| ops::equals(x, y, true))),
+                ),
+                "indexof" => Value::Int(
+                    a.iter()
+                        .position(|x| args.first().is_some_and(|y| ops::equals(x, y, true)))
+                        .map_or(-1, |p| p as i32),
+                ),
                 "getvalue" => index(&v, args.first().unwrap_or(&Value::Null)),
                 _ => {
                     // Method enumeration: call on each element.
@@ -1412,8 +1796,14 @@ impl<'a> Evaluator<'a> {
             Value::Hashtable(h) => {
                 let mut h = h.clone();
                 Ok(match lname.as_str() {
-                    "containskey" | "contains" => Value::Bool(args.first().is_some_and(|k| h.get_value(k).is_some())),
-                    "containsvalue" => Value::Bool(args.first().is_some_and(|x| h.entries().iter().any(|(_, v)| ops::equals(v, x, true)))),
+                    "containskey" | "contains" => {
+                        Value::Bool(args.first().is_some_and(|k| h.get_value(k).is_some()))
+                    }
+                    "containsvalue" => {
+                        Value::Bool(args.first().is_some_and(|x| {
+                            h.entries().iter().any(|(_, v)| ops::equals(v, x, true))
+                        }))
+                    }
                     "clone" => Value::Hashtable(h),
                     "add" | "remove" | "clear" => {
                         return Err(runtime_error(
@@ -1431,7 +1821,8 @@ impl<'a> Evaluator<'a> {
             }
             Value::DateTime(d) => {
                 let f = args.first().and_then(Value::as_f64).unwrap_or(0.0);
-                let add = |ticks_per: f64| Value::DateTime(d.add_ticks((f * ticks_per).round() as i64));
+                let add =
+                    |ticks_per: f64| Value::DateTime(d.add_ticks((f * ticks_per).round() as i64));
                 let tps = TICKS_PER_SECOND as f64;
                 Ok(match lname.as_str() {
                     "adddays" => add(86_400.0 * tps),
@@ -1441,7 +1832,10 @@ impl<'a> Evaluator<'a> {
                     "addmilliseconds" => add(tps / 1000.0),
                     "addticks" => add(1.0),
                     "touniversaltime" => Value::DateTime(d.to_utc()),
-                    "tolocaltime" => Value::DateTime(d.to_utc().add_ticks(i64::from(self.rs.ctx.utc_offset_minutes) * 60 * TICKS_PER_SECOND)).clone(),
+                    "tolocaltime" => Value::DateTime(d.to_utc().add_ticks(
+                        i64::from(self.rs.ctx.utc_offset_minutes) * 60 * TICKS_PER_SECOND,
+                    ))
+                    .clone(),
                     "toshortdatestring" => Value::String(d.format("M/d/yyyy")),
                     "tolongdatestring" => Value::String(d.format("dddd, MMMM d, yyyy")),
                     "toshorttimestring" => Value::String(d.format("h:mm tt")),
@@ -1449,8 +1843,12 @@ impl<'a> Evaluator<'a> {
                     _ => return Err(not_found(&v)),
                 })
             }
-            Value::ScriptBlock(_) if lname == "invoke" || lname == "invokereturnasis" => self.invoke_scriptblock_value(&v, None, args),
-            Value::Object(o) if o.type_name() == "System.RuntimeType" && lname == "getname" => Ok(o.get("Name").cloned().unwrap_or(Value::Null)),
+            Value::ScriptBlock(_) if lname == "invoke" || lname == "invokereturnasis" => {
+                self.invoke_scriptblock_value(&v, None, args)
+            }
+            Value::Object(o) if o.type_name() == "System.RuntimeType" && lname == "getname" => {
+                Ok(o.get("Name").cloned().unwrap_or(Value::Null))
+            }
             _ => Err(not_found(&v)),
         }
     }
@@ -1464,7 +1862,15 @@ impl<'a> Evaluator<'a> {
             ("datetime", "utcnow") => Value::DateTime(now().to_utc()),
             ("datetime", "today") => {
                 let (y, m, d) = now().date();
-                Value::DateTime(DateTime::from_civil(y, m, d, 0, 0, 0, self.rs.ctx.utc_offset_minutes))
+                Value::DateTime(DateTime::from_civil(
+                    y,
+                    m,
+                    d,
+                    0,
+                    0,
+                    0,
+                    self.rs.ctx.utc_offset_minutes,
+                ))
             }
             ("math", "pi") => Value::Double(std::f64::consts::PI),
             ("math", "e") => Value::Double(std::f64::consts::E),
@@ -1478,12 +1884,19 @@ impl<'a> Evaluator<'a> {
             ("environment", "username") => Value::String(self.rs.ctx.user_name.clone()),
             ("environment", "userdomainname") => Value::String(self.rs.ctx.user_domain.clone()),
             ("environment", "newline") => Value::String("\r\n".to_owned()),
-            ("environment", "osversion") => Value::String(format!("Microsoft Windows NT {}", self.rs.ctx.os_version)),
+            ("environment", "osversion") => {
+                Value::String(format!("Microsoft Windows NT {}", self.rs.ctx.os_version))
+            }
             ("environment", "processorcount") => Value::Int(2),
             ("environment", "is64bitprocess" | "is64bitoperatingsystem") => Value::Bool(true),
             ("guid", "empty") => Value::Guid(uuid::Uuid::nil()),
             _ => {
-                return Err(runtime_error(format!("Unable to find type [{t}]::{name} in the emulator's subset."), ErrorCategory::InvalidOperation, "TypeNotFound").into());
+                return Err(runtime_error(
+                    format!("Unable to find type [{t}]::{name} in the emulator's subset."),
+                    ErrorCategory::InvalidOperation,
+                    "TypeNotFound",
+                )
+                .into());
             }
         })
     }
@@ -1492,7 +1905,14 @@ impl<'a> Evaluator<'a> {
         let t = ops::normalize_type(t);
         let n = name.to_ascii_lowercase();
         let f = |i: usize| args.get(i).and_then(Value::as_f64).unwrap_or(0.0);
-        let num = |d: f64| if d.fract() == 0.0 && d.abs() < 2e9 && !matches!(args.first(), Some(Value::Double(_))) { Value::Int(d as i32) } else { Value::Double(d) };
+        let num = |d: f64| {
+            if d.fract() == 0.0 && d.abs() < 2e9 && !matches!(args.first(), Some(Value::Double(_)))
+            {
+                Value::Int(d as i32)
+            } else {
+                Value::Double(d)
+            }
+        };
         Ok(match (t.as_str(), n.as_str()) {
             ("math", "round") => {
                 let digits = args.get(1).and_then(Value::as_i64).unwrap_or(0) as i32;
@@ -1506,21 +1926,44 @@ impl<'a> Evaluator<'a> {
             ("math", "sqrt") => Value::Double(f(0).sqrt()),
             ("math", "pow") => Value::Double(f(0).powf(f(1))),
             ("math", "max") => {
-                let (a, b) = (args.first().cloned().unwrap_or(Value::Null), args.get(1).cloned().unwrap_or(Value::Null));
-                if ops::compare(&a, &b, false) == Some(std::cmp::Ordering::Less) { b } else { a }
+                let (a, b) = (
+                    args.first().cloned().unwrap_or(Value::Null),
+                    args.get(1).cloned().unwrap_or(Value::Null),
+                );
+                if ops::compare(&a, &b, false) == Some(std::cmp::Ordering::Less) {
+                    b
+                } else {
+                    a
+                }
             }
             ("math", "min") => {
-                let (a, b) = (args.first().cloned().unwrap_or(Value::Null), args.get(1).cloned().unwrap_or(Value::Null));
-                if ops::compare(&a, &b, false) == Some(std::cmp::Ordering::Greater) { b } else { a }
+                let (a, b) = (
+                    args.first().cloned().unwrap_or(Value::Null),
+                    args.get(1).cloned().unwrap_or(Value::Null),
+                );
+                if ops::compare(&a, &b, false) == Some(std::cmp::Ordering::Greater) {
+                    b
+                } else {
+                    a
+                }
             }
             ("guid", "newguid") => Value::Guid(self.rs.next_guid()),
             ("string", "join") => {
                 let sep = args.first().map(ToString::to_string).unwrap_or_default();
-                let items: Vec<String> = args.iter().skip(1).flat_map(|a| a.clone().into_items()).map(|x| x.to_string()).collect();
+                let items: Vec<String> = args
+                    .iter()
+                    .skip(1)
+                    .flat_map(|a| a.clone().into_items())
+                    .map(|x| x.to_string())
+                    .collect();
                 Value::String(items.join(&sep))
             }
-            ("string", "isnullorempty") => Value::Bool(args.first().is_none_or(|a| a.to_string().is_empty())),
-            ("string", "isnullorwhitespace") => Value::Bool(args.first().is_none_or(|a| a.to_string().trim().is_empty())),
+            ("string", "isnullorempty") => {
+                Value::Bool(args.first().is_none_or(|a| a.to_string().is_empty()))
+            }
+            ("string", "isnullorwhitespace") => {
+                Value::Bool(args.first().is_none_or(|a| a.to_string().trim().is_empty()))
+            }
             ("string", "format") => {
                 let fmt = args.first().map(ToString::to_string).unwrap_or_default();
                 let rest: Vec<Value> = match args.get(1..) {
@@ -1530,18 +1973,36 @@ impl<'a> Evaluator<'a> {
                 };
                 Value::String(ops::format_string(&fmt, &rest)?)
             }
-            ("datetime", "parse") => ops::cast("datetime", args.first().cloned().unwrap_or(Value::Null), self.rs.ctx.utc_offset_minutes)?,
-            ("timespan", "fromseconds") => Value::TimeSpan(TimeSpan { ticks: (f(0) * TICKS_PER_SECOND as f64) as i64 }),
-            ("timespan", "fromminutes") => Value::TimeSpan(TimeSpan { ticks: (f(0) * 60.0 * TICKS_PER_SECOND as f64) as i64 }),
-            ("timespan", "frommilliseconds") => Value::TimeSpan(TimeSpan { ticks: (f(0) * 10_000.0) as i64 }),
+            ("datetime", "parse") => ops::cast(
+                "datetime",
+                args.first().cloned().unwrap_or(Value::Null),
+                self.rs.ctx.utc_offset_minutes,
+            )?,
+            ("timespan", "fromseconds") => Value::TimeSpan(TimeSpan {
+                ticks: (f(0) * TICKS_PER_SECOND as f64) as i64,
+            }),
+            ("timespan", "fromminutes") => Value::TimeSpan(TimeSpan {
+                ticks: (f(0) * 60.0 * TICKS_PER_SECOND as f64) as i64,
+            }),
+            ("timespan", "frommilliseconds") => Value::TimeSpan(TimeSpan {
+                ticks: (f(0) * 10_000.0) as i64,
+            }),
             ("scriptblock", "create") => {
                 let text = args.first().map(ToString::to_string).unwrap_or_default();
-                let ast = super::parser::parse_script(&text).map_err(|e| Flow::from(parse_error_record(&e)))?;
+                let ast = super::parser::parse_script(&text)
+                    .map_err(|e| Flow::from(parse_error_record(&e)))?;
                 Value::ScriptBlock(ScriptBlock { text, ast })
             }
-            ("environment", "getenvironmentvariable") => self.get_var(&format!("env:{}", args.first().map(ToString::to_string).unwrap_or_default())).unwrap_or(Value::Null),
+            ("environment", "getenvironmentvariable") => self
+                .get_var(&format!(
+                    "env:{}",
+                    args.first().map(ToString::to_string).unwrap_or_default()
+                ))
+                .unwrap_or(Value::Null),
             ("convert", "tobase64string") => Value::String(base64_of(args.first())),
-            ("int" | "long" | "double", "parse") => ops::cast(&t, args.first().cloned().unwrap_or(Value::Null), 0)?,
+            ("int" | "long" | "double", "parse") => {
+                ops::cast(&t, args.first().cloned().unwrap_or(Value::Null), 0)?
+            }
             _ => {
                 return Err(runtime_error(format!("Method invocation failed because [{t}] does not contain a method named '{name}'."), ErrorCategory::InvalidOperation, "MethodNotFound").into());
             }
@@ -1552,7 +2013,11 @@ impl<'a> Evaluator<'a> {
 fn base64_of(v: Option<&Value>) -> String {
     use base64::Engine;
     let bytes: Vec<u8> = match v {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_i64).map(|b| b as u8).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_i64)
+            .map(|b| b as u8)
+            .collect(),
         Some(other) => other.to_string().into_bytes(),
         None => Vec::new(),
     };
@@ -1563,19 +2028,38 @@ fn base64_of(v: Option<&Value>) -> String {
 /// strings (a char), hashtables (a key).
 pub(crate) fn index(v: &Value, i: &Value) -> Value {
     match (v, i) {
-        (Value::Hashtable(h), _) => h.get_value(i).cloned().or_else(|| h.get(&i.to_string()).cloned()).unwrap_or(Value::Null),
+        (Value::Hashtable(h), _) => h
+            .get_value(i)
+            .cloned()
+            .or_else(|| h.get(&i.to_string()).cloned())
+            .unwrap_or(Value::Null),
         (Value::Object(o), _) => o.get(&i.to_string()).cloned().unwrap_or(Value::Null),
-        (_, Value::Array(idx)) => Value::Array(idx.iter().map(|x| index(v, x)).filter(|x| !matches!(x, Value::Null)).collect()),
+        (_, Value::Array(idx)) => Value::Array(
+            idx.iter()
+                .map(|x| index(v, x))
+                .filter(|x| !matches!(x, Value::Null))
+                .collect(),
+        ),
         (Value::Array(a), _) => {
             let n = i.as_i64().unwrap_or(0);
             let n = if n < 0 { n + a.len() as i64 } else { n };
-            if n < 0 { Value::Null } else { a.get(n as usize).cloned().unwrap_or(Value::Null) }
+            if n < 0 {
+                Value::Null
+            } else {
+                a.get(n as usize).cloned().unwrap_or(Value::Null)
+            }
         }
         (Value::String(s), _) => {
             let chars: Vec<char> = s.chars().collect();
             let n = i.as_i64().unwrap_or(0);
             let n = if n < 0 { n + chars.len() as i64 } else { n };
-            if n < 0 { Value::Null } else { chars.get(n as usize).map_or(Value::Null, |c| Value::Char(*c)) }
+            if n < 0 {
+                Value::Null
+            } else {
+                chars
+                    .get(n as usize)
+                    .map_or(Value::Null, |c| Value::Char(*c))
+            }
         }
         (Value::Null, _) => Value::Null,
         (other, _) => match i.as_i64() {
@@ -1606,13 +2090,17 @@ pub(crate) fn type_object(t: &str) -> Value {
     let name = full.rsplit('.').next().unwrap_or(&full).to_owned();
     Value::Object(Box::new(PsObject {
         to_string: Some(full.clone()),
-        ..PsObject::typed("System.RuntimeType").with("Name", Value::String(name)).with("FullName", Value::String(full))
+        ..PsObject::typed("System.RuntimeType")
+            .with("Name", Value::String(name))
+            .with("FullName", Value::String(full))
     }))
 }
 
 fn script_switch(sb: &ScriptBlockAst, name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    sb.params.iter().any(|p| p.type_name.as_deref() == Some("switch") && p.name.to_ascii_lowercase().starts_with(&n))
+    sb.params.iter().any(|p| {
+        p.type_name.as_deref() == Some("switch") && p.name.to_ascii_lowercase().starts_with(&n)
+    })
 }
 
 fn split_scope(name: &str) -> (Option<String>, &str) {
@@ -1634,10 +2122,16 @@ fn catch_matches(t: &str, rec: &ErrorRecord) -> bool {
         return true;
     }
     // Every management.automation exception the engine raises derives from RuntimeException.
-    (t == "management.automation.runtimeexception" || t == "runtimeexception") && full.starts_with("system.management.automation.")
+    (t == "management.automation.runtimeexception" || t == "runtimeexception")
+        && full.starts_with("system.management.automation.")
 }
 
 /// The ErrorRecord for a syntax error.
 pub fn parse_error_record(e: &super::parser::ParseError) -> ErrorRecord {
-    ErrorRecord::new("System.Management.Automation.ParseException", e.message.clone(), ErrorCategory::ParserError).with_id(e.id)
+    ErrorRecord::new(
+        "System.Management.Automation.ParseException",
+        e.message.clone(),
+        ErrorCategory::ParserError,
+    )
+    .with_id(e.id)
 }

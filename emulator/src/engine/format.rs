@@ -21,20 +21,25 @@ pub fn format_values(items: &[Value]) -> String {
                 i += group.len();
                 let cols = columns(group.first().copied().unwrap_or(&Value::Null));
                 if cols.len() > 4 && view_columns(&tn).is_none() {
-                    out.push_str(&format_list(&group.into_iter().cloned().collect::<Vec<_>>()));
+                    out.push_str(&format_list(
+                        &group.into_iter().cloned().collect::<Vec<_>>(),
+                    ));
                 } else {
                     out.push_str(&table(&group, &cols));
                 }
             }
             Value::Hashtable(h) => {
                 i += 1;
-                let mut rows = vec![("Name".to_owned(), "Value".to_owned()), ("----".to_owned(), "-----".to_owned())];
+                let mut rows = vec![
+                    ("Name".to_owned(), "Value".to_owned()),
+                    ("----".to_owned(), "-----".to_owned()),
+                ];
                 for (k, v) in h.entries() {
                     rows.push((k.to_string(), cell(v)));
                 }
                 out.push_str("\r\n");
                 for (k, v) in rows {
-                    out.push_str(&format!("{k:<30} {v}").trim_end().to_owned());
+                    out.push_str(format!("{k:<30} {v}").trim_end());
                     out.push_str("\r\n");
                 }
                 out.push_str("\r\n\r\n");
@@ -64,10 +69,18 @@ pub fn format_list(items: &[Value]) -> String {
     for v in items {
         let props: Vec<(String, Value)> = match v {
             Value::Object(o) => o.properties.clone(),
-            Value::Hashtable(h) => h.entries().iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            Value::Hashtable(h) => h
+                .entries()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             other => vec![("Value".to_owned(), other.clone())],
         };
-        let width = props.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        let width = props
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
         for (k, v) in props {
             out.push_str(&format!("{k:<width$} : {}\r\n", cell(&v)));
         }
@@ -84,7 +97,11 @@ struct Column {
 }
 
 fn view_columns(type_name: &str) -> Option<Vec<Column>> {
-    let c = |h: &str, p: &str, scale: Option<i64>| Column { header: h.to_owned(), prop: p.to_owned(), scale };
+    let c = |h: &str, p: &str, scale: Option<i64>| Column {
+        header: h.to_owned(),
+        prop: p.to_owned(),
+        scale,
+    };
     Some(match type_name {
         "System.Diagnostics.Process" => vec![
             c("Handles", "Handles", None),
@@ -96,20 +113,38 @@ fn view_columns(type_name: &str) -> Option<Vec<Column>> {
             c("SI", "SI", None),
             c("ProcessName", "ProcessName", None),
         ],
-        "System.ServiceProcess.ServiceController" => vec![c("Status", "Status", None), c("Name", "Name", None), c("DisplayName", "DisplayName", None)],
+        "System.ServiceProcess.ServiceController" => vec![
+            c("Status", "Status", None),
+            c("Name", "Name", None),
+            c("DisplayName", "DisplayName", None),
+        ],
         "System.Diagnostics.Eventing.Reader.EventLogRecord" => {
-            vec![c("TimeCreated", "TimeCreated", None), c("Id", "Id", None), c("LevelDisplayName", "LevelDisplayName", None), c("Message", "Message", None)]
+            vec![
+                c("TimeCreated", "TimeCreated", None),
+                c("Id", "Id", None),
+                c("LevelDisplayName", "LevelDisplayName", None),
+                c("Message", "Message", None),
+            ]
         }
         _ => return None,
     })
 }
 
 fn columns(v: &Value) -> Vec<Column> {
-    let Value::Object(o) = v else { return Vec::new() };
+    let Value::Object(o) = v else {
+        return Vec::new();
+    };
     if let Some(cols) = view_columns(o.type_name()) {
         return cols;
     }
-    o.properties.iter().map(|(k, _)| Column { header: k.clone(), prop: k.clone(), scale: None }).collect()
+    o.properties
+        .iter()
+        .map(|(k, _)| Column {
+            header: k.clone(),
+            prop: k.clone(),
+            scale: None,
+        })
+        .collect()
 }
 
 fn table(rows: &[&Value], cols: &[Column]) -> String {
@@ -131,9 +166,23 @@ fn table(rows: &[&Value], cols: &[Column]) -> String {
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| cells.iter().map(|r| r.get(i).map_or(0, |x| x.0.chars().count())).max().unwrap_or(0).max(c.header.chars().count()))
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r.get(i).map_or(0, |x| x.0.chars().count()))
+                .max()
+                .unwrap_or(0)
+                .max(c.header.chars().count())
+        })
         .collect();
-    let right: Vec<bool> = (0..cols.len()).map(|i| cells.iter().all(|r| r.get(i).is_some_and(|x| x.1 || x.0.is_empty())) && !cells.is_empty()).collect();
+    let right: Vec<bool> = (0..cols.len())
+        .map(|i| {
+            cells
+                .iter()
+                .all(|r| r.get(i).is_some_and(|x| x.1 || x.0.is_empty()))
+                && !cells.is_empty()
+        })
+        .collect();
     let line = |vals: Vec<String>| {
         let mut s = String::new();
         for (i, v) in vals.iter().enumerate() {
@@ -155,7 +204,11 @@ fn table(rows: &[&Value], cols: &[Column]) -> String {
     let mut out = String::from("\r\n");
     out.push_str(&line(cols.iter().map(|c| c.header.clone()).collect()));
     out.push_str("\r\n");
-    out.push_str(&line(cols.iter().map(|c| "-".repeat(c.header.chars().count())).collect()));
+    out.push_str(&line(
+        cols.iter()
+            .map(|c| "-".repeat(c.header.chars().count()))
+            .collect(),
+    ));
     out.push_str("\r\n");
     for r in cells {
         out.push_str(&line(r.into_iter().map(|x| x.0).collect()));
@@ -167,7 +220,13 @@ fn table(rows: &[&Value], cols: &[Column]) -> String {
 
 fn cell(v: &Value) -> String {
     match v {
-        Value::Array(a) => format!("{{{}}}", a.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!(
+            "{{{}}}",
+            a.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         other => other.to_string(),
     }
 }
@@ -177,7 +236,11 @@ pub fn error_text(e: &ErrorRecord, invocation: Option<&str>) -> String {
     let mut out = String::new();
     let prefix = match (invocation, &e.target_object) {
         (Some(i), _) => i.to_owned(),
-        (None, _) if e.exception_name() == "CommandNotFoundException" => e.target_object.as_ref().map(ToString::to_string).unwrap_or_default(),
+        (None, _) if e.exception_name() == "CommandNotFoundException" => e
+            .target_object
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         (None, _) if !e.activity.is_empty() => e.activity.clone(),
         _ => String::new(),
     };
@@ -189,11 +252,24 @@ pub fn error_text(e: &ErrorRecord, invocation: Option<&str>) -> String {
     out.push_str("\r\n");
     if let Some(p) = &e.position {
         if !p.line_text.is_empty() && e.activity != "Write-Error" {
-            out.push_str(&format!("At line:{} char:{}\r\n+ {}\r\n+ {}{}\r\n", p.line, p.column, p.line_text, " ".repeat(p.column.saturating_sub(1)), "~".repeat(p.length.max(1))));
+            out.push_str(&format!(
+                "At line:{} char:{}\r\n+ {}\r\n+ {}{}\r\n",
+                p.line,
+                p.column,
+                p.line_text,
+                " ".repeat(p.column.saturating_sub(1)),
+                "~".repeat(p.length.max(1))
+            ));
         }
     }
-    out.push_str(&format!("    + CategoryInfo          : {}\r\n", e.category_info()));
-    out.push_str(&format!("    + FullyQualifiedErrorId : {}\r\n", e.fully_qualified_error_id));
+    out.push_str(&format!(
+        "    + CategoryInfo          : {}\r\n",
+        e.category_info()
+    ));
+    out.push_str(&format!(
+        "    + FullyQualifiedErrorId : {}\r\n",
+        e.fully_qualified_error_id
+    ));
     out.push_str(" \r\n");
     out
 }
@@ -203,18 +279,37 @@ pub fn to_json(v: &Value, depth: usize, compress: bool, level: usize) -> String 
     let (nl, ind, ind_in, colon) = if compress {
         (String::new(), String::new(), String::new(), ":".to_owned())
     } else {
-        ("\r\n".to_owned(), "    ".repeat(level), "    ".repeat(level + 1), ":  ".to_owned())
+        (
+            "\r\n".to_owned(),
+            "    ".repeat(level),
+            "    ".repeat(level + 1),
+            ":  ".to_owned(),
+        )
     };
     let props: Option<Vec<(String, Value)>> = match v {
         Value::Object(o) => Some(o.properties.clone()),
-        Value::Hashtable(h) => Some(h.entries().iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
+        Value::Hashtable(h) => Some(
+            h.entries()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        ),
         _ => None,
     };
     if let Some(props) = props {
         if level >= depth {
             return json_str(&v.to_string());
         }
-        let inner: Vec<String> = props.iter().map(|(k, x)| format!("{ind_in}{}{colon}{}", json_str(k), to_json(x, depth, compress, level + 1))).collect();
+        let inner: Vec<String> = props
+            .iter()
+            .map(|(k, x)| {
+                format!(
+                    "{ind_in}{}{colon}{}",
+                    json_str(k),
+                    to_json(x, depth, compress, level + 1)
+                )
+            })
+            .collect();
         return format!("{{{nl}{}{nl}{ind}}}", inner.join(&format!(",{nl}")));
     }
     match v {
@@ -225,10 +320,16 @@ pub fn to_json(v: &Value, depth: usize, compress: bool, level: usize) -> String 
             if level >= depth {
                 return json_str(&v.to_string());
             }
-            let inner: Vec<String> = a.iter().map(|x| format!("{ind_in}{}", to_json(x, depth, compress, level + 1))).collect();
+            let inner: Vec<String> = a
+                .iter()
+                .map(|x| format!("{ind_in}{}", to_json(x, depth, compress, level + 1)))
+                .collect();
             format!("[{nl}{}{nl}{ind}]", inner.join(&format!(",{nl}")))
         }
-        Value::DateTime(d) => format!("\"\\/Date({})\\/\"", (d.to_utc().ticks - 621_355_968_000_000_000) / 10_000),
+        Value::DateTime(d) => format!(
+            "\"\\/Date({})\\/\"",
+            (d.to_utc().ticks - 621_355_968_000_000_000) / 10_000
+        ),
         other => json_str(&other.to_string()),
     }
 }

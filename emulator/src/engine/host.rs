@@ -64,9 +64,10 @@ impl InformationRecord {
     /// The message text (`HostInformationMessage.Message` or the data's string form).
     pub fn text(&self) -> String {
         match &self.message_data {
-            Value::Object(o) if o.type_name().ends_with("HostInformationMessage") => {
-                o.get("Message").map(ToString::to_string).unwrap_or_default()
-            }
+            Value::Object(o) if o.type_name().ends_with("HostInformationMessage") => o
+                .get("Message")
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             other => other.to_string(),
         }
     }
@@ -149,12 +150,18 @@ impl CollectingHost {
 
     /// `emit` blocks while `capacity` records are held.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { capacity: Some(capacity), ..Self::default() }
+        Self {
+            capacity: Some(capacity),
+            ..Self::default()
+        }
     }
 
     /// Takes every record held so far, waking a blocked writer.
     pub fn drain(&self) -> Vec<StreamRecord> {
-        let mut g = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let out = std::mem::take(&mut *g);
         self.cond.notify_all();
         out
@@ -162,7 +169,10 @@ impl CollectingHost {
 
     /// A copy of the records held.
     pub fn snapshot(&self) -> Vec<StreamRecord> {
-        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Number of records accepted so far (including drained ones).
@@ -173,21 +183,30 @@ impl CollectingHost {
     /// Asks the running pipeline to stop, waking `emit` and `sleep`.
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
-        let _g = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _g = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.cond.notify_all();
     }
 }
 
 impl EngineHost for CollectingHost {
     fn emit(&self, record: StreamRecord) -> Result<(), Stopped> {
-        let mut g = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             if self.stopped.load(Ordering::SeqCst) {
                 return Err(Stopped);
             }
             match self.capacity {
                 Some(cap) if g.len() >= cap => {
-                    g = self.cond.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
+                    g = self
+                        .cond
+                        .wait(g)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 _ => break,
             }
@@ -199,7 +218,10 @@ impl EngineHost for CollectingHost {
 
     fn sleep(&self, d: Duration) -> Result<(), Stopped> {
         let deadline = Instant::now() + d;
-        let mut g = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             if self.stopped.load(Ordering::SeqCst) {
                 return Err(Stopped);
@@ -208,7 +230,11 @@ impl EngineHost for CollectingHost {
             if now >= deadline {
                 return Ok(());
             }
-            g = self.cond.wait_timeout(g, deadline - now).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            g = self
+                .cond
+                .wait_timeout(g, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
     }
 

@@ -17,7 +17,10 @@ pub struct Cursor {
 impl Cursor {
     /// A cursor at the start of `src`.
     pub fn new(src: &str) -> Self {
-        Self { chars: src.chars().collect(), pos: 0 }
+        Self {
+            chars: src.chars().collect(),
+            pos: 0,
+        }
     }
 
     /// The char at the cursor.
@@ -32,13 +35,17 @@ impl Cursor {
 
     /// Whether the text at the cursor starts with `s` (case-sensitive).
     pub fn starts_with(&self, s: &str) -> bool {
-        s.chars().enumerate().all(|(i, c)| self.peek_at(i) == Some(c))
+        s.chars()
+            .enumerate()
+            .all(|(i, c)| self.peek_at(i) == Some(c))
     }
 
     /// Whether the text at the cursor is the keyword `kw` (case-insensitive, at a word boundary).
     pub fn at_keyword(&self, kw: &str) -> bool {
         let n = kw.chars().count();
-        kw.chars().enumerate().all(|(i, c)| self.peek_at(i).is_some_and(|x| x.eq_ignore_ascii_case(&c)))
+        kw.chars()
+            .enumerate()
+            .all(|(i, c)| self.peek_at(i).is_some_and(|x| x.eq_ignore_ascii_case(&c)))
             && !self.peek_at(n).is_some_and(is_word_char)
     }
 
@@ -114,10 +121,9 @@ impl Cursor {
             c if is_var_char(c) => {
                 let mut name = String::new();
                 while let Some(c) = self.peek() {
-                    if is_var_char(c) {
-                        name.push(c);
-                        self.bump(1);
-                    } else if c == ':' && self.peek_at(1).is_some_and(is_var_char) && is_scope(&name) {
+                    if is_var_char(c)
+                        || (c == ':' && self.peek_at(1).is_some_and(is_var_char) && is_scope(&name))
+                    {
                         name.push(c);
                         self.bump(1);
                     } else {
@@ -142,15 +148,17 @@ impl Cursor {
             }
         } else {
             while let Some(c) = self.peek() {
-                if c.is_ascii_digit() {
-                    s.push(c);
-                    self.bump(1);
-                } else if c == '.' && self.peek_at(1).is_some_and(|d| d.is_ascii_digit()) && !s.contains(['.', 'e']) {
+                if c.is_ascii_digit()
+                    || (c == '.'
+                        && self.peek_at(1).is_some_and(|d| d.is_ascii_digit())
+                        && !s.contains(['.', 'e']))
+                {
                     s.push(c);
                     self.bump(1);
                 } else if (c == 'e' || c == 'E')
                     && (self.peek_at(1).is_some_and(|d| d.is_ascii_digit())
-                        || (matches!(self.peek_at(1), Some('+' | '-')) && self.peek_at(2).is_some_and(|d| d.is_ascii_digit())))
+                        || (matches!(self.peek_at(1), Some('+' | '-'))
+                            && self.peek_at(2).is_some_and(|d| d.is_ascii_digit())))
                 {
                     s.push('e');
                     s.push(self.peek_at(1).unwrap_or('0'));
@@ -197,7 +205,9 @@ impl Cursor {
     pub fn read_command_name(&mut self) -> String {
         let mut s = String::new();
         while let Some(c) = self.peek() {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '\\' | ':' | '/' | '?' | '%' | '*') {
+            if c.is_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | '\\' | ':' | '/' | '?' | '%' | '*')
+            {
                 if c == '.' && self.peek_at(1).is_none_or(char::is_whitespace) {
                     break;
                 }
@@ -314,5 +324,9 @@ pub fn is_word_char(c: char) -> bool {
 }
 
 fn is_scope(name: &str) -> bool {
-    ["env", "global", "script", "local", "private", "variable", "using"].iter().any(|s| s.eq_ignore_ascii_case(name))
+    [
+        "env", "global", "script", "local", "private", "variable", "using",
+    ]
+    .iter()
+    .any(|s| s.eq_ignore_ascii_case(name))
 }

@@ -35,9 +35,13 @@ pub mod value;
 pub use cmd::{CmdEngine, CmdOutcome};
 pub use context::{EngineContext, FakeEvent, FakeProcess, FakeService};
 pub use custom::{CommandFailure, CustomCommand, Invocation};
-pub use host::{CollectingHost, EngineHost, InformationRecord, ProgressRecord, Stopped, StreamRecord};
+pub use host::{
+    CollectingHost, EngineHost, InformationRecord, ProgressRecord, Stopped, StreamRecord,
+};
 pub use parser::{ParseError, parse_script};
 pub use runspace::{CommandSpec, PipelineOutcome, PipelineState, Runspace};
 pub use scenario::{Scenario, ScenarioError};
 pub use time::{DateTime, TimeSpan};
-pub use value::{ErrorCategory, ErrorRecord, Hashtable, PsObject, ScriptBlock, ScriptPosition, Value};
+pub use value::{
+    ErrorCategory, ErrorRecord, Hashtable, PsObject, ScriptBlock, ScriptPosition, Value,
+};

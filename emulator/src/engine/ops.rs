@@ -5,17 +5,34 @@ use std::cmp::Ordering;
 
 use super::ast::CmpOp;
 use super::time::{DateTime, TICKS_PER_SECOND, TimeSpan};
-use super::value::{ErrorCategory, ErrorRecord, Hashtable, PsObject, Value, format_double, parse_number, round_half_even};
+use super::value::{
+    ErrorCategory, ErrorRecord, Hashtable, PsObject, Value, format_double, parse_number,
+    round_half_even,
+};
 
 /// A runtime error from an operator or conversion (statement-terminating).
-pub type OpResult<T> = Result<T, ErrorRecord>;
+pub type OpResult<T> = Result<T, Box<ErrorRecord>>;
+
+/// A boxed `RuntimeException` record, for [`OpResult`].
+pub fn boxed_runtime_error(
+    message: impl Into<String>,
+    category: ErrorCategory,
+    id: &str,
+) -> Box<ErrorRecord> {
+    Box::new(runtime_error(message, category, id))
+}
 
 /// A `RuntimeException` record.
 pub fn runtime_error(message: impl Into<String>, category: ErrorCategory, id: &str) -> ErrorRecord {
-    ErrorRecord::new("System.Management.Automation.RuntimeException", message, category).with_id(id)
+    ErrorRecord::new(
+        "System.Management.Automation.RuntimeException",
+        message,
+        category,
+    )
+    .with_id(id)
 }
 
-fn cast_error(v: &Value, type_name: &str, detail: &str) -> ErrorRecord {
+fn cast_error(v: &Value, type_name: &str, detail: &str) -> Box<ErrorRecord> {
     let shown = match v {
         Value::String(s) => format!("\"{s}\""),
         other => format!("\"{other}\""),
@@ -25,8 +42,14 @@ fn cast_error(v: &Value, type_name: &str, detail: &str) -> ErrorRecord {
     } else {
         format!("Cannot convert value {shown} to type \"{type_name}\". Error: \"{detail}\"")
     };
-    ErrorRecord::new("System.Management.Automation.PSInvalidCastException", msg, ErrorCategory::InvalidArgument)
-        .with_id("InvalidCastFromStringToInteger")
+    Box::new(
+        ErrorRecord::new(
+            "System.Management.Automation.PSInvalidCastException",
+            msg,
+            ErrorCategory::InvalidArgument,
+        )
+        .with_id("InvalidCastFromStringToInteger"),
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,11 +71,20 @@ fn to_num(v: &Value) -> OpResult<Num> {
             Some(Value::Int(i)) => Num::Int(i64::from(i), true),
             Some(Value::Long(i)) => Num::Int(i, false),
             Some(Value::Double(d)) => Num::Dbl(d),
-            _ => return Err(cast_error(v, "System.Int32", "Input string was not in a correct format.")),
+            _ => {
+                return Err(cast_error(
+                    v,
+                    "System.Int32",
+                    "Input string was not in a correct format.",
+                ));
+            }
         },
         other => {
-            return Err(runtime_error(
-                format!("Cannot convert the \"{other}\" value of type \"{}\" to type \"System.Int32\".", other.type_names().first().cloned().unwrap_or_default()),
+            return Err(boxed_runtime_error(
+                format!(
+                    "Cannot convert the \"{other}\" value of type \"{}\" to type \"System.Int32\".",
+                    other.type_names().first().cloned().unwrap_or_default()
+                ),
                 ErrorCategory::InvalidArgument,
                 "ConvertToFinalInvalidCastException",
             ));
@@ -87,13 +119,21 @@ fn arith(l: Num, r: Num, op: char) -> OpResult<Value> {
                 if b == 0 {
                     return Err(div_zero());
                 }
-                if a % b == 0 { a.checked_div(b) } else { return Ok(Value::Double(a as f64 / b as f64)) }
+                if a % b == 0 {
+                    a.checked_div(b)
+                } else {
+                    return Ok(Value::Double(a as f64 / b as f64));
+                }
             }
         };
         return Ok(match res {
             Some(v) => {
                 let fits_small = i32::try_from(v).is_ok();
-                if small && !fits_small { Value::Double(v as f64) } else { from_num(Num::Int(v, small)) }
+                if small && !fits_small {
+                    Value::Double(v as f64)
+                } else {
+                    from_num(Num::Int(v, small))
+                }
             }
             None => Value::Double(apply_f(a as f64, b as f64, op)),
         });
@@ -122,9 +162,15 @@ fn apply_f(a: f64, b: f64, op: char) -> f64 {
     }
 }
 
-fn div_zero() -> ErrorRecord {
-    ErrorRecord::new("System.Management.Automation.RuntimeException", "Attempted to divide by zero.", ErrorCategory::NotSpecified)
-        .with_id("RuntimeException")
+fn div_zero() -> Box<ErrorRecord> {
+    Box::new(
+        ErrorRecord::new(
+            "System.Management.Automation.RuntimeException",
+            "Attempted to divide by zero.",
+            ErrorCategory::NotSpecified,
+        )
+        .with_id("RuntimeException"),
+    )
 }
 
 /// `l + r`.
@@ -140,12 +186,22 @@ pub fn add(l: &Value, r: &Value) -> OpResult<Value> {
         }
         Value::Hashtable(h) => {
             let Value::Hashtable(rh) = r else {
-                return Err(runtime_error("A hash table can only be added to another hash table.", ErrorCategory::InvalidOperation, "AddHashTableToNonHashTable"));
+                return Err(boxed_runtime_error(
+                    "A hash table can only be added to another hash table.",
+                    ErrorCategory::InvalidOperation,
+                    "AddHashTableToNonHashTable",
+                ));
             };
             let mut out = h.clone();
             for (k, v) in rh.entries() {
                 if out.get_value(k).is_some() {
-                    return Err(runtime_error(format!("Item has already been added. Key in dictionary: '{k}'  Key being added: '{k}'"), ErrorCategory::NotSpecified, "System.ArgumentException"));
+                    return Err(boxed_runtime_error(
+                        format!(
+                            "Item has already been added. Key in dictionary: '{k}'  Key being added: '{k}'"
+                        ),
+                        ErrorCategory::NotSpecified,
+                        "System.ArgumentException",
+                    ));
                 }
                 out.insert(k.clone(), v.clone());
             }
@@ -156,7 +212,9 @@ pub fn add(l: &Value, r: &Value) -> OpResult<Value> {
             other => Ok(Value::DateTime(d.add_ticks(to_i64(other)?))),
         },
         Value::TimeSpan(t) => match r {
-            Value::TimeSpan(u) => Ok(Value::TimeSpan(TimeSpan { ticks: t.ticks + u.ticks })),
+            Value::TimeSpan(u) => Ok(Value::TimeSpan(TimeSpan {
+                ticks: t.ticks + u.ticks,
+            })),
             Value::DateTime(d) => Ok(Value::DateTime(d.add_ticks(t.ticks))),
             _ => Err(op_not_supported(l, "+")),
         },
@@ -165,14 +223,18 @@ pub fn add(l: &Value, r: &Value) -> OpResult<Value> {
     }
 }
 
-fn op_not_supported(l: &Value, op: &str) -> ErrorRecord {
-    runtime_error(
-        format!("Method invocation failed because [{}] does not contain a method named 'op_{}'.", l.type_names().first().cloned().unwrap_or_default(), match op {
-            "+" => "Addition",
-            "-" => "Subtraction",
-            "*" => "Multiply",
-            _ => "Division",
-        }),
+fn op_not_supported(l: &Value, op: &str) -> Box<ErrorRecord> {
+    boxed_runtime_error(
+        format!(
+            "Method invocation failed because [{}] does not contain a method named 'op_{}'.",
+            l.type_names().first().cloned().unwrap_or_default(),
+            match op {
+                "+" => "Addition",
+                "-" => "Subtraction",
+                "*" => "Multiply",
+                _ => "Division",
+            }
+        ),
         ErrorCategory::InvalidOperation,
         "MethodNotFound",
     )
@@ -182,12 +244,16 @@ fn op_not_supported(l: &Value, op: &str) -> ErrorRecord {
 pub fn arithmetic(l: &Value, r: &Value, op: char) -> OpResult<Value> {
     match (l, op) {
         (Value::DateTime(a), '-') => match r {
-            Value::DateTime(b) => Ok(Value::TimeSpan(TimeSpan { ticks: a.to_utc().ticks - b.to_utc().ticks })),
+            Value::DateTime(b) => Ok(Value::TimeSpan(TimeSpan {
+                ticks: a.to_utc().ticks - b.to_utc().ticks,
+            })),
             Value::TimeSpan(t) => Ok(Value::DateTime(a.add_ticks(-t.ticks))),
             _ => Err(op_not_supported(l, "-")),
         },
         (Value::TimeSpan(a), '-') => match r {
-            Value::TimeSpan(b) => Ok(Value::TimeSpan(TimeSpan { ticks: a.ticks - b.ticks })),
+            Value::TimeSpan(b) => Ok(Value::TimeSpan(TimeSpan {
+                ticks: a.ticks - b.ticks,
+            })),
             _ => Err(op_not_supported(l, "-")),
         },
         (Value::String(s), '*') => {
@@ -202,7 +268,9 @@ pub fn arithmetic(l: &Value, r: &Value, op: char) -> OpResult<Value> {
             }
             Ok(Value::Array(out))
         }
-        (Value::Array(_) | Value::Hashtable(_) | Value::Object(_), _) => Err(op_not_supported(l, &op.to_string())),
+        (Value::Array(_) | Value::Hashtable(_) | Value::Object(_), _) => {
+            Err(op_not_supported(l, &op.to_string()))
+        }
         _ => arith(to_num(l)?, to_num(r)?, op),
     }
 }
@@ -229,7 +297,10 @@ pub fn bitwise(l: &Value, r: &Value, op: &str) -> OpResult<Value> {
         "shl" => a.wrapping_shl(b as u32),
         _ => a.wrapping_shr(b as u32),
     };
-    Ok(from_num(Num::Int(v, matches!(l, Value::Int(_)) && matches!(r, Value::Int(_) | Value::Null))))
+    Ok(from_num(Num::Int(
+        v,
+        matches!(l, Value::Int(_)) && matches!(r, Value::Int(_) | Value::Null),
+    )))
 }
 
 /// Equality as `-eq` sees it, with the left operand's type deciding.
@@ -241,7 +312,9 @@ pub fn equals(l: &Value, r: &Value, cs: bool) -> bool {
         (Value::Char(a), _) => str_eq(&a.to_string(), &r.to_string(), cs),
         (Value::Bool(a), _) => *a == r.is_truthy(),
         (Value::DateTime(a), Value::DateTime(b)) => a.to_utc() == b.to_utc(),
-        (Value::DateTime(a), Value::String(s)) => DateTime::parse(s, a.offset_minutes).is_some_and(|b| b.to_utc() == a.to_utc()),
+        (Value::DateTime(a), Value::String(s)) => {
+            DateTime::parse(s, a.offset_minutes).is_some_and(|b| b.to_utc() == a.to_utc())
+        }
         (Value::Int(_) | Value::Long(_) | Value::Double(_), _) => match (to_num(l), to_num(r)) {
             (Ok(Num::Int(a, _)), Ok(Num::Int(b, _))) => a == b,
             (Ok(a), Ok(b)) => num_f(a) == num_f(b),
@@ -259,7 +332,11 @@ fn num_f(n: Num) -> f64 {
 }
 
 fn str_eq(a: &str, b: &str, cs: bool) -> bool {
-    if cs { a == b } else { a.to_lowercase() == b.to_lowercase() }
+    if cs {
+        a == b
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
 }
 
 /// Ordering as `-lt`/`-gt` and Sort-Object see it (left operand's type decides).
@@ -271,7 +348,9 @@ pub fn compare(l: &Value, r: &Value, cs: bool) -> Option<Ordering> {
         (Value::String(a), _) => Some(str_cmp(a, &r.to_string(), cs)),
         (Value::Char(a), _) => Some(str_cmp(&a.to_string(), &r.to_string(), cs)),
         (Value::DateTime(a), Value::DateTime(b)) => Some(a.to_utc().cmp(&b.to_utc())),
-        (Value::DateTime(a), Value::String(s)) => DateTime::parse(s, a.offset_minutes).map(|b| a.to_utc().cmp(&b.to_utc())),
+        (Value::DateTime(a), Value::String(s)) => {
+            DateTime::parse(s, a.offset_minutes).map(|b| a.to_utc().cmp(&b.to_utc()))
+        }
         (Value::TimeSpan(a), Value::TimeSpan(b)) => Some(a.cmp(b)),
         (Value::Bool(a), _) => Some(a.cmp(&r.is_truthy())),
         _ if l.is_numeric() => match (to_num(l).ok()?, to_num(r).ok()?) {
@@ -284,12 +363,22 @@ pub fn compare(l: &Value, r: &Value, cs: bool) -> Option<Ordering> {
 
 fn str_cmp(a: &str, b: &str, cs: bool) -> Ordering {
     let ord = a.to_lowercase().cmp(&b.to_lowercase());
-    if cs && ord == Ordering::Equal { b.cmp(a) } else { ord }
+    if cs && ord == Ordering::Equal {
+        b.cmp(a)
+    } else {
+        ord
+    }
 }
 
 /// Wildcard match (`*`, `?`, `[abc]`, `[a-z]`, backtick escapes), case-insensitive unless `cs`.
 pub fn wildcard_match(pattern: &str, text: &str, cs: bool) -> bool {
-    let norm = |s: &str| if cs { s.chars().collect::<Vec<_>>() } else { s.to_lowercase().chars().collect() };
+    let norm = |s: &str| {
+        if cs {
+            s.chars().collect::<Vec<_>>()
+        } else {
+            s.to_lowercase().chars().collect()
+        }
+    };
     let p = norm(pattern);
     let t = norm(text);
     wild(&p, &t)
@@ -325,20 +414,25 @@ fn wild(p: &[char], t: &[char]) -> bool {
             }
             ok && wild(&rest[close + 1..], t.get(1..).unwrap_or(&[]))
         }
-        '`' if !rest.is_empty() => t.first() == rest.first() && wild(&rest[1..], t.get(1..).unwrap_or(&[])),
+        '`' if !rest.is_empty() => {
+            t.first() == rest.first() && wild(&rest[1..], t.get(1..).unwrap_or(&[]))
+        }
         c => t.first() == Some(&c) && wild(rest, t.get(1..).unwrap_or(&[])),
     }
 }
 
 /// Builds a regex with PowerShell's default case-insensitivity.
 pub fn regex(pattern: &str, cs: bool) -> OpResult<regex::Regex> {
-    regex::RegexBuilder::new(pattern).case_insensitive(!cs).build().map_err(|e| {
-        runtime_error(
-            format!("The regular expression pattern {pattern} is not valid. {e}"),
-            ErrorCategory::InvalidOperation,
-            "InvalidRegularExpression",
-        )
-    })
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(!cs)
+        .build()
+        .map_err(|e| {
+            boxed_runtime_error(
+                format!("The regular expression pattern {pattern} is not valid. {e}"),
+                ErrorCategory::InvalidOperation,
+                "InvalidRegularExpression",
+            )
+        })
 }
 
 /// Captures of a successful `-match` as the `$Matches` hashtable.
@@ -424,7 +518,11 @@ pub fn cast(type_name: &str, v: Value, offset_minutes: i32) -> OpResult<Value> {
         if elem == "object" {
             return Ok(Value::Array(items));
         }
-        return items.into_iter().map(|i| cast(elem, i, offset_minutes)).collect::<OpResult<Vec<_>>>().map(Value::Array);
+        return items
+            .into_iter()
+            .map(|i| cast(elem, i, offset_minutes))
+            .collect::<OpResult<Vec<_>>>()
+            .map(Value::Array);
     }
     Ok(match t.as_str() {
         "int" | "byte" | "int16" | "uint32" | "uint16" => {
@@ -504,7 +602,7 @@ pub fn cast(type_name: &str, v: Value, offset_minutes: i32) -> OpResult<Value> {
         },
         "regex" | "version" | "uri" | "xml" | "ipaddress" => Value::String(v.to_string()),
         _ => {
-            return Err(runtime_error(
+            return Err(boxed_runtime_error(
                 format!("Unable to find type [{type_name}]."),
                 ErrorCategory::InvalidOperation,
                 "TypeNotFound",
@@ -529,7 +627,15 @@ pub fn is_type(v: &Value, type_name: &str) -> bool {
         "guid" => matches!(v, Value::Guid(_)),
         "array" | "object[]" => matches!(v, Value::Array(_)),
         "hashtable" | "collections.idictionary" => matches!(v, Value::Hashtable(_)),
-        "valuetype" => matches!(v, Value::Int(_) | Value::Long(_) | Value::Double(_) | Value::Bool(_) | Value::Char(_) | Value::DateTime(_)),
+        "valuetype" => matches!(
+            v,
+            Value::Int(_)
+                | Value::Long(_)
+                | Value::Double(_)
+                | Value::Bool(_)
+                | Value::Char(_)
+                | Value::DateTime(_)
+        ),
         "scriptblock" => matches!(v, Value::ScriptBlock(_)),
         "management.automation.errorrecord" | "errorrecord" => matches!(v, Value::ErrorRecord(_)),
         "pscustomobject" => matches!(v, Value::Object(o) if o.is_custom()),
@@ -560,7 +666,7 @@ pub fn format_string(fmt: &str, args: &[Value]) -> OpResult<String> {
                 let (head, fmt_spec) = spec.split_once(':').unwrap_or((&spec, ""));
                 let (idx, align) = head.split_once(',').unwrap_or((head, ""));
                 let idx: usize = idx.trim().parse().map_err(|_| format_error())?;
-                let v = args.get(idx).ok_or_else(|| runtime_error("Error formatting a string: Index (zero based) must be greater than or equal to zero and less than the size of the argument list..", ErrorCategory::NotSpecified, "FormatError"))?;
+                let v = args.get(idx).ok_or_else(|| boxed_runtime_error("Error formatting a string: Index (zero based) must be greater than or equal to zero and less than the size of the argument list..", ErrorCategory::NotSpecified, "FormatError"))?;
                 let s = format_value(v, fmt_spec);
                 let width: i64 = align.trim().parse().unwrap_or(0);
                 let n = s.chars().count() as i64;
@@ -584,8 +690,12 @@ pub fn format_string(fmt: &str, args: &[Value]) -> OpResult<String> {
     Ok(out)
 }
 
-fn format_error() -> ErrorRecord {
-    runtime_error("Error formatting a string: Input string was not in a correct format..", ErrorCategory::NotSpecified, "FormatError")
+fn format_error() -> Box<ErrorRecord> {
+    boxed_runtime_error(
+        "Error formatting a string: Input string was not in a correct format..",
+        ErrorCategory::NotSpecified,
+        "FormatError",
+    )
 }
 
 /// Formats one value with a .NET format specifier (N, F, D, X, P, E, custom `0.00`, dates).
@@ -615,13 +725,20 @@ pub fn format_value(v: &Value, spec: &str) -> String {
             let s = format!("{:0width$x}", i, width = prec.unwrap_or(0));
             if kind == 'X' { s.to_uppercase() } else { s }
         }
-        'P' => format!("{} %", group_thousands(&format!("{:.*}", prec.unwrap_or(2), x * 100.0))),
+        'P' => format!(
+            "{} %",
+            group_thousands(&format!("{:.*}", prec.unwrap_or(2), x * 100.0))
+        ),
         'E' => format!("{:.*E}", prec.unwrap_or(6), x),
         'G' => format_double(x),
         _ if spec.chars().all(|c| matches!(c, '0' | '#' | '.' | ',')) => {
             let decimals = spec.split_once('.').map_or(0, |(_, d)| d.len());
             let s = format!("{x:.decimals$}");
-            if spec.contains(',') { group_thousands(&s) } else { s }
+            if spec.contains(',') {
+                group_thousands(&s)
+            } else {
+                s
+            }
         }
         _ => v.to_string(),
     }
@@ -683,15 +800,31 @@ mod tests {
 
     #[test]
     fn arithmetic_promotes() {
-        assert_eq!(arithmetic(&Value::Int(10), &Value::Int(4), '/'), Ok(Value::Double(2.5)));
-        assert_eq!(arithmetic(&Value::Int(10), &Value::Int(5), '/'), Ok(Value::Int(2)));
-        assert_eq!(add(&Value::Int(i32::MAX), &Value::Int(1)), Ok(Value::Double(2_147_483_648.0)));
+        assert_eq!(
+            arithmetic(&Value::Int(10), &Value::Int(4), '/'),
+            Ok(Value::Double(2.5))
+        );
+        assert_eq!(
+            arithmetic(&Value::Int(10), &Value::Int(5), '/'),
+            Ok(Value::Int(2))
+        );
+        assert_eq!(
+            add(&Value::Int(i32::MAX), &Value::Int(1)),
+            Ok(Value::Double(2_147_483_648.0))
+        );
         assert!(arithmetic(&Value::Int(1), &Value::Int(0), '/').is_err());
     }
 
     #[test]
     fn formats() {
-        assert_eq!(format_string("{0:N2}|{1,3}|{1,-3}|{{}}", &[Value::Double(1234.5), Value::Int(7)]).unwrap(), "1,234.50|  7|7  |{}");
+        assert_eq!(
+            format_string(
+                "{0:N2}|{1,3}|{1,-3}|{{}}",
+                &[Value::Double(1234.5), Value::Int(7)]
+            )
+            .unwrap(),
+            "1,234.50|  7|7  |{}"
+        );
         assert_eq!(replacement("$1-x$$"), "${1}-x$$");
     }
 }

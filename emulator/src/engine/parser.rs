@@ -27,7 +27,11 @@ type PResult<T> = Result<T, ParseError>;
 /// A [`ParseError`] for anything outside the supported grammar.
 pub fn parse_script(src: &str) -> PResult<Arc<ScriptBlockAst>> {
     let source: Arc<str> = Arc::from(src);
-    let mut p = Parser { c: Cursor::new(src), source, no_comma: false };
+    let mut p = Parser {
+        c: Cursor::new(src),
+        source,
+        no_comma: false,
+    };
     let ast = p.script_block_body(None)?;
     if !p.c.at_end() {
         return Err(p.unexpected());
@@ -43,7 +47,11 @@ struct Parser {
 
 impl Parser {
     fn err(&self, id: &'static str, message: impl Into<String>) -> ParseError {
-        ParseError { message: message.into(), id, offset: self.c.pos }
+        ParseError {
+            message: message.into(),
+            id,
+            offset: self.c.pos,
+        }
     }
 
     fn unexpected(&self) -> ParseError {
@@ -56,7 +64,10 @@ impl Parser {
             tok.push(ch);
             i += 1;
         }
-        self.err("UnexpectedToken", format!("Unexpected token '{tok}' in expression or statement."))
+        self.err(
+            "UnexpectedToken",
+            format!("Unexpected token '{tok}' in expression or statement."),
+        )
     }
 
     fn expect(&mut self, ch: char, id: &'static str, msg: &str) -> PResult<()> {
@@ -88,7 +99,11 @@ impl Parser {
         let body;
         let mut named_blocks = false;
         self.c.skip_ws_nl();
-        if ["begin", "process", "end"].iter().any(|k| self.c.at_keyword(k)) && self.named_block_follows() {
+        if ["begin", "process", "end"]
+            .iter()
+            .any(|k| self.c.at_keyword(k))
+            && self.named_block_follows()
+        {
             let mut process = Vec::new();
             named_blocks = true;
             loop {
@@ -113,7 +128,14 @@ impl Parser {
             body = self.statements(end)?;
         }
         self.c.skip_ws_nl();
-        Ok(ScriptBlockAst { params, begin, body, end: end_block, named_blocks, source: self.source.clone() })
+        Ok(ScriptBlockAst {
+            params,
+            begin,
+            body,
+            end: end_block,
+            named_blocks,
+            source: self.source.clone(),
+        })
     }
 
     fn named_block_follows(&self) -> bool {
@@ -139,8 +161,14 @@ impl Parser {
                 }
                 self.c.skip_ws_nl();
             }
-            self.expect('$', "InvalidFunctionParameter", "Parameter declarations are a comma-separated list of variable names.")?;
-            let name = self.c.read_variable_name().ok_or_else(|| self.err("InvalidVariableReference", "Invalid variable reference."))?;
+            self.expect(
+                '$',
+                "InvalidFunctionParameter",
+                "Parameter declarations are a comma-separated list of variable names.",
+            )?;
+            let name = self.c.read_variable_name().ok_or_else(|| {
+                self.err("InvalidVariableReference", "Invalid variable reference.")
+            })?;
             self.c.skip_ws_nl();
             let default = if self.c.peek() == Some('=') {
                 self.c.bump(1);
@@ -153,12 +181,21 @@ impl Parser {
             } else {
                 None
             };
-            params.push(Param { name, type_name, default });
+            params.push(Param {
+                name,
+                type_name,
+                default,
+            });
             self.c.skip_ws_nl();
             match self.c.peek() {
                 Some(',') => self.c.bump(1),
                 Some(ch) if ch == close => {}
-                _ => return Err(self.err("MissingEndParenthesisInFunctionParameterList", "Missing ')' in function parameter list.")),
+                _ => {
+                    return Err(self.err(
+                        "MissingEndParenthesisInFunctionParameterList",
+                        "Missing ')' in function parameter list.",
+                    ));
+                }
             }
         }
     }
@@ -170,7 +207,11 @@ impl Parser {
         }
         self.c.bump(1);
         let body = self.statements(Some('}'))?;
-        self.expect('}', "MissingEndCurlyBrace", "Missing closing '}' in statement block or type definition.")?;
+        self.expect(
+            '}',
+            "MissingEndCurlyBrace",
+            "Missing closing '}' in statement block or type definition.",
+        )?;
         Ok(body)
     }
 
@@ -186,8 +227,14 @@ impl Parser {
                 None => {
                     if end.is_some() {
                         let (id, msg) = match end {
-                            Some(')') => ("MissingEndParenthesisInExpression", "Missing closing ')' in expression."),
-                            _ => ("MissingEndCurlyBrace", "Missing closing '}' in statement block or type definition."),
+                            Some(')') => (
+                                "MissingEndParenthesisInExpression",
+                                "Missing closing ')' in expression.",
+                            ),
+                            _ => (
+                                "MissingEndCurlyBrace",
+                                "Missing closing '}' in statement block or type definition.",
+                            ),
                         };
                         return Err(self.err(id, msg));
                     }
@@ -235,31 +282,59 @@ impl Parser {
                 self.c.bump(5);
                 true
             } else {
-                return Err(self.err("MissingWhileOrUntilInDoWhile", "Missing while or until keyword in do loop."));
+                return Err(self.err(
+                    "MissingWhileOrUntilInDoWhile",
+                    "Missing while or until keyword in do loop.",
+                ));
             };
             let cond = self.paren_pipeline()?;
-            StmtKind::DoLoop { label, body, cond, until }
+            StmtKind::DoLoop {
+                label,
+                body,
+                cond,
+                until,
+            }
         } else if self.c.at_keyword("for") {
             self.c.bump(3);
             self.for_stmt(label)?
         } else if self.c.at_keyword("foreach") && self.keyword_then_paren(7) {
             self.c.bump(7);
             self.c.skip_ws();
-            self.expect('(', "MissingOpenParenthesisAfterKeyword", "Missing opening '(' after keyword 'foreach'.")?;
+            self.expect(
+                '(',
+                "MissingOpenParenthesisAfterKeyword",
+                "Missing opening '(' after keyword 'foreach'.",
+            )?;
             self.c.skip_ws_nl();
-            self.expect('$', "MissingVariableNameAfterForeach", "Missing variable name after foreach.")?;
+            self.expect(
+                '$',
+                "MissingVariableNameAfterForeach",
+                "Missing variable name after foreach.",
+            )?;
             let var = self.c.read_variable_name().unwrap_or_default();
             self.c.skip_ws_nl();
             if !self.c.at_keyword("in") {
-                return Err(self.err("MissingInInForeach", "Missing 'in' after variable in foreach loop."));
+                return Err(self.err(
+                    "MissingInInForeach",
+                    "Missing 'in' after variable in foreach loop.",
+                ));
             }
             self.c.bump(2);
             self.c.skip_ws_nl();
             let iter = self.pipeline()?;
             self.c.skip_ws_nl();
-            self.expect(')', "MissingEndParenthesisAfterForeach", "Missing closing ')' after expression in 'foreach' statement.")?;
+            self.expect(
+                ')',
+                "MissingEndParenthesisAfterForeach",
+                "Missing closing ')' after expression in 'foreach' statement.",
+            )?;
             let body = self.block()?;
-            StmtKind::Foreach { label, var, iter, body }
+            StmtKind::Foreach {
+                label,
+                var,
+                iter,
+                body,
+            }
         } else if self.c.at_keyword("switch") {
             self.c.bump(6);
             self.switch_stmt(label)?
@@ -269,7 +344,10 @@ impl Parser {
             self.c.skip_ws();
             let name = self.c.read_command_name();
             if name.is_empty() {
-                return Err(self.err("MissingNameAfterKeyword", "Missing name after function keyword."));
+                return Err(self.err(
+                    "MissingNameAfterKeyword",
+                    "Missing name after function keyword.",
+                ));
             }
             self.c.skip_ws_nl();
             let mut pre_params = None;
@@ -278,19 +356,39 @@ impl Parser {
                 pre_params = Some(self.param_list(')')?);
                 self.c.skip_ws_nl();
             }
-            self.expect('{', "MissingFunctionBody", "Missing function body in function declaration.")?;
+            self.expect(
+                '{',
+                "MissingFunctionBody",
+                "Missing function body in function declaration.",
+            )?;
             let mut body = self.script_block_body(Some('}'))?;
-            self.expect('}', "MissingEndCurlyBrace", "Missing closing '}' in statement block or type definition.")?;
+            self.expect(
+                '}',
+                "MissingEndCurlyBrace",
+                "Missing closing '}' in statement block or type definition.",
+            )?;
             if let Some(p) = pre_params {
                 body.params = p;
             }
-            StmtKind::Function { name, body: Arc::new(body), filter }
+            StmtKind::Function {
+                name,
+                body: Arc::new(body),
+                filter,
+            }
         } else if self.c.at_keyword("break") || self.c.at_keyword("continue") {
             let is_break = self.c.at_keyword("break");
             self.c.bump(if is_break { 5 } else { 8 });
             self.c.skip_ws();
-            let lbl = if self.c.peek().is_some_and(char::is_alphabetic) { Some(self.c.read_ident()) } else { None };
-            if is_break { StmtKind::Break(lbl) } else { StmtKind::Continue(lbl) }
+            let lbl = if self.c.peek().is_some_and(char::is_alphabetic) {
+                Some(self.c.read_ident())
+            } else {
+                None
+            };
+            if is_break {
+                StmtKind::Break(lbl)
+            } else {
+                StmtKind::Continue(lbl)
+            }
         } else if self.c.at_keyword("return") {
             self.c.bump(6);
             StmtKind::Return(self.optional_pipeline()?)
@@ -304,9 +402,10 @@ impl Parser {
             self.c.bump(3);
             self.try_stmt()?
         } else if let Some(l) = label {
-            return Err(self.err("UnexpectedToken", format!("Unexpected token ':{l}' in expression or statement.")));
-        } else if self.c.peek() == Some('{') && false {
-            StmtKind::Block(self.block()?)
+            return Err(self.err(
+                "UnexpectedToken",
+                format!("Unexpected token ':{l}' in expression or statement."),
+            ));
         } else {
             return self.assignment_or_pipeline();
         };
@@ -330,11 +429,19 @@ impl Parser {
 
     fn paren_pipeline(&mut self) -> PResult<Pipeline> {
         self.c.skip_ws_nl();
-        self.expect('(', "MissingOpenParenthesisInIfStatement", "Missing '(' after keyword.")?;
+        self.expect(
+            '(',
+            "MissingOpenParenthesisInIfStatement",
+            "Missing '(' after keyword.",
+        )?;
         self.c.skip_ws_nl();
         let p = self.pipeline()?;
         self.c.skip_ws_nl();
-        self.expect(')', "MissingEndParenthesisAfterStatement", "Missing closing ')' after expression.")?;
+        self.expect(
+            ')',
+            "MissingEndParenthesisAfterStatement",
+            "Missing closing ')' after expression.",
+        )?;
         Ok(p)
     }
 
@@ -366,7 +473,11 @@ impl Parser {
 
     fn for_stmt(&mut self, label: Option<String>) -> PResult<StmtKind> {
         self.c.skip_ws();
-        self.expect('(', "MissingOpenParenthesisAfterKeyword", "Missing opening '(' after keyword 'for'.")?;
+        self.expect(
+            '(',
+            "MissingOpenParenthesisAfterKeyword",
+            "Missing opening '(' after keyword 'for'.",
+        )?;
         let mut parts: Vec<Option<Stmt>> = Vec::new();
         for term in [';', ';', ')'] {
             self.c.skip_ws_nl();
@@ -376,17 +487,33 @@ impl Parser {
                 parts.push(Some(self.statement()?));
                 self.c.skip_ws_nl();
             }
-            self.expect(term, "MissingEndParenthesisAfterStatement", "Missing closing ')' after expression in 'for' statement.")?;
+            self.expect(
+                term,
+                "MissingEndParenthesisAfterStatement",
+                "Missing closing ')' after expression in 'for' statement.",
+            )?;
         }
         let body = self.block()?;
         let mut it = parts.into_iter();
         let init = it.next().flatten().map(Box::new);
         let cond = it.next().flatten().map(|s| match s.kind {
             StmtKind::Pipeline(p) => p,
-            other => Pipeline { elements: vec![PipeElement::Expr(Expr::Paren(Box::new(Stmt { kind: other, offset: s.offset })))], offset: s.offset },
+            other => Pipeline {
+                elements: vec![PipeElement::Expr(Expr::Paren(Box::new(Stmt {
+                    kind: other,
+                    offset: s.offset,
+                })))],
+                offset: s.offset,
+            },
         });
         let step = it.next().flatten().map(Box::new);
-        Ok(StmtKind::For { label, init, cond, step, body })
+        Ok(StmtKind::For {
+            label,
+            init,
+            cond,
+            step,
+            body,
+        })
     }
 
     fn switch_stmt(&mut self, label: Option<String>) -> PResult<StmtKind> {
@@ -403,12 +530,21 @@ impl Parser {
                 "regex" => regex = true,
                 "casesensitive" => cs = true,
                 "exact" => {}
-                _ => return Err(self.err("InvalidSwitchFlag", format!("The switch parameter '-{w}' is not supported."))),
+                _ => {
+                    return Err(self.err(
+                        "InvalidSwitchFlag",
+                        format!("The switch parameter '-{w}' is not supported."),
+                    ));
+                }
             }
         }
         let subject = self.paren_pipeline()?;
         self.c.skip_ws_nl();
-        self.expect('{', "MissingCurlyBraceInSwitchStatement", "Missing '{' in switch statement.")?;
+        self.expect(
+            '{',
+            "MissingCurlyBraceInSwitchStatement",
+            "Missing '{' in switch statement.",
+        )?;
         let mut clauses = Vec::new();
         let mut default = None;
         loop {
@@ -422,7 +558,12 @@ impl Parser {
                     self.c.bump(1);
                     break;
                 }
-                None => return Err(self.err("MissingEndCurlyBrace", "Missing closing '}' in statement block or type definition.")),
+                None => {
+                    return Err(self.err(
+                        "MissingEndCurlyBrace",
+                        "Missing closing '}' in statement block or type definition.",
+                    ));
+                }
                 _ => {}
             }
             if self.c.at_keyword("default") {
@@ -432,7 +573,9 @@ impl Parser {
             }
             let cond = match self.c.peek() {
                 Some('{') => SwitchCond::Script(self.primary()?),
-                Some(ch) if ch.is_alphabetic() => SwitchCond::Value(Expr::Literal(Value::String(self.c.read_bare_word()))),
+                Some(ch) if ch.is_alphabetic() => {
+                    SwitchCond::Value(Expr::Literal(Value::String(self.c.read_bare_word())))
+                }
                 _ => {
                     let save = self.no_comma;
                     self.no_comma = true;
@@ -444,7 +587,15 @@ impl Parser {
             let body = self.block()?;
             clauses.push((cond, body));
         }
-        Ok(StmtKind::Switch { label, subject, wildcard, regex, case_sensitive: cs, clauses, default })
+        Ok(StmtKind::Switch {
+            label,
+            subject,
+            wildcard,
+            regex,
+            case_sensitive: cs,
+            clauses,
+            default,
+        })
     }
 
     fn try_stmt(&mut self) -> PResult<StmtKind> {
@@ -480,18 +631,32 @@ impl Parser {
             }
         }
         if catches.is_empty() && finally.is_none() {
-            return Err(self.err("MissingCatchOrFinally", "The Try statement is missing its Catch or Finally block."));
+            return Err(self.err(
+                "MissingCatchOrFinally",
+                "The Try statement is missing its Catch or Finally block.",
+            ));
         }
-        Ok(StmtKind::Try { body, catches, finally })
+        Ok(StmtKind::Try {
+            body,
+            catches,
+            finally,
+        })
     }
 
     fn assignment_or_pipeline(&mut self) -> PResult<Stmt> {
         let offset = self.c.pos;
         let pipeline = self.pipeline()?;
         self.c.skip_ws();
-        let op = [("=", AssignOp::Assign), ("+=", AssignOp::Add), ("-=", AssignOp::Sub), ("*=", AssignOp::Mul), ("/=", AssignOp::Div), ("%=", AssignOp::Rem)]
-            .into_iter()
-            .find(|(s, _)| self.c.starts_with(s) && !(*s == "=" && self.c.starts_with("==")));
+        let op = [
+            ("=", AssignOp::Assign),
+            ("+=", AssignOp::Add),
+            ("-=", AssignOp::Sub),
+            ("*=", AssignOp::Mul),
+            ("/=", AssignOp::Div),
+            ("%=", AssignOp::Rem),
+        ]
+        .into_iter()
+        .find(|(s, _)| self.c.starts_with(s) && !(*s == "=" && self.c.starts_with("==")));
         if let Some((s, op)) = op {
             let target = match pipeline.elements.as_slice() {
                 [PipeElement::Expr(e)] if is_assignable(e) => e.clone(),
@@ -500,9 +665,19 @@ impl Parser {
             self.c.bump(s.len());
             self.c.skip_ws_nl();
             let value = self.statement()?;
-            return Ok(Stmt { kind: StmtKind::Assign { target, op, value: Box::new(value) }, offset });
+            return Ok(Stmt {
+                kind: StmtKind::Assign {
+                    target,
+                    op,
+                    value: Box::new(value),
+                },
+                offset,
+            });
         }
-        Ok(Stmt { kind: StmtKind::Pipeline(pipeline), offset })
+        Ok(Stmt {
+            kind: StmtKind::Pipeline(pipeline),
+            offset,
+        })
     }
 
     fn pipeline(&mut self) -> PResult<Pipeline> {
@@ -524,25 +699,37 @@ impl Parser {
     fn pipe_element(&mut self, first: bool) -> PResult<PipeElement> {
         self.c.skip_ws();
         let offset = self.c.pos;
-        let ch = self.c.peek().ok_or_else(|| self.err("EmptyPipeElement", "An empty pipe element is not allowed."))?;
+        let ch = self
+            .c
+            .peek()
+            .ok_or_else(|| self.err("EmptyPipeElement", "An empty pipe element is not allowed."))?;
         if ch == '&' && self.c.peek_at(1) != Some('&') {
             self.c.bump(1);
             self.c.skip_ws();
             let name = self.command_name_expr()?;
-            return self.command_args(name, offset, false).map(PipeElement::Command);
+            return self
+                .command_args(name, offset, false)
+                .map(PipeElement::Command);
         }
         if ch == '.' && self.c.peek_at(1).is_some_and(|c| c == ' ' || c == '\t') {
             self.c.bump(1);
             self.c.skip_ws();
             let name = self.command_name_expr()?;
-            return self.command_args(name, offset, true).map(PipeElement::Command);
+            return self
+                .command_args(name, offset, true)
+                .map(PipeElement::Command);
         }
         if ch.is_alphabetic() || ch == '_' || ch == '\\' || (ch == '%' || ch == '?') && !first {
             let name = self.c.read_command_name();
-            return self.command_args(CommandName::Name(name), offset, false).map(PipeElement::Command);
+            return self
+                .command_args(CommandName::Name(name), offset, false)
+                .map(PipeElement::Command);
         }
         if !first {
-            return Err(self.err("ExpressionsMustBeFirstInPipeline", "Expressions are only allowed as the first element of a pipeline."));
+            return Err(self.err(
+                "ExpressionsMustBeFirstInPipeline",
+                "Expressions are only allowed as the first element of a pipeline.",
+            ));
         }
         let e = self.expr()?;
         self.c.skip_ws();
@@ -560,7 +747,12 @@ impl Parser {
         }
     }
 
-    fn command_args(&mut self, name: CommandName, offset: usize, dot_source: bool) -> PResult<CommandCall> {
+    fn command_args(
+        &mut self,
+        name: CommandName,
+        offset: usize,
+        dot_source: bool,
+    ) -> PResult<CommandCall> {
         let name_len = self.c.pos - offset;
         let mut args = Vec::new();
         let mut redirections = Vec::new();
@@ -574,10 +766,19 @@ impl Parser {
                 redirections.push(r);
                 continue;
             }
-            if ch == '-' && self.c.peek_at(1).is_some_and(|c| c.is_alphabetic() || c == '_') {
+            if ch == '-'
+                && self
+                    .c
+                    .peek_at(1)
+                    .is_some_and(|c| c.is_alphabetic() || c == '_')
+            {
                 self.c.bump(1);
                 let mut pname = String::new();
-                while let Some(c) = self.c.peek().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-') {
+                while let Some(c) = self
+                    .c
+                    .peek()
+                    .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                {
                     pname.push(c);
                     self.c.bump(1);
                 }
@@ -592,7 +793,14 @@ impl Parser {
             }
             args.push(CommandArg::Positional(self.arg_value()?));
         }
-        Ok(CommandCall { name, args, redirections, offset, name_len, dot_source })
+        Ok(CommandCall {
+            name,
+            args,
+            redirections,
+            offset,
+            name_len,
+            dot_source,
+        })
     }
 
     fn redirection(&mut self) -> PResult<Option<Redirection>> {
@@ -631,7 +839,11 @@ impl Parser {
                 break;
             }
         }
-        if items.len() == 1 { Ok(items.pop().unwrap_or(Expr::Literal(Value::Null))) } else { Ok(Expr::ArrayLiteral(items)) }
+        if items.len() == 1 {
+            Ok(items.pop().unwrap_or(Expr::Literal(Value::Null)))
+        } else {
+            Ok(Expr::ArrayLiteral(items))
+        }
     }
 
     fn single_arg(&mut self) -> PResult<Expr> {
@@ -643,9 +855,14 @@ impl Parser {
                 self.no_comma = save;
                 e
             }
-            Some(ch) if ch.is_ascii_digit() || (ch == '-' && self.c.peek_at(1).is_some_and(|c| c.is_ascii_digit())) => {
+            Some(ch)
+                if ch.is_ascii_digit()
+                    || (ch == '-' && self.c.peek_at(1).is_some_and(|c| c.is_ascii_digit())) =>
+            {
                 let word = self.c.read_bare_word();
-                Ok(Expr::Literal(parse_number(&word).unwrap_or(Value::String(word))))
+                Ok(Expr::Literal(
+                    parse_number(&word).unwrap_or(Value::String(word)),
+                ))
             }
             _ => Ok(Expr::Literal(Value::String(self.c.read_bare_word()))),
         }
@@ -682,14 +899,20 @@ impl Parser {
 
     fn binary_op_here(&self) -> Option<(BinOp, usize)> {
         match self.c.peek()? {
-            '+' if self.c.peek_at(1) != Some('=') && self.c.peek_at(1) != Some('+') => Some((BinOp::Add, 1)),
+            '+' if self.c.peek_at(1) != Some('=') && self.c.peek_at(1) != Some('+') => {
+                Some((BinOp::Add, 1))
+            }
             '-' => match self.c.peek_dash_operator() {
                 Some((DashOp::Binary(op), len)) => Some((op, len)),
                 Some(_) => None,
-                None if self.c.peek_at(1) != Some('=') && self.c.peek_at(1) != Some('-') => Some((BinOp::Sub, 1)),
+                None if self.c.peek_at(1) != Some('=') && self.c.peek_at(1) != Some('-') => {
+                    Some((BinOp::Sub, 1))
+                }
                 None => None,
             },
-            '*' if self.c.peek_at(1) != Some('=') && self.c.peek_at(1) != Some('>') => Some((BinOp::Mul, 1)),
+            '*' if self.c.peek_at(1) != Some('=') && self.c.peek_at(1) != Some('>') => {
+                Some((BinOp::Mul, 1))
+            }
             '/' if self.c.peek_at(1) != Some('=') => Some((BinOp::Div, 1)),
             '%' if self.c.peek_at(1) != Some('=') => Some((BinOp::Rem, 1)),
             _ => None,
@@ -731,12 +954,25 @@ impl Parser {
                     self.c.bump(len);
                     self.c.skip_ws_nl();
                     if self.c.at_end() {
-                        return Err(self.err("MissingExpressionAfterOperator", format!("Missing expression after unary operator '{}'.", self.c.chars[self.c.pos - len..self.c.pos].iter().collect::<String>())));
+                        return Err(self.err(
+                            "MissingExpressionAfterOperator",
+                            format!(
+                                "Missing expression after unary operator '{}'.",
+                                self.c.chars[self.c.pos - len..self.c.pos]
+                                    .iter()
+                                    .collect::<String>()
+                            ),
+                        ));
                     }
                     return Ok(Expr::Unary(un, Box::new(self.unary()?)));
                 }
             }
-            if !self.c.peek_at(1).is_some_and(|c| c.is_ascii_digit() || c == '.') && self.c.peek_at(1) != Some('-') {
+            if !self
+                .c
+                .peek_at(1)
+                .is_some_and(|c| c.is_ascii_digit() || c == '.')
+                && self.c.peek_at(1) != Some('-')
+            {
                 self.c.bump(1);
                 self.c.skip_ws();
                 return Ok(Expr::Unary(UnOp::Neg, Box::new(self.unary()?)));
@@ -772,7 +1008,11 @@ impl Parser {
                 break;
             }
         }
-        if items.len() == 1 { Ok(items.pop().unwrap_or(Expr::Literal(Value::Null))) } else { Ok(Expr::ArrayLiteral(items)) }
+        if items.len() == 1 {
+            Ok(items.pop().unwrap_or(Expr::Literal(Value::Null)))
+        } else {
+            Ok(Expr::ArrayLiteral(items))
+        }
     }
 
     /// Casts, prefix `++`/`--`, negative number literals, then postfix expressions.
@@ -782,12 +1022,26 @@ impl Parser {
             let delta = if self.c.starts_with("++") { 1 } else { -1 };
             self.c.bump(2);
             let target = self.postfix()?;
-            return Ok(Expr::IncDec { target: Box::new(target), delta, prefix: true });
+            return Ok(Expr::IncDec {
+                target: Box::new(target),
+                delta,
+                prefix: true,
+            });
         }
-        if self.c.peek() == Some('-') && self.c.peek_at(1).is_some_and(|c| c.is_ascii_digit() || c == '.') {
+        if self.c.peek() == Some('-')
+            && self
+                .c
+                .peek_at(1)
+                .is_some_and(|c| c.is_ascii_digit() || c == '.')
+        {
             self.c.bump(1);
             let text = self.c.read_number_text();
-            let v = parse_number(&format!("-{text}")).ok_or_else(|| self.err("BadNumericConstant", format!("The numeric constant -{text} is not valid.")))?;
+            let v = parse_number(&format!("-{text}")).ok_or_else(|| {
+                self.err(
+                    "BadNumericConstant",
+                    format!("The numeric constant -{text} is not valid."),
+                )
+            })?;
             return self.postfix_ops(Expr::Literal(v));
         }
         if self.c.peek() == Some('[') {
@@ -798,7 +1052,12 @@ impl Parser {
             }
             let after = self.c.pos;
             self.c.skip_ws();
-            if matches!(self.c.peek(), Some('$' | '(' | '@' | '"' | '\'' | '[' | '{' | '0'..='9')) || (self.c.peek() == Some('-') && self.c.peek_at(1).is_some_and(|c| c.is_ascii_digit())) {
+            if matches!(
+                self.c.peek(),
+                Some('$' | '(' | '@' | '"' | '\'' | '[' | '{' | '0'..='9')
+            ) || (self.c.peek() == Some('-')
+                && self.c.peek_at(1).is_some_and(|c| c.is_ascii_digit()))
+            {
                 let inner = self.prefix()?;
                 return Ok(Expr::Cast(t.to_ascii_lowercase(), Box::new(inner)));
             }
@@ -827,7 +1086,10 @@ impl Parser {
             }
             t.push(ch);
         }
-        Err(self.err("EndSquareBracketExpectedAtEndOfAttribute", "Missing ] at end of type token."))
+        Err(self.err(
+            "EndSquareBracketExpectedAtEndOfAttribute",
+            "Missing ] at end of type token.",
+        ))
     }
 
     fn postfix(&mut self) -> PResult<Expr> {
@@ -854,13 +1116,21 @@ impl Parser {
                     let idx = self.expr()?;
                     self.no_comma = save;
                     self.c.skip_ws_nl();
-                    self.expect(']', "MissingEndSquareBracket", "Array index expression is missing or not valid.")?;
+                    self.expect(
+                        ']',
+                        "MissingEndSquareBracket",
+                        "Array index expression is missing or not valid.",
+                    )?;
                     e = Expr::Index(Box::new(e), Box::new(idx));
                 }
                 (Some('+'), Some('+')) | (Some('-'), Some('-')) if is_assignable(&e) => {
                     let delta = if self.c.peek() == Some('+') { 1 } else { -1 };
                     self.c.bump(2);
-                    e = Expr::IncDec { target: Box::new(e), delta, prefix: false };
+                    e = Expr::IncDec {
+                        target: Box::new(e),
+                        delta,
+                        prefix: false,
+                    };
                 }
                 _ => return Ok(e),
             }
@@ -871,8 +1141,15 @@ impl Parser {
         let name = match self.c.peek() {
             Some('$') => self.primary()?,
             Some('\'' | '"') => self.primary()?,
-            Some(ch) if ch.is_alphanumeric() || ch == '_' => Expr::Literal(Value::String(self.c.read_ident())),
-            _ => return Err(self.err("MissingPropertyName", "Missing property name after reference operator.")),
+            Some(ch) if ch.is_alphanumeric() || ch == '_' => {
+                Expr::Literal(Value::String(self.c.read_ident()))
+            }
+            _ => {
+                return Err(self.err(
+                    "MissingPropertyName",
+                    "Missing property name after reference operator.",
+                ));
+            }
         };
         if self.c.peek() == Some('(') {
             self.c.bump(1);
@@ -892,20 +1169,35 @@ impl Parser {
                     Some(')') => {}
                     _ => {
                         self.no_comma = save;
-                        return Err(self.err("MissingEndParenthesisInMethodCall", "Missing closing ')' in expression."));
+                        return Err(self.err(
+                            "MissingEndParenthesisInMethodCall",
+                            "Missing closing ')' in expression.",
+                        ));
                     }
                 }
             }
             self.no_comma = save;
-            return Ok(Expr::Invoke { target: Box::new(target), name: Box::new(name), args, is_static });
+            return Ok(Expr::Invoke {
+                target: Box::new(target),
+                name: Box::new(name),
+                args,
+                is_static,
+            });
         }
-        Ok(Expr::Member { target: Box::new(target), name: Box::new(name), is_static })
+        Ok(Expr::Member {
+            target: Box::new(target),
+            name: Box::new(name),
+            is_static,
+        })
     }
 
     fn primary(&mut self) -> PResult<Expr> {
         self.c.skip_ws();
         let Some(ch) = self.c.peek() else {
-            return Err(self.err("ExpectedExpression", "You must provide a value expression following the operator."));
+            return Err(self.err(
+                "ExpectedExpression",
+                "You must provide a value expression following the operator.",
+            ));
         };
         match ch {
             '$' => {
@@ -942,12 +1234,19 @@ impl Parser {
                 self.c.skip_ws_nl();
                 if self.c.peek() == Some(')') {
                     self.no_comma = save;
-                    return Err(self.err("ExpectedExpression", "An expression was expected after '('."));
+                    return Err(self.err(
+                        "ExpectedExpression",
+                        "An expression was expected after '('.",
+                    ));
                 }
                 let s = self.statement()?;
                 self.c.skip_ws_nl();
                 self.no_comma = save;
-                self.expect(')', "MissingEndParenthesisInExpression", "Missing closing ')' in expression.")?;
+                self.expect(
+                    ')',
+                    "MissingEndParenthesisInExpression",
+                    "Missing closing ')' in expression.",
+                )?;
                 Ok(Expr::Paren(Box::new(s)))
             }
             '{' => {
@@ -958,7 +1257,11 @@ impl Parser {
                 let body = self.script_block_body(Some('}'))?;
                 self.no_comma = save;
                 let text: String = self.c.chars[start..self.c.pos].iter().collect();
-                self.expect('}', "MissingEndCurlyBrace", "Missing closing '}' in statement block or type definition.")?;
+                self.expect(
+                    '}',
+                    "MissingEndCurlyBrace",
+                    "Missing closing '}' in statement block or type definition.",
+                )?;
                 Ok(Expr::ScriptBlock(Arc::new(body), text))
             }
             '\'' => {
@@ -966,7 +1269,12 @@ impl Parser {
                 let mut s = String::new();
                 loop {
                     match self.c.peek() {
-                        None => return Err(self.err("TerminatorExpectedAtEndOfString", "The string is missing the terminator: '.")),
+                        None => {
+                            return Err(self.err(
+                                "TerminatorExpectedAtEndOfString",
+                                "The string is missing the terminator: '.",
+                            ));
+                        }
                         Some('\'' | '\u{2019}' | '\u{2018}') if self.c.peek_at(1) == Some('\'') => {
                             s.push('\'');
                             self.c.bump(2);
@@ -990,9 +1298,20 @@ impl Parser {
             '0'..='9' | '.' => {
                 let text = self.c.read_number_text();
                 if self.c.peek().is_some_and(|c| c.is_alphabetic()) {
-                    return Err(self.err("BadNumericConstant", format!("The numeric constant {text}{} is not valid.", self.c.peek().unwrap_or(' '))));
+                    return Err(self.err(
+                        "BadNumericConstant",
+                        format!(
+                            "The numeric constant {text}{} is not valid.",
+                            self.c.peek().unwrap_or(' ')
+                        ),
+                    ));
                 }
-                parse_number(&text).map(Expr::Literal).ok_or_else(|| self.err("BadNumericConstant", format!("The numeric constant {text} is not valid.")))
+                parse_number(&text).map(Expr::Literal).ok_or_else(|| {
+                    self.err(
+                        "BadNumericConstant",
+                        format!("The numeric constant {text} is not valid."),
+                    )
+                })
             }
             '[' => self.prefix(),
             _ => Err(self.unexpected()),
@@ -1004,7 +1323,11 @@ impl Parser {
         self.no_comma = false;
         let body = self.statements(Some(close))?;
         self.no_comma = save;
-        self.expect(close, "MissingEndParenthesisInSubexpression", "Missing closing ')' in subexpression.")?;
+        self.expect(
+            close,
+            "MissingEndParenthesisInSubexpression",
+            "Missing closing ')' in subexpression.",
+        )?;
         Ok(body)
     }
 
@@ -1023,13 +1346,22 @@ impl Parser {
                     self.c.bump(1);
                     break;
                 }
-                None => return Err(self.err("MissingEndCurlyBrace", "Missing closing '}' in statement block or type definition.")),
+                None => {
+                    return Err(self.err(
+                        "MissingEndCurlyBrace",
+                        "Missing closing '}' in statement block or type definition.",
+                    ));
+                }
                 _ => {}
             }
             let key = match self.c.peek() {
                 Some(ch) if ch.is_alphabetic() || ch == '_' => {
                     let mut k = String::new();
-                    while let Some(c) = self.c.peek().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || *c == '.') {
+                    while let Some(c) = self
+                        .c
+                        .peek()
+                        .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || *c == '.')
+                    {
                         k.push(c);
                         self.c.bump(1);
                     }
@@ -1043,14 +1375,22 @@ impl Parser {
                 }
             };
             self.c.skip_ws_nl();
-            self.expect('=', "MissingEqualsInHashLiteral", "Missing '=' operator after key in hash literal.")?;
+            self.expect(
+                '=',
+                "MissingEqualsInHashLiteral",
+                "Missing '=' operator after key in hash literal.",
+            )?;
             self.c.skip_ws_nl();
             let value = self.statement()?;
             entries.push((key, value));
             self.c.skip_ws();
             match self.c.peek() {
                 Some('\n' | '\r' | ';' | '}') => {}
-                _ => return Err(self.err("MissingEndCurlyBrace", "The hash literal was incomplete.")),
+                _ => {
+                    return Err(
+                        self.err("MissingEndCurlyBrace", "The hash literal was incomplete.")
+                    );
+                }
             }
         }
         self.no_comma = save;
@@ -1074,9 +1414,13 @@ impl Parser {
         let term: String = format!("{quote}@");
         loop {
             if self.c.at_end() {
-                return Err(self.err("TerminatorExpectedAtEndOfString", format!("The string is missing the terminator: {term}.")));
+                return Err(self.err(
+                    "TerminatorExpectedAtEndOfString",
+                    format!("The string is missing the terminator: {term}."),
+                ));
             }
-            let at_line_start = self.c.pos == start || self.c.chars.get(self.c.pos - 1) == Some(&'\n');
+            let at_line_start =
+                self.c.pos == start || self.c.chars.get(self.c.pos - 1) == Some(&'\n');
             if at_line_start && self.c.starts_with(&term) {
                 break;
             }
@@ -1094,7 +1438,11 @@ impl Parser {
         if quote == '\'' {
             return Ok(Expr::Literal(Value::String(content)));
         }
-        let mut sub = Self { c: Cursor::new(&content), source: self.source.clone(), no_comma: false };
+        let mut sub = Self {
+            c: Cursor::new(&content),
+            source: self.source.clone(),
+            no_comma: false,
+        };
         let parts = sub.expandable(true)?;
         Ok(simplify_expandable(parts))
     }
@@ -1108,7 +1456,10 @@ impl Parser {
                 if here {
                     break;
                 }
-                return Err(self.err("TerminatorExpectedAtEndOfString", "The string is missing the terminator: \"."));
+                return Err(self.err(
+                    "TerminatorExpectedAtEndOfString",
+                    "The string is missing the terminator: \".",
+                ));
             };
             match ch {
                 '"' | '\u{201c}' | '\u{201d}' if !here => {
@@ -1136,29 +1487,29 @@ impl Parser {
                     });
                     self.c.bump(2);
                 }
-                '$' => {
-                    match self.c.peek_at(1) {
-                        Some('(') => {
-                            self.c.bump(2);
-                            if !text.is_empty() {
-                                parts.push(StrPart::Text(std::mem::take(&mut text)));
-                            }
-                            parts.push(StrPart::Sub(self.nested_statements(')')?));
+                '$' => match self.c.peek_at(1) {
+                    Some('(') => {
+                        self.c.bump(2);
+                        if !text.is_empty() {
+                            parts.push(StrPart::Text(std::mem::take(&mut text)));
                         }
-                        Some(n) if n.is_alphanumeric() || n == '_' || n == '{' || n == '?' || n == '$' => {
-                            self.c.bump(1);
-                            let name = self.c.read_variable_name().unwrap_or_default();
-                            if !text.is_empty() {
-                                parts.push(StrPart::Text(std::mem::take(&mut text)));
-                            }
-                            parts.push(StrPart::Var(name));
-                        }
-                        _ => {
-                            text.push('$');
-                            self.c.bump(1);
-                        }
+                        parts.push(StrPart::Sub(self.nested_statements(')')?));
                     }
-                }
+                    Some(n)
+                        if n.is_alphanumeric() || n == '_' || n == '{' || n == '?' || n == '$' =>
+                    {
+                        self.c.bump(1);
+                        let name = self.c.read_variable_name().unwrap_or_default();
+                        if !text.is_empty() {
+                            parts.push(StrPart::Text(std::mem::take(&mut text)));
+                        }
+                        parts.push(StrPart::Var(name));
+                    }
+                    _ => {
+                        text.push('$');
+                        self.c.bump(1);
+                    }
+                },
                 c => {
                     text.push(c);
                     self.c.bump(1);
@@ -1188,7 +1539,9 @@ fn op_level(op: BinOp) -> usize {
 
 fn is_assignable(e: &Expr) -> bool {
     match e {
-        Expr::Variable(_) | Expr::Member { .. } | Expr::Index(..) | Expr::Literal(Value::Null) => true,
+        Expr::Variable(_) | Expr::Member { .. } | Expr::Index(..) | Expr::Literal(Value::Null) => {
+            true
+        }
         Expr::Cast(_, inner) => is_assignable(inner),
         _ => false,
     }

@@ -23,7 +23,7 @@ pub enum PipelineState {
     Completed,
     /// A terminating error: `throw`, a parse error, `-ErrorAction Stop`, or a failed command
     /// invoked directly through PSRP.
-    Failed(ErrorRecord),
+    Failed(Box<ErrorRecord>),
     /// Stopped by the host.
     Stopped,
 }
@@ -56,12 +56,22 @@ pub struct CommandSpec {
 impl CommandSpec {
     /// A cmdlet call without parameters.
     pub fn command(name: &str) -> Self {
-        Self { command: name.to_owned(), is_script: false, parameters: Vec::new(), merge_errors: false }
+        Self {
+            command: name.to_owned(),
+            is_script: false,
+            parameters: Vec::new(),
+            merge_errors: false,
+        }
     }
 
     /// Script text.
     pub fn script(text: &str) -> Self {
-        Self { command: text.to_owned(), is_script: true, parameters: Vec::new(), merge_errors: false }
+        Self {
+            command: text.to_owned(),
+            is_script: true,
+            parameters: Vec::new(),
+            merge_errors: false,
+        }
     }
 
     /// Adds a named parameter; builder style.
@@ -135,7 +145,8 @@ impl Runspace {
 
     /// Registers a custom command (takes precedence over functions and built-ins).
     pub fn register(&mut self, cmd: Arc<dyn CustomCommand>) {
-        self.custom.retain(|c| !c.name().eq_ignore_ascii_case(cmd.name()));
+        self.custom
+            .retain(|c| !c.name().eq_ignore_ascii_case(cmd.name()));
         self.custom.push(cmd);
     }
 
@@ -164,7 +175,12 @@ impl Runspace {
     }
 
     /// Runs script text. `input` feeds `$input` and the first command (PIPELINE_INPUT).
-    pub fn run_script(&mut self, script: &str, input: Option<Vec<Value>>, host: &dyn EngineHost) -> PipelineOutcome {
+    pub fn run_script(
+        &mut self,
+        script: &str,
+        input: Option<Vec<Value>>,
+        host: &dyn EngineHost,
+    ) -> PipelineOutcome {
         if let Some(outcome) = self.try_scenario(script, host) {
             return outcome;
         }
@@ -175,7 +191,11 @@ impl Runspace {
                 let mut ev = Evaluator::new(self, host, Arc::from(script));
                 rec.position = Some(ev.position(e.offset, 1));
                 ev.had_errors = true;
-                return PipelineOutcome { state: PipelineState::Failed(rec), exit_code: None, had_errors: true };
+                return PipelineOutcome {
+                    state: PipelineState::Failed(Box::new(rec)),
+                    exit_code: None,
+                    had_errors: true,
+                };
             }
         };
         let source: Arc<str> = Arc::from(script);
@@ -200,13 +220,22 @@ impl Runspace {
     }
 
     /// Runs a PSRP command list as one pipeline.
-    pub fn run_commands(&mut self, commands: &[CommandSpec], input: Option<Vec<Value>>, host: &dyn EngineHost) -> PipelineOutcome {
+    pub fn run_commands(
+        &mut self,
+        commands: &[CommandSpec],
+        input: Option<Vec<Value>>,
+        host: &dyn EngineHost,
+    ) -> PipelineOutcome {
         if let [single] = commands {
             if single.is_script && single.parameters.is_empty() && !single.merge_errors {
                 return self.run_script(&single.command, input, host);
             }
         }
-        let text = commands.iter().map(|c| c.command.clone()).collect::<Vec<_>>().join(" | ");
+        let text = commands
+            .iter()
+            .map(|c| c.command.clone())
+            .collect::<Vec<_>>()
+            .join(" | ");
         if let Some(outcome) = self.try_scenario(&text, host) {
             return outcome;
         }
@@ -219,17 +248,24 @@ impl Runspace {
                 let mut args = Args::default();
                 for (name, v) in &c.parameters {
                     match name {
-                        Some(n) => args.named.push((n.trim_start_matches('-').to_owned(), Some(v.clone()))),
+                        Some(n) => args
+                            .named
+                            .push((n.trim_start_matches('-').to_owned(), Some(v.clone()))),
                         None => args.positional.push(v.clone()),
                     }
                 }
                 if c.is_script {
-                    let ast = parse_script(&c.command).map_err(|e| Flow::Error(Box::new(parse_error_record(&e)), true))?;
+                    let ast = parse_script(&c.command)
+                        .map_err(|e| Flow::Error(Box::new(parse_error_record(&e)), true))?;
                     stages.push(ev.script_stage(ast, args));
                 } else {
                     stages.push(ev.command_stage(&c.command, args)?);
                 }
-                redirs.push(if c.merge_errors { vec![super::ast::Redirection::Merge(2)] } else { Vec::new() });
+                redirs.push(if c.merge_errors {
+                    vec![super::ast::Redirection::Merge(2)]
+                } else {
+                    Vec::new()
+                });
             }
             ev.drive(&mut stages, &redirs, input.clone())
         })();
@@ -242,7 +278,10 @@ impl Runspace {
     }
 
     fn try_scenario(&mut self, text: &str, host: &dyn EngineHost) -> Option<PipelineOutcome> {
-        let entry = self.scenarios.iter().find_map(|s| s.match_text(text, super::scenario::Shell::PowerShell))?;
+        let entry = self
+            .scenarios
+            .iter()
+            .find_map(|s| s.match_text(text, super::scenario::Shell::PowerShell))?;
         let mut ev = Evaluator::new(self, host, Arc::from(text));
         let res = entry.play_powershell(&mut ev);
         Some(finish(&mut ev, res))
@@ -251,11 +290,14 @@ impl Runspace {
     // ---- state used by the evaluator ----
 
     pub(crate) fn get_global(&self, name: &str) -> Option<Value> {
-        self.globals.get(&name.to_ascii_lowercase()).map(|(_, v)| v.clone())
+        self.globals
+            .get(&name.to_ascii_lowercase())
+            .map(|(_, v)| v.clone())
     }
 
     pub(crate) fn set_global(&mut self, name: &str, v: Value) {
-        self.globals.insert(name.to_ascii_lowercase(), (name.to_owned(), v));
+        self.globals
+            .insert(name.to_ascii_lowercase(), (name.to_owned(), v));
     }
 
     pub(crate) fn remove_global(&mut self, name: &str) -> bool {
@@ -264,7 +306,15 @@ impl Runspace {
 
     pub(crate) fn globals(&self) -> Vec<(String, Value)> {
         let mut v: Vec<(String, Value)> = self.globals.values().cloned().collect();
-        for name in ["true", "false", "null", "PSVersionTable", "PID", "HOME", "Host"] {
+        for name in [
+            "true",
+            "false",
+            "null",
+            "PSVersionTable",
+            "PID",
+            "HOME",
+            "Host",
+        ] {
             if let Some(val) = self.automatic(name) {
                 v.push((name.to_owned(), val));
             }
@@ -273,7 +323,11 @@ impl Runspace {
     }
 
     pub(crate) fn env_override(&self, name: &str) -> Option<Value> {
-        self.env.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| Value::String(v.clone()))
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| Value::String(v.clone()))
     }
 
     pub(crate) fn set_env(&mut self, name: &str, v: String) {
@@ -291,9 +345,14 @@ impl Runspace {
             "ofs" => Value::String(" ".to_owned()),
             "psversiontable" => self.ps_version_table(),
             "host" => Value::Object(Box::new(
-                PsObject { to_string: Some("System.Management.Automation.Internal.Host.InternalHost".to_owned()), ..PsObject::typed("System.Management.Automation.Internal.Host.InternalHost") }
-                    .with("Name", Value::String("ServerRemoteHost".to_owned()))
-                    .with("Version", Value::String("1.0.0.0".to_owned())),
+                PsObject {
+                    to_string: Some(
+                        "System.Management.Automation.Internal.Host.InternalHost".to_owned(),
+                    ),
+                    ..PsObject::typed("System.Management.Automation.Internal.Host.InternalHost")
+                }
+                .with("Name", Value::String("ServerRemoteHost".to_owned()))
+                .with("Version", Value::String("1.0.0.0".to_owned())),
             )),
             _ => return None,
         })
@@ -306,12 +365,24 @@ impl Runspace {
             let get = |i: usize| Value::Int(parts.get(i).copied().unwrap_or(-1));
             Value::Object(Box::new(PsObject {
                 to_string: Some(s.to_owned()),
-                ..PsObject::typed("System.Version").with("Major", get(0)).with("Minor", get(1)).with("Build", get(2)).with("Revision", get(3))
+                ..PsObject::typed("System.Version")
+                    .with("Major", get(0))
+                    .with("Minor", get(1))
+                    .with("Build", get(2))
+                    .with("Revision", get(3))
             }))
         };
         h.insert(Value::str("PSVersion"), version(&self.ctx.ps_version));
         h.insert(Value::str("PSEdition"), Value::str("Desktop"));
-        h.insert(Value::str("PSCompatibleVersions"), Value::Array(["1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.1"].iter().map(|v| version(v)).collect()));
+        h.insert(
+            Value::str("PSCompatibleVersions"),
+            Value::Array(
+                ["1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.1"]
+                    .iter()
+                    .map(|v| version(v))
+                    .collect(),
+            ),
+        );
         h.insert(Value::str("BuildVersion"), version(&self.ctx.os_version));
         h.insert(Value::str("CLRVersion"), version("4.0.30319.42000"));
         h.insert(Value::str("WSManStackVersion"), version("3.0"));
@@ -321,7 +392,8 @@ impl Runspace {
     }
 
     pub(crate) fn define_function(&mut self, name: &str, body: Arc<ScriptBlockAst>, filter: bool) {
-        self.functions.insert(name.to_ascii_lowercase(), (body, filter));
+        self.functions
+            .insert(name.to_ascii_lowercase(), (body, filter));
     }
 
     pub(crate) fn function(&self, name: &str) -> Option<(Arc<ScriptBlockAst>, bool)> {
@@ -329,7 +401,11 @@ impl Runspace {
     }
 
     pub(crate) fn custom_command(&self, name: &str) -> Option<Arc<dyn CustomCommand>> {
-        self.custom.iter().rev().find(|c| c.name().eq_ignore_ascii_case(name)).cloned()
+        self.custom
+            .iter()
+            .rev()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+            .cloned()
     }
 
     pub(crate) fn next_guid(&mut self) -> uuid::Uuid {
@@ -341,13 +417,19 @@ impl Runspace {
 fn finish(ev: &mut Evaluator<'_>, res: Result<(), Flow>) -> PipelineOutcome {
     let had_errors = ev.had_errors;
     let (state, exit_code) = match res {
-        Ok(()) | Err(Flow::Return) | Err(Flow::Break(_)) | Err(Flow::Continue(_)) => (PipelineState::Completed, None),
+        Ok(()) | Err(Flow::Return) | Err(Flow::Break(_)) | Err(Flow::Continue(_)) => {
+            (PipelineState::Completed, None)
+        }
         Err(Flow::Exit(code)) => (PipelineState::Completed, Some(code)),
         Err(Flow::Stopped) => (PipelineState::Stopped, None),
-        Err(Flow::Error(rec, _)) => {
-            let mut rec = *rec;
+        Err(Flow::Error(mut rec, _)) => {
             if rec.position.is_none() {
-                rec.position = Some(ScriptPosition { line: 1, column: 1, line_text: String::new(), length: 1 });
+                rec.position = Some(ScriptPosition {
+                    line: 1,
+                    column: 1,
+                    line_text: String::new(),
+                    length: 1,
+                });
             }
             (PipelineState::Failed(rec), None)
         }
@@ -355,6 +437,13 @@ fn finish(ev: &mut Evaluator<'_>, res: Result<(), Flow>) -> PipelineOutcome {
     if let Some(code) = exit_code {
         ev.rs.set_global("LASTEXITCODE", Value::Int(code));
     }
-    ev.rs.set_global("?", Value::Bool(!had_errors && matches!(state, PipelineState::Completed)));
-    PipelineOutcome { state, exit_code, had_errors: had_errors || matches!(&exit_code, Some(c) if *c != 0) && false }
+    ev.rs.set_global(
+        "?",
+        Value::Bool(!had_errors && matches!(state, PipelineState::Completed)),
+    );
+    PipelineOutcome {
+        state,
+        exit_code,
+        had_errors,
+    }
 }

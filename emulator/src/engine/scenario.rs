@@ -135,7 +135,10 @@ impl Scenario {
     /// A [`ScenarioError`] when the file cannot be read or is invalid.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text)
     }
 
@@ -149,7 +152,15 @@ impl Scenario {
         let mut entries = Vec::new();
         for (index, mut e) in file.command.into_iter().enumerate() {
             if let Some(r) = &e.regex {
-                e.compiled = Some(regex::RegexBuilder::new(r).case_insensitive(true).build().map_err(|err| ScenarioError::Regex { index, message: err.to_string() })?);
+                e.compiled = Some(
+                    regex::RegexBuilder::new(r)
+                        .case_insensitive(true)
+                        .build()
+                        .map_err(|err| ScenarioError::Regex {
+                            index,
+                            message: err.to_string(),
+                        })?,
+                );
             }
             if e.exact.is_none() && e.glob.is_none() && e.regex.is_none() && e.name.is_none() {
                 return Err(ScenarioError::NoMatcher(index));
@@ -166,8 +177,12 @@ impl Scenario {
             .iter()
             .filter(|e| e.shell == Shell::Any || e.shell == shell)
             .find(|e| {
-                e.exact.as_deref().is_some_and(|x| x.trim().eq_ignore_ascii_case(t))
-                    || e.glob.as_deref().is_some_and(|g| wildcard_match(g, t, false))
+                e.exact
+                    .as_deref()
+                    .is_some_and(|x| x.trim().eq_ignore_ascii_case(t))
+                    || e.glob
+                        .as_deref()
+                        .is_some_and(|g| wildcard_match(g, t, false))
                     || e.compiled.as_ref().is_some_and(|r| r.is_match(t))
             })
             .cloned()
@@ -196,15 +211,23 @@ impl Scenario {
 impl Entry {
     fn outputs(&self) -> Vec<Value> {
         if self.output.is_empty() {
-            return self.stdout.as_deref().map(|s| s.lines().map(|l| Value::String(l.to_owned())).collect()).unwrap_or_default();
+            return self
+                .stdout
+                .as_deref()
+                .map(|s| s.lines().map(|l| Value::String(l.to_owned())).collect())
+                .unwrap_or_default();
         }
         self.output.iter().map(toml_to_value).collect()
     }
 
     fn error(&self, msg: &str) -> ErrorRecord {
-        ErrorRecord::new("Microsoft.PowerShell.Commands.WriteErrorException", msg, ErrorCategory::NotSpecified)
-            .with_id("Microsoft.PowerShell.Commands.WriteErrorException")
-            .with_activity(self.name.as_deref().unwrap_or("Write-Error"))
+        ErrorRecord::new(
+            "Microsoft.PowerShell.Commands.WriteErrorException",
+            msg,
+            ErrorCategory::NotSpecified,
+        )
+        .with_id("Microsoft.PowerShell.Commands.WriteErrorException")
+        .with_activity(self.name.as_deref().unwrap_or("Write-Error"))
     }
 
     fn hang(host: &dyn EngineHost) -> Result<(), Stopped> {
@@ -250,7 +273,13 @@ impl Entry {
             Self::hang(ev.host)?;
         }
         if let Some(t) = &self.throw {
-            return Err(Flow::Error(Box::new(runtime_error(t.clone(), ErrorCategory::OperationStopped, t).with_target(Value::String(t.clone()))), true));
+            return Err(Flow::Error(
+                Box::new(
+                    runtime_error(t.clone(), ErrorCategory::OperationStopped, t)
+                        .with_target(Value::String(t.clone())),
+                ),
+                true,
+            ));
         }
         if let Some(code) = self.exit_code {
             return Err(Flow::Exit(code));
@@ -336,7 +365,10 @@ impl CustomCommand for ScenarioCommand {
             }
         }
         if let Some(t) = &e.throw {
-            return Err(CommandFailure::Terminating(runtime_error(t.clone(), ErrorCategory::OperationStopped, t).with_target(Value::String(t.clone()))));
+            return Err(CommandFailure::Terminating(Box::new(
+                runtime_error(t.clone(), ErrorCategory::OperationStopped, t)
+                    .with_target(Value::String(t.clone())),
+            )));
         }
         if let Some(code) = e.exit_code {
             return Err(CommandFailure::Exit(code));
@@ -352,7 +384,8 @@ pub fn toml_to_value(v: &toml::Value) -> Value {
         toml::Value::Integer(i) => i32::try_from(*i).map_or(Value::Long(*i), Value::Int),
         toml::Value::Float(f) => Value::Double(*f),
         toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => DateTime::parse(&d.to_string(), 0).map_or_else(|| Value::String(d.to_string()), Value::DateTime),
+        toml::Value::Datetime(d) => DateTime::parse(&d.to_string(), 0)
+            .map_or_else(|| Value::String(d.to_string()), Value::DateTime),
         toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_value).collect()),
         toml::Value::Table(t) => {
             let mut o = PsObject::custom();

@@ -26,15 +26,32 @@ impl DateTime {
             Ok(d) => d.as_nanos() as i128,
             Err(e) => -(e.duration().as_nanos() as i128),
         };
-        let ticks = UNIX_EPOCH_TICKS + (nanos / 100) as i64 + i64::from(offset_minutes) * 60 * TICKS_PER_SECOND;
-        Self { ticks, offset_minutes }
+        let ticks = UNIX_EPOCH_TICKS
+            + (nanos / 100) as i64
+            + i64::from(offset_minutes) * 60 * TICKS_PER_SECOND;
+        Self {
+            ticks,
+            offset_minutes,
+        }
     }
 
     /// From civil fields (in the given offset).
-    pub fn from_civil(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, offset_minutes: i32) -> Self {
+    pub fn from_civil(
+        y: i64,
+        mo: u32,
+        d: u32,
+        h: u32,
+        mi: u32,
+        s: u32,
+        offset_minutes: i32,
+    ) -> Self {
         let days = days_from_civil(y, mo, d) + UNIX_EPOCH_TICKS / TICKS_PER_DAY;
-        let ticks = days * TICKS_PER_DAY + (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)) * TICKS_PER_SECOND;
-        Self { ticks, offset_minutes }
+        let ticks = days * TICKS_PER_DAY
+            + (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)) * TICKS_PER_SECOND;
+        Self {
+            ticks,
+            offset_minutes,
+        }
     }
 
     /// (year, month, day).
@@ -70,7 +87,10 @@ impl DateTime {
     /// Adds ticks.
     #[must_use]
     pub fn add_ticks(&self, ticks: i64) -> Self {
-        Self { ticks: self.ticks.saturating_add(ticks), offset_minutes: self.offset_minutes }
+        Self {
+            ticks: self.ticks.saturating_add(ticks),
+            offset_minutes: self.offset_minutes,
+        }
     }
 
     /// The same instant in UTC.
@@ -139,11 +159,24 @@ impl DateTime {
                 ('y', 4..) => format!("{y:04}"),
                 ('y', _) => format!("{:02}", y % 100),
                 ('M', 4..) => MONTH_NAMES.get(mo as usize - 1).unwrap_or(&"").to_string(),
-                ('M', 3) => MONTH_NAMES.get(mo as usize - 1).unwrap_or(&"").chars().take(3).collect(),
+                ('M', 3) => MONTH_NAMES
+                    .get(mo as usize - 1)
+                    .unwrap_or(&"")
+                    .chars()
+                    .take(3)
+                    .collect(),
                 ('M', 2) => format!("{mo:02}"),
                 ('M', _) => mo.to_string(),
-                ('d', 4..) => DAY_NAMES.get(self.day_of_week() as usize).unwrap_or(&"").to_string(),
-                ('d', 3) => DAY_NAMES.get(self.day_of_week() as usize).unwrap_or(&"").chars().take(3).collect(),
+                ('d', 4..) => DAY_NAMES
+                    .get(self.day_of_week() as usize)
+                    .unwrap_or(&"")
+                    .to_string(),
+                ('d', 3) => DAY_NAMES
+                    .get(self.day_of_week() as usize)
+                    .unwrap_or(&"")
+                    .chars()
+                    .take(3)
+                    .collect(),
                 ('d', 2) => format!("{d:02}"),
                 ('d', _) => d.to_string(),
                 ('H', 2..) => format!("{h:02}"),
@@ -154,7 +187,10 @@ impl DateTime {
                 ('m', _) => mi.to_string(),
                 ('s', 2..) => format!("{s:02}"),
                 ('s', _) => s.to_string(),
-                ('f', k) => format!("{:07}", self.ticks.rem_euclid(TICKS_PER_SECOND)).chars().take(k).collect(),
+                ('f', k) => format!("{:07}", self.ticks.rem_euclid(TICKS_PER_SECOND))
+                    .chars()
+                    .take(k)
+                    .collect(),
                 ('t', 2..) => to_12h(h).1.to_owned(),
                 ('t', _) => to_12h(h).1.chars().take(1).collect(),
                 _ => {
@@ -176,7 +212,11 @@ impl DateTime {
             let a: i64 = it.next()?.parse().ok()?;
             let b: u32 = it.next()?.parse().ok()?;
             let c: i64 = it.next()?.parse().ok()?;
-            let (y, mo, d) = if date.contains('-') { (a, b, c as u32) } else { (c, a as u32, b) };
+            let (y, mo, d) = if date.contains('-') {
+                (a, b, c as u32)
+            } else {
+                (c, a as u32, b)
+            };
             if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
                 return None;
             }
@@ -191,12 +231,17 @@ impl DateTime {
                 let (t, o) = rest.split_at(pos);
                 let sign = if o.starts_with('-') { -1 } else { 1 };
                 let (oh, om) = o.get(1..)?.split_once(':').unwrap_or((o.get(1..)?, "0"));
-                (t, Some(sign * (oh.parse::<i32>().ok()? * 60 + om.parse::<i32>().ok()?)))
+                (
+                    t,
+                    Some(sign * (oh.parse::<i32>().ok()? * 60 + om.parse::<i32>().ok()?)),
+                )
             } else {
                 (rest, None)
             };
             let (time, ampm) = match rest.trim().rsplit_once(' ') {
-                Some((t, p)) if p.eq_ignore_ascii_case("AM") || p.eq_ignore_ascii_case("PM") => (t, Some(p.to_ascii_uppercase())),
+                Some((t, p)) if p.eq_ignore_ascii_case("AM") || p.eq_ignore_ascii_case("PM") => {
+                    (t, Some(p.to_ascii_uppercase()))
+                }
                 _ => (rest.trim(), None),
             };
             let mut parts = time.split(':');
@@ -214,7 +259,10 @@ impl DateTime {
             dt = Self::from_civil(y, mo, d, h, mi, sec, default_offset).add_ticks(frac_ticks);
             if let Some(off) = offset {
                 let utc = dt.ticks - i64::from(off) * 60 * TICKS_PER_SECOND;
-                dt = Self { ticks: utc + i64::from(default_offset) * 60 * TICKS_PER_SECOND, offset_minutes: default_offset };
+                dt = Self {
+                    ticks: utc + i64::from(default_offset) * 60 * TICKS_PER_SECOND,
+                    offset_minutes: default_offset,
+                };
             }
             return Some(dt);
         }
@@ -240,9 +288,27 @@ fn to_12h(h: u32) -> (u32, &'static str) {
     (h12, ampm)
 }
 
-const DAY_NAMES: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const DAY_NAMES: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 const MONTH_NAMES: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
     "December",
 ];
 
@@ -299,7 +365,13 @@ impl fmt::Display for TimeSpan {
         if days > 0 {
             write!(f, "{days}.")?;
         }
-        write!(f, "{:02}:{:02}:{:02}", secs / 3600 % 24, secs / 60 % 60, secs % 60)?;
+        write!(
+            f,
+            "{:02}:{:02}:{:02}",
+            secs / 3600 % 24,
+            secs / 60 % 60,
+            secs % 60
+        )?;
         if frac > 0 {
             write!(f, ".{frac:07}")?;
         }
@@ -329,7 +401,19 @@ mod tests {
 
     #[test]
     fn timespan_format() {
-        assert_eq!(TimeSpan { ticks: 90 * TICKS_PER_SECOND }.to_string(), "00:01:30");
-        assert_eq!(TimeSpan { ticks: 86_400 * TICKS_PER_SECOND + 5 }.to_string(), "1.00:00:00.0000005");
+        assert_eq!(
+            TimeSpan {
+                ticks: 90 * TICKS_PER_SECOND
+            }
+            .to_string(),
+            "00:01:30"
+        );
+        assert_eq!(
+            TimeSpan {
+                ticks: 86_400 * TICKS_PER_SECOND + 5
+            }
+            .to_string(),
+            "1.00:00:00.0000005"
+        );
     }
 }

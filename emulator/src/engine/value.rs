@@ -216,12 +216,18 @@ impl Hashtable {
 
     /// Looks a key up by its string form, case-insensitively.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k.to_string().eq_ignore_ascii_case(key)).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.to_string().eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
     }
 
     /// Looks a key up by value.
     pub fn get_value(&self, key: &Value) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| key_eq(k, key))
+            .map(|(_, v)| v)
     }
 
     /// Removes a key.
@@ -294,7 +300,11 @@ impl PsObject {
 
     /// Adds or replaces a property.
     pub fn set(&mut self, name: &str, value: Value) {
-        if let Some(slot) = self.properties.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        if let Some(slot) = self
+            .properties
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
             slot.1 = value;
         } else {
             self.properties.push((name.to_owned(), value));
@@ -303,17 +313,24 @@ impl PsObject {
 
     /// A property, case-insensitively.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.properties.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.properties
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Whether this is a `PSCustomObject`.
     pub fn is_custom(&self) -> bool {
-        self.type_names.first().is_some_and(|t| t.ends_with("PSCustomObject"))
+        self.type_names
+            .first()
+            .is_some_and(|t| t.ends_with("PSCustomObject"))
     }
 
     /// The first type name.
     pub fn type_name(&self) -> &str {
-        self.type_names.first().map_or("System.Object", String::as_str)
+        self.type_names
+            .first()
+            .map_or("System.Object", String::as_str)
     }
 
     /// `ToString()`: the override, `@{a=1; b=2}` for custom objects, else the type name.
@@ -322,8 +339,11 @@ impl PsObject {
             return s.clone();
         }
         if self.is_custom() {
-            let inner: Vec<String> =
-                self.properties.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let inner: Vec<String> = self
+                .properties
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             return format!("@{{{}}}", inner.join("; "));
         }
         self.type_name().to_owned()
@@ -396,7 +416,10 @@ impl ErrorCategory {
 
     /// Parses a category name, case-insensitively.
     pub fn from_name(s: &str) -> Option<Self> {
-        ALL_CATEGORIES.iter().copied().find(|c| c.name().eq_ignore_ascii_case(s))
+        ALL_CATEGORIES
+            .iter()
+            .copied()
+            .find(|c| c.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -445,7 +468,11 @@ pub struct ErrorRecord {
 impl ErrorRecord {
     /// A record for an exception type, deriving `Reason` from the type's short name.
     pub fn new(exception_type: &str, message: impl Into<String>, category: ErrorCategory) -> Self {
-        let reason = exception_type.rsplit('.').next().unwrap_or(exception_type).to_owned();
+        let reason = exception_type
+            .rsplit('.')
+            .next()
+            .unwrap_or(exception_type)
+            .to_owned();
         Self {
             exception_type: exception_type.to_owned(),
             message: message.into(),
@@ -482,7 +509,10 @@ impl ErrorRecord {
 
     /// The short exception type name (`CommandNotFoundException`).
     pub fn exception_name(&self) -> &str {
-        self.exception_type.rsplit('.').next().unwrap_or(&self.exception_type)
+        self.exception_type
+            .rsplit('.')
+            .next()
+            .unwrap_or(&self.exception_type)
     }
 
     /// `CategoryInfo.ToString()`: `ObjectNotFound: (fake:String) [], CommandNotFoundException`.
@@ -551,7 +581,11 @@ pub fn format_double(d: f64) -> String {
         }
     } else {
         let (first, rest) = digits.split_at(1);
-        let rest = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let rest = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { "-" } else { "+" };
         format!("{sign}{first}{rest}E{esign}{:02}", exp.abs())
     }
@@ -560,7 +594,11 @@ pub fn format_double(d: f64) -> String {
 /// Banker's rounding, as .NET's `Math.Round` and number conversions use.
 pub fn round_half_even(d: f64) -> f64 {
     let r = d.round();
-    if (d - d.trunc()).abs() == 0.5 { 2.0 * (d / 2.0).round() } else { r }
+    if (d - d.trunc()).abs() == 0.5 {
+        2.0 * (d / 2.0).round()
+    } else {
+        r
+    }
 }
 
 /// Parses a PowerShell number literal (decimal, hex, exponent, `kb`..`pb` and `l` suffixes).
@@ -573,10 +611,16 @@ pub fn parse_number(s: &str) -> Option<Value> {
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
     let lower = body.to_ascii_lowercase();
-    let (lower, mult) = [("kb", 1i64 << 10), ("mb", 1 << 20), ("gb", 1 << 30), ("tb", 1 << 40), ("pb", 1 << 50)]
-        .iter()
-        .find_map(|(suf, m)| lower.strip_suffix(suf).map(|r| (r.to_owned(), *m)))
-        .unwrap_or((lower, 1));
+    let (lower, mult) = [
+        ("kb", 1i64 << 10),
+        ("mb", 1 << 20),
+        ("gb", 1 << 30),
+        ("tb", 1 << 40),
+        ("pb", 1 << 50),
+    ]
+    .iter()
+    .find_map(|(suf, m)| lower.strip_suffix(suf).map(|r| (r.to_owned(), *m)))
+    .unwrap_or((lower, 1));
     let (lower, force_long) = match lower.strip_suffix('l') {
         Some(r) if !r.starts_with("0x") || !r.is_empty() => (r.to_owned(), true),
         _ => (lower, false),
@@ -593,7 +637,10 @@ pub fn parse_number(s: &str) -> Option<Value> {
         let v = if neg { -v } else { v };
         return Some(int_value(v.checked_mul(mult)?, force_long));
     }
-    if !lower.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-')) {
+    if !lower
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
+    {
         return None;
     }
     if !lower.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
