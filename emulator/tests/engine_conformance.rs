@@ -201,6 +201,17 @@ const CASES: &[Case] = &[
     ok("$h = @{}; $h.x = 5; $h.x", &["5"]),
     ok("$h = @{}; $h['k'] = 'v'; $h.K", &["v"]),
     ok("$h = @{a=1}; $h.ContainsKey('A')", &["True"]),
+    ok("$h = @{}; $h.Add('k', 1); $h.Add('j', 2); $h.Count", &["2"]),
+    ok("$h = @{a=1; b=2}; $h.Remove('a'); $h.Keys", &["b"]),
+    st(
+        "$h = @{a=1}; $h.Add('a', 2)",
+        &[],
+        &["E:RuntimeException:NotSpecified"],
+    ),
+    ok(
+        "$l = New-Object System.Collections.ArrayList; [void]$l.Add('x'); $l.Count",
+        &["1"],
+    ),
     ok("$h = [ordered]@{z=1; a=2}; $h.Keys", &["z", "a"]),
     ok("$o = [PSCustomObject]@{Name='n'; Id=1}; $o.Name", &["n"]),
     ok("[PSCustomObject]@{a=1; b=2}", &["@{a=1; b=2}"]),

@@ -1310,6 +1310,17 @@ impl<'a> Evaluator<'a> {
                     return self.static_method(t, &name, &argv);
                 }
                 let v = self.eval(target)?;
+                if let Some(updated) = mutate_in_place(&v, &name, &argv)? {
+                    // Hashtables and list-like arrays are reference types in .NET: write back.
+                    // Hashtable methods are void (an empty array writes nothing); ArrayList.Add
+                    // returns the new index.
+                    let ret = match &updated {
+                        Value::Array(a) => Value::Int(a.len() as i32 - 1),
+                        _ => Value::Array(Vec::new()),
+                    };
+                    self.store(target, updated)?;
+                    return Ok(ret);
+                }
                 self.method(v, &name, argv)
             }
             Expr::Index(target, idx) => {
@@ -1805,14 +1816,6 @@ impl<'a> Evaluator<'a> {
                         }))
                     }
                     "clone" => Value::Hashtable(h),
-                    "add" | "remove" | "clear" => {
-                        return Err(runtime_error(
-                            format!("Hashtable.{name}() is not supported on a copy; use $h['key'] = value or $h.Remove via assignment."),
-                            ErrorCategory::NotImplemented,
-                            "MethodNotSupported",
-                        )
-                        .into());
-                    }
                     _ => {
                         let _ = &mut h;
                         return Err(not_found(&v));
@@ -2007,6 +2010,48 @@ impl<'a> Evaluator<'a> {
                 return Err(runtime_error(format!("Method invocation failed because [{t}] does not contain a method named '{name}'."), ErrorCategory::InvalidOperation, "MethodNotFound").into());
             }
         })
+    }
+}
+
+/// `$h.Add(k, v)`, `$h.Remove(k)`, `$h.Clear()`, `$list.Add(x)` on a value held in a variable
+/// or property: the updated container, or `None` when this is not such a call.
+fn mutate_in_place(v: &Value, name: &str, args: &[Value]) -> R<Option<Value>> {
+    let lname = name.to_ascii_lowercase();
+    match (v, lname.as_str()) {
+        (Value::Hashtable(h), "add") => {
+            let (Some(k), Some(val)) = (args.first(), args.get(1)) else {
+                return Ok(None);
+            };
+            if h.get_value(k).is_some() {
+                return Err(runtime_error(
+                    format!("Exception calling \"Add\" with \"2\" argument(s): \"Item has already been added. Key in dictionary: '{k}'  Key being added: '{k}'\""),
+                    ErrorCategory::NotSpecified,
+                    "ArgumentException",
+                )
+                .into());
+            }
+            let mut h = h.clone();
+            h.insert(k.clone(), val.clone());
+            Ok(Some(Value::Hashtable(h)))
+        }
+        (Value::Hashtable(h), "remove") => {
+            let mut h = h.clone();
+            if let Some(k) = args.first() {
+                h.remove(k);
+            }
+            Ok(Some(Value::Hashtable(h)))
+        }
+        (Value::Hashtable(h), "clear") => {
+            let mut empty = Hashtable::new();
+            empty.ordered = h.ordered;
+            Ok(Some(Value::Hashtable(empty)))
+        }
+        (Value::Array(a), "add") => {
+            let mut a = a.clone();
+            a.extend(args.first().cloned());
+            Ok(Some(Value::Array(a)))
+        }
+        _ => Ok(None),
     }
 }
 
