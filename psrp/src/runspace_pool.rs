@@ -26,7 +26,8 @@
 //! disconnect/reconnect (WSMan Disconnect/Reconnect, no PSRP messages): Opened ⇄ Disconnected
 //! connect from a new client (WSMan Connect, MS-PSRP 3.1.4.x "connecting to a disconnected pool"):
 //!   connect() ── SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL ─▶ Disconnected
-//!   Opened ◀── SESSION_CAPABILITY + RUNSPACEPOOL_INIT_DATA (+ APPLICATION_PRIVATE_DATA) ── Opened
+//!   ◀── SESSION_CAPABILITY + RUNSPACEPOOL_INIT_DATA ── Opened
+//!   Opened ◀── APPLICATION_PRIVATE_DATA, RUNSPACEPOOL_STATE (Opened)
 //!
 //! Not covered yet: SET_MAX/MIN_RUNSPACES, GET_AVAILABLE_RUNSPACES, RESET_RUNSPACE_STATE,
 //! GET_COMMAND_METADATA and runspace-pool host calls.
@@ -470,15 +471,24 @@ impl RunspacePool {
             }
             (
                 Side::Client,
-                State::NegotiationSucceeded | State::Opened,
+                State::NegotiationSucceeded | State::Opened | State::Connecting,
                 Payload::ApplicationPrivateData(data),
             ) => {
                 self.events
                     .push_back(Event::ApplicationPrivateData(data.data));
+                // psrpcore's server ends a Connect with APPLICATION_PRIVATE_DATA.
+                if self.state == State::Connecting {
+                    self.set_state(State::Opened);
+                }
             }
             (Side::Client, current, Payload::RunspacePoolState(info)) => {
                 let next = match info.state {
-                    RunspacePoolState::OPENED if current == State::NegotiationSucceeded => {
+                    RunspacePoolState::OPENED
+                        if matches!(
+                            current,
+                            State::NegotiationSucceeded | State::Connecting | State::Opened
+                        ) =>
+                    {
                         State::Opened
                     }
                     RunspacePoolState::CLOSED => State::Closed,
@@ -514,8 +524,9 @@ impl RunspacePool {
             (Side::Server, State::ExpectConnect, Payload::ConnectRunspacePool(connect)) => {
                 self.min_runspaces = connect.min_runspaces.unwrap_or(self.min_runspaces);
                 self.max_runspaces = connect.max_runspaces.unwrap_or(self.max_runspaces);
-                // The Connect response carries these two; APPLICATION_PRIVATE_DATA follows in
-                // the next Receive.
+                // The Connect response carries these two. Windows then sends RUNSPACEPOOL_STATE
+                // (Opened) in the next Receive (test_psrp_disconnect_runspaces.yml); psrpcore's
+                // client waits for APPLICATION_PRIVATE_DATA instead, so both follow.
                 self.send(PipelineId::NIL, &SessionCapability::default());
                 let init = RunspacePoolInitData {
                     min_runspaces: self.min_runspaces,
@@ -524,6 +535,11 @@ impl RunspacePool {
                 self.send(PipelineId::NIL, &init);
                 let data = self.application_private_data.clone();
                 self.send(PipelineId::NIL, &data);
+                let state = RunspacePoolStateInfo {
+                    state: RunspacePoolState::OPENED,
+                    error: None,
+                };
+                self.send(PipelineId::NIL, &state);
                 self.set_state(State::Opened);
             }
             (Side::Client, State::Connecting, Payload::SessionCapability(cap)) => {
@@ -536,7 +552,6 @@ impl RunspacePool {
             (Side::Client, State::Connecting, Payload::RunspacePoolInitData(init)) => {
                 self.min_runspaces = init.min_runspaces;
                 self.max_runspaces = init.max_runspaces;
-                self.set_state(State::Opened);
             }
             _ => return Err(self.unexpected(ty)),
         }

@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use psrp::message::RunspacePoolId;
+use psrp::message::{MessageType, RunspacePoolId};
 use psrp::messages::ApplicationPrivateData;
 use psrp::records::PsPrimitiveDictionary;
 use psrp::runspace_pool::{Event, RunspacePool, RunspacePoolState};
@@ -85,4 +85,85 @@ fn client_role_opens_from_windows_replies() {
             .any(|(k, _)| k.as_str() == Some("PSVersionTable")),
         "{data:?}"
     );
+}
+
+fn disconnect_conversation() -> Vec<tests::Exchange> {
+    tests::pypsrp_files()
+        .into_iter()
+        .find(|f| f.file.ends_with("test_psrp_disconnect_runspaces.yml"))
+        .expect("fixture present")
+        .exchanges
+}
+
+#[test]
+fn server_role_answers_pypsrp_connect_like_windows() {
+    let exchanges = disconnect_conversation();
+    let data = ApplicationPrivateData {
+        data: PsPrimitiveDictionary {
+            entries: Vec::new(),
+        },
+    };
+    let mut server = RunspacePool::server(RunspacePoolId::NIL, data);
+    for p in elements(exchanges[0].request.as_deref().unwrap(), "creationXml") {
+        server.receive(&p).unwrap();
+    }
+    while server.poll_transmit(usize::MAX).is_some() {}
+    server.disconnect().unwrap();
+    // Exchange 14: Connect with connectXml (SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL).
+    for p in elements(exchanges[14].request.as_deref().unwrap(), "connectXml") {
+        server.receive(&p).unwrap();
+    }
+    assert_eq!(server.state(), RunspacePoolState::OPENED);
+    let reply = server.poll_transmit(usize::MAX).unwrap();
+    let types: Vec<MessageType> = reply_types(&reply);
+    // What Windows put in connectResponseXml comes first, in the same order.
+    let windows = elements(
+        exchanges[14].response.as_deref().unwrap(),
+        "connectResponseXml",
+    );
+    let windows_types = reply_types(&windows.concat());
+    assert_eq!(
+        windows_types,
+        [
+            MessageType::SESSION_CAPABILITY,
+            MessageType::RUNSPACEPOOL_INIT_DATA
+        ]
+    );
+    assert_eq!(&types[..2], &windows_types[..]);
+    assert_eq!(
+        &types[2..],
+        &[
+            MessageType::APPLICATION_PRIVATE_DATA,
+            MessageType::RUNSPACEPOOL_STATE
+        ]
+    );
+}
+
+#[test]
+fn client_role_connects_from_windows_connect_response() {
+    let exchanges = disconnect_conversation();
+    let mut client = RunspacePool::client(RunspacePoolId::NIL, 1, 1);
+    client.connect().unwrap();
+    while client.poll_transmit(usize::MAX).is_some() {}
+    for p in elements(
+        exchanges[14].response.as_deref().unwrap(),
+        "connectResponseXml",
+    ) {
+        client.receive(&p).unwrap();
+    }
+    assert_eq!(client.state(), RunspacePoolState::CONNECTING);
+    for p in elements(exchanges[15].response.as_deref().unwrap(), "rsp:Stream") {
+        client.receive(&p).unwrap();
+    }
+    assert_eq!(client.state(), RunspacePoolState::OPENED);
+    assert_eq!(client.runspaces(), (1, 1));
+}
+
+/// Message types of the start fragments in a payload.
+fn reply_types(payload: &[u8]) -> Vec<MessageType> {
+    let mut defrag = psrp::fragment::Defragmenter::new();
+    defrag.receive(payload).unwrap();
+    std::iter::from_fn(|| defrag.poll_message())
+        .map(|m| psrp::message::Message::decode(&m).unwrap().message_type)
+        .collect()
 }
