@@ -438,3 +438,34 @@ fn structured_commands_with_parameters_and_input() {
         matches!(&o.state, PipelineState::Failed(e) if e.exception_name() == "CommandNotFoundException")
     );
 }
+
+#[test]
+fn scenario_hang_is_stoppable_and_dates_convert() {
+    let scenario = Arc::new(
+        Scenario::parse(
+            "[[command]]\nmatch = \"Wait-Forever\"\nhang = true\n\n[[command]]\nmatch = \"When\"\noutput = [2024-01-01T10:00:00Z]\n",
+        )
+        .unwrap(),
+    );
+    let host = Arc::new(CollectingHost::new());
+    let (h2, s2) = (host.clone(), scenario.clone());
+    let t = std::thread::spawn(move || {
+        let mut rs = Runspace::new(Default::default());
+        rs.register_scenario(s2);
+        rs.run_script("Wait-Forever", None, h2.as_ref()).state
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!t.is_finished());
+    host.stop();
+    assert_eq!(t.join().unwrap(), PipelineState::Stopped);
+
+    let mut rs = Runspace::new(Default::default());
+    rs.register_scenario(scenario);
+    let host = CollectingHost::new();
+    rs.run_script("when", None, &host);
+    let recs = host.drain();
+    assert!(
+        matches!(&recs[..], [StreamRecord::Output(Value::DateTime(d))] if d.to_iso() == "2024-01-01T10:00:00.0000000+00:00"),
+        "{recs:?}"
+    );
+}

@@ -82,6 +82,8 @@ pub(crate) struct Evaluator<'a> {
     try_depth: usize,
     pub(crate) merge_errors: usize,
     pub(crate) had_errors: bool,
+    /// Set when the current statement wrote an error (drives `$?`).
+    stmt_failed: bool,
     pub(crate) source: Arc<str>,
     pub(crate) current_offset: usize,
 }
@@ -97,6 +99,7 @@ impl<'a> Evaluator<'a> {
             try_depth: 0,
             merge_errors: 0,
             had_errors: false,
+            stmt_failed: false,
             source,
             current_offset: 0,
         }
@@ -182,7 +185,7 @@ impl<'a> Evaluator<'a> {
             _ => {}
         }
         self.had_errors = true;
-        self.set_var("?", Value::Bool(false));
+        self.stmt_failed = true;
         self.push_error_var(&rec);
         if pref == "silentlycontinue" {
             return Ok(());
@@ -279,13 +282,19 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn exec_block(&mut self, stmts: &[Stmt]) -> R<()> {
         for s in stmts {
             self.tick()?;
-            match self.exec_stmt(s) {
+            let outer_failed = std::mem::take(&mut self.stmt_failed);
+            let res = self.exec_stmt(s);
+            let failed = self.stmt_failed || matches!(res, Err(Flow::Error(..)));
+            self.stmt_failed = outer_failed || failed;
+            if !matches!(&s.kind, StmtKind::Block(_)) {
+                self.rs.set_global("?", Value::Bool(!failed));
+            }
+            match res {
                 Err(Flow::Error(rec, false)) if self.try_depth == 0 => {
                     if self.preference("ErrorActionPreference") == "stop" {
                         return Err(Flow::Error(rec, true));
                     }
                     self.had_errors = true;
-                    self.set_var("?", Value::Bool(false));
                     self.push_error_var(&rec);
                     if self.merge_errors > 0 {
                         self.write_output(Value::ErrorRecord(rec))?;

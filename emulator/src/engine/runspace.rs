@@ -205,15 +205,9 @@ impl Runspace {
                 ev.set_var("input", Value::Array(items.clone()));
             }
             ev.exec_block(&ast.begin)?;
-            match &input {
-                Some(items) if !ast.params.is_empty() || !ast.body.is_empty() => {
-                    // Script with pipeline input: the body runs once with $input (as PowerShell's
-                    // AddScript does for a script without a process block).
-                    let _ = items;
-                    ev.exec_block(&ast.body)
-                }
-                _ => ev.exec_block(&ast.body),
-            }?;
+            // With pipeline input the body runs once and reads `$input`, as PowerShell's
+            // AddScript does for a script without a process block.
+            ev.exec_block(&ast.body)?;
             ev.exec_block(&ast.end)
         })();
         finish(&mut ev, res)
