@@ -470,7 +470,10 @@ impl Fault {
 
 fn qname(value: &Element) -> QualifiedName {
     let text = codec::trimmed(value);
-    let local = text.rsplit_once(':').map_or(text.as_str(), |(_, l)| l);
+    let local = text
+        .rsplit_once(':')
+        .map_or(text.as_str(), |(_, l)| l)
+        .trim();
     QualifiedName {
         ns: value.text_ns.as_deref().map(str::to_owned),
         local: local.to_owned(),

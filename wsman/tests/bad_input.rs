@@ -445,3 +445,17 @@ fn fuzz_regression_attribute_prefix_rebound_in_opaque_header() {
     );
     assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
 }
+
+#[test]
+fn fuzz_regression_whitespace_after_qname_colon() {
+    // Found by cargo-fuzz: `x:\u{b}Sender` (unbound prefix, whitespace after the colon) must
+    // decode to the same local name before and after a round trip.
+    let xml = envelope(
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault",
+        "",
+        "<s:Fault><s:Code><s:Value>x:\u{b}Sender\n</s:Value></s:Code></s:Fault>",
+    );
+    let env = Envelope::decode(xml.as_bytes()).unwrap();
+    assert_eq!(env.fault().unwrap().code.local, "Sender");
+    assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
+}
