@@ -142,3 +142,65 @@ fn busy_loop_yields_on_a_step_budget() {
     assert_eq!(outcome.state, PipelineState::Stopped);
     assert_eq!(host.yields.load(Ordering::SeqCst), 5);
 }
+
+/// Hostile input must not take the server down: deep nesting, unbounded recursion and huge
+/// allocations fail as PowerShell errors, on a thread with the default 2 MiB stack.
+#[test]
+fn hostile_scripts_fail_cleanly_on_a_small_stack() {
+    let handle = thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut rs = Runspace::new(Default::default());
+            let host = CollectingHost::new();
+            let mut results = Vec::new();
+            let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+            let deep_if = format!("{}{}", "if (1) {".repeat(3000), "}".repeat(3000));
+            let nots = format!("{}1", "!".repeat(100_000));
+            for script in [
+                deep.as_str(),
+                "function f { f }; f",
+                "$s = 'x' * 2000000000",
+                "1..2000000000 | % { $_ }",
+                "[datetime]'99999999999-01-01'",
+                "'{0:D99999999}' -f 1",
+                deep_if.as_str(),
+                nots.as_str(),
+            ] {
+                let o = rs.run_script(script, None, &host);
+                let errors: Vec<String> = host
+                    .drain()
+                    .into_iter()
+                    .filter_map(|r| {
+                        if let StreamRecord::Error(e) = r {
+                            Some(e.fully_qualified_error_id)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                results.push((o.state, errors));
+            }
+            results
+        })
+        .unwrap();
+    let results = handle.join().expect("engine thread crashed");
+    assert!(
+        matches!(&results[0].0, PipelineState::Failed(e) if e.fully_qualified_error_id == "ScriptTooDeeplyNested")
+    );
+    assert!(
+        matches!(&results[1].0, PipelineState::Failed(e) if e.fully_qualified_error_id == "CallDepthOverflow")
+    );
+    assert_eq!(results[2].1, vec!["LimitsExceeded".to_owned()]);
+    assert_eq!(results[3].1, vec!["RangeTooBig".to_owned()]);
+    assert_eq!(
+        results[4].1,
+        vec!["InvalidCastFromStringToInteger".to_owned()]
+    );
+    assert_eq!(results[5].0, PipelineState::Completed);
+    assert!(
+        matches!(&results[6].0, PipelineState::Failed(e) if e.fully_qualified_error_id == "ScriptTooDeeplyNested")
+    );
+    assert!(
+        matches!(&results[7].0, PipelineState::Failed(e) if e.fully_qualified_error_id == "ScriptTooDeeplyNested")
+    );
+}

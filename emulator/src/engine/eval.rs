@@ -28,6 +28,10 @@ pub(crate) enum Flow {
 
 pub(crate) type R<T> = Result<T, Flow>;
 
+/// Deepest function / script block call nesting; deeper recursion fails like PowerShell's
+/// `CallDepthOverflow` instead of overflowing the thread's stack.
+const MAX_CALL_DEPTH: usize = 48;
+
 impl From<ErrorRecord> for Flow {
     fn from(e: ErrorRecord) -> Self {
         Self::Error(Box::new(e), false)
@@ -84,6 +88,7 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) had_errors: bool,
     /// Set when the current statement wrote an error (drives `$?`).
     stmt_failed: bool,
+    call_depth: usize,
     pub(crate) source: Arc<str>,
     pub(crate) current_offset: usize,
 }
@@ -100,6 +105,7 @@ impl<'a> Evaluator<'a> {
             merge_errors: 0,
             had_errors: false,
             stmt_failed: false,
+            call_depth: 0,
             source,
             current_offset: 0,
         }
@@ -938,6 +944,20 @@ impl<'a> Evaluator<'a> {
     where
         F: FnOnce(&mut Self) -> R<()>,
     {
+        if self.call_depth >= MAX_CALL_DEPTH {
+            return Err(Flow::Error(
+                Box::new(
+                    ErrorRecord::new(
+                        "System.Management.Automation.ScriptCallDepthException",
+                        "The script failed due to call depth overflow.",
+                        ErrorCategory::InvalidOperation,
+                    )
+                    .with_id("CallDepthOverflow"),
+                ),
+                true,
+            ));
+        }
+        self.call_depth += 1;
         if !dot {
             self.scopes.push(HashMap::new());
         }
@@ -952,6 +972,7 @@ impl<'a> Evaluator<'a> {
         if !dot {
             self.scopes.pop();
         }
+        self.call_depth -= 1;
         match res {
             Err(Flow::Return) => Ok(()),
             other => other,
@@ -1390,7 +1411,7 @@ impl<'a> Evaluator<'a> {
             BinOp::Shr => ops::bitwise(&lv, &rv, "shr")?,
             BinOp::Range => {
                 let (a, b) = (lv.as_i64().unwrap_or(0), rv.as_i64().unwrap_or(0));
-                if (a - b).abs() > 50_000_000 {
+                if a.abs_diff(b) > 10_000_000 {
                     return Err(runtime_error(
                         "The range is too large.",
                         ErrorCategory::InvalidOperation,

@@ -13,6 +13,9 @@ use super::value::{
 /// A runtime error from an operator or conversion (statement-terminating).
 pub type OpResult<T> = Result<T, Box<ErrorRecord>>;
 
+/// Largest string `*` may build.
+const MAX_REPEAT_BYTES: usize = 64 << 20;
+
 /// A boxed `RuntimeException` record, for [`OpResult`].
 pub fn boxed_runtime_error(
     message: impl Into<String>,
@@ -258,10 +261,24 @@ pub fn arithmetic(l: &Value, r: &Value, op: char) -> OpResult<Value> {
         },
         (Value::String(s), '*') => {
             let n = to_i64(r)?.max(0) as usize;
+            if n.saturating_mul(s.len()) > MAX_REPEAT_BYTES {
+                return Err(boxed_runtime_error(
+                    "The result would exceed the emulator's size limit.",
+                    ErrorCategory::LimitsExceeded,
+                    "LimitsExceeded",
+                ));
+            }
             Ok(Value::String(s.repeat(n)))
         }
         (Value::Array(a), '*') => {
             let n = to_i64(r)?.max(0) as usize;
+            if n.saturating_mul(a.len()) > MAX_REPEAT_BYTES / 64 {
+                return Err(boxed_runtime_error(
+                    "The result would exceed the emulator's size limit.",
+                    ErrorCategory::LimitsExceeded,
+                    "LimitsExceeded",
+                ));
+            }
             let mut out = Vec::new();
             for _ in 0..n {
                 out.extend(a.iter().cloned());
@@ -562,8 +579,8 @@ pub fn cast(type_name: &str, v: Value, offset_minutes: i32) -> OpResult<Value> {
             Value::String(s) => {
                 let parts: Vec<i64> = s.split(':').filter_map(|p| p.trim().parse().ok()).collect();
                 match parts.as_slice() {
-                    [h, m, sec] => Value::TimeSpan(TimeSpan { ticks: (h * 3600 + m * 60 + sec) * TICKS_PER_SECOND }),
-                    [h, m] => Value::TimeSpan(TimeSpan { ticks: (h * 3600 + m * 60) * TICKS_PER_SECOND }),
+                    [h, m, sec] => Value::TimeSpan(TimeSpan { ticks: hms_ticks(*h, *m, *sec) }),
+                    [h, m] => Value::TimeSpan(TimeSpan { ticks: hms_ticks(*h, *m, 0) }),
                     _ => return Err(cast_error(&v, "System.TimeSpan", "String was not recognized as a valid TimeSpan.")),
                 }
             }
@@ -609,6 +626,13 @@ pub fn cast(type_name: &str, v: Value, offset_minutes: i32) -> OpResult<Value> {
             ));
         }
     })
+}
+
+fn hms_ticks(h: i64, m: i64, s: i64) -> i64 {
+    h.saturating_mul(3600)
+        .saturating_add(m.saturating_mul(60))
+        .saturating_add(s)
+        .saturating_mul(TICKS_PER_SECOND)
 }
 
 /// `-is [type]`.
@@ -717,7 +741,11 @@ pub fn format_value(v: &Value, spec: &str) -> String {
         'F' => format!("{:.*}", prec.unwrap_or(2), x),
         'D' => {
             let i = round_half_even(x) as i64;
-            let s = format!("{:0width$}", i.abs(), width = prec.unwrap_or(0));
+            let s = format!(
+                "{:0width$}",
+                i.unsigned_abs(),
+                width = prec.unwrap_or(0).min(64)
+            );
             if i < 0 { format!("-{s}") } else { s }
         }
         'X' => {

@@ -31,6 +31,7 @@ pub fn parse_script(src: &str) -> PResult<Arc<ScriptBlockAst>> {
         c: Cursor::new(src),
         source,
         no_comma: false,
+        depth: 0,
     };
     let ast = p.script_block_body(None)?;
     if !p.c.at_end() {
@@ -43,6 +44,7 @@ struct Parser {
     c: Cursor,
     source: Arc<str>,
     no_comma: bool,
+    depth: usize,
 }
 
 impl Parser {
@@ -256,6 +258,22 @@ impl Parser {
     }
 
     fn statement(&mut self) -> PResult<Stmt> {
+        self.nested(Self::statement_inner)
+    }
+
+    /// Runs `f` one nesting level deeper; nesting is bounded so hostile input cannot overflow
+    /// the stack.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err("ScriptTooDeeplyNested", "The script is nested too deeply."));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    fn statement_inner(&mut self) -> PResult<Stmt> {
         let offset = self.c.pos;
         let mut label = None;
         if self.c.peek() == Some(':') && self.c.peek_at(1).is_some_and(char::is_alphabetic) {
@@ -934,6 +952,10 @@ impl Parser {
     }
 
     fn unary(&mut self) -> PResult<Expr> {
+        self.nested(Self::unary_inner)
+    }
+
+    fn unary_inner(&mut self) -> PResult<Expr> {
         self.c.skip_ws();
         let ch = self.c.peek();
         if ch == Some('!') {
@@ -1192,6 +1214,10 @@ impl Parser {
     }
 
     fn primary(&mut self) -> PResult<Expr> {
+        self.nested(Self::primary_inner)
+    }
+
+    fn primary_inner(&mut self) -> PResult<Expr> {
         self.c.skip_ws();
         let Some(ch) = self.c.peek() else {
             return Err(self.err(
@@ -1442,6 +1468,7 @@ impl Parser {
             c: Cursor::new(&content),
             source: self.source.clone(),
             no_comma: false,
+            depth: 0,
         };
         let parts = sub.expandable(true)?;
         Ok(simplify_expandable(parts))
@@ -1524,6 +1551,9 @@ impl Parser {
 }
 
 const LEVELS: usize = 6;
+
+/// Deepest nesting of parentheses, blocks and sub-expressions accepted.
+const MAX_NESTING: usize = 128;
 
 fn op_level(op: BinOp) -> usize {
     match op {

@@ -217,7 +217,7 @@ impl DateTime {
             } else {
                 (c, a as u32, b)
             };
-            if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+            if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || !(1..=9999).contains(&y) {
                 return None;
             }
             let mut dt = Self::from_civil(y, mo, d, 0, 0, 0, default_offset);
@@ -247,6 +247,9 @@ impl DateTime {
             let mut parts = time.split(':');
             let mut h: u32 = parts.next()?.parse().ok()?;
             let mi: u32 = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+            if h > 23 || mi > 59 {
+                return None;
+            }
             let sec = parts.next().unwrap_or("0");
             let (sec, frac) = sec.split_once('.').unwrap_or((sec, ""));
             let sec: u32 = sec.parse().ok()?;

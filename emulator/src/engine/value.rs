@@ -385,6 +385,7 @@ pub enum ErrorCategory {
     PermissionDenied = 18,
     ResourceUnavailable = 21,
     WriteError = 23,
+    LimitsExceeded = 29,
 }
 
 impl ErrorCategory {
@@ -403,6 +404,7 @@ impl ErrorCategory {
             Self::OperationTimeout => "OperationTimeout",
             Self::SyntaxError => "SyntaxError",
             Self::ParserError => "ParserError",
+            Self::LimitsExceeded => "LimitsExceeded",
             Self::PermissionDenied => "PermissionDenied",
             Self::ResourceUnavailable => "ResourceUnavailable",
             Self::WriteError => "WriteError",
@@ -423,7 +425,7 @@ impl ErrorCategory {
     }
 }
 
-const ALL_CATEGORIES: [ErrorCategory; 15] = [
+const ALL_CATEGORIES: [ErrorCategory; 16] = [
     ErrorCategory::NotSpecified,
     ErrorCategory::InvalidArgument,
     ErrorCategory::InvalidData,
@@ -436,6 +438,7 @@ const ALL_CATEGORIES: [ErrorCategory; 15] = [
     ErrorCategory::OperationTimeout,
     ErrorCategory::SyntaxError,
     ErrorCategory::ParserError,
+    ErrorCategory::LimitsExceeded,
     ErrorCategory::PermissionDenied,
     ErrorCategory::ResourceUnavailable,
     ErrorCategory::WriteError,
