@@ -3,8 +3,9 @@ use uuid::Uuid;
 use super::*;
 use crate::messages::CreatePipeline;
 use crate::records::{
-    ApartmentState, Command, ErrorCategory, ErrorRecordParts, HostInfo, InformationalRecord,
-    PowerShellPipeline, RemoteHostMethodId, RemoteStreamOptions,
+    ApartmentState, Command, ErrorCategory, ErrorRecordParts, HostInfo, InformationRecord,
+    InformationalRecord, PowerShellPipeline, ProgressRecord, ProgressRecordType,
+    RemoteHostMethodId, RemoteStreamOptions,
 };
 
 fn create(no_input: bool) -> CreatePipeline {
@@ -50,7 +51,7 @@ fn events(p: &mut Pipeline) -> Vec<Event> {
 }
 
 #[test]
-fn run_with_input_all_streams_and_a_host_call() {
+fn run_with_input_output_records_and_a_host_call() {
     for room in [crate::fragment::MIN_ROOM, 200, 153_600] {
         let (mut client, mut server, room) = pair(false, room);
         client.start().unwrap();
@@ -79,6 +80,25 @@ fn run_with_input_all_streams_and_a_host_call() {
             Payload::DebugRecord(InformationalRecord::new(InformationalRecord::DEBUG, "d")),
             Payload::VerboseRecord(InformationalRecord::new(InformationalRecord::VERBOSE, "v")),
             Payload::WarningRecord(InformationalRecord::new(InformationalRecord::WARNING, "w")),
+            Payload::ProgressRecord(ProgressRecord {
+                activity: "copy".into(),
+                activity_id: 1,
+                status_description: "half".into(),
+                current_operation: None,
+                parent_activity_id: -1,
+                percent_complete: 50,
+                record_type: ProgressRecordType::PROCESSING,
+                seconds_remaining: -1,
+            }),
+            Payload::InformationRecord(InformationRecord::new(
+                "info",
+                "script",
+                "2026-11-22T17:00:00.0000000+00:00",
+                vec!["tag".into()],
+                "user",
+                "host",
+                42,
+            )),
         ];
         for r in records.clone() {
             server.write(r).unwrap();
@@ -101,7 +121,9 @@ fn run_with_input_all_streams_and_a_host_call() {
         assert_eq!(got[2], Event::Record(records[1].clone()));
         assert_eq!(got[3], Event::Record(records[2].clone()));
         assert_eq!(got[4], Event::Record(records[3].clone()));
-        assert_eq!(got[5], Event::HostCall(call));
+        assert_eq!(got[5], Event::Record(records[4].clone()));
+        assert_eq!(got[6], Event::Record(records[5].clone()));
+        assert_eq!(got[7], Event::HostCall(call));
 
         let response = HostResponse {
             call_id: 1,
