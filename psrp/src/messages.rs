@@ -179,7 +179,8 @@ key_message! {
     EncryptedSessionKey, encrypted_session_key, "EncryptedSessionKey", ENCRYPTED_SESSION_KEY
 }
 
-/// CONNECT_RUNSPACEPOOL (MS-PSRP 2.2.2.32): `<S />`, or the pool size to apply.
+/// CONNECT_RUNSPACEPOOL (MS-PSRP 2.2.2.29): an empty string (bare or inside `<MS>`), or the
+/// pool size to apply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectRunspacePool {
     /// `MinRunspaces`, when sent.
@@ -217,7 +218,7 @@ impl PsrpMessage for ConnectRunspacePool {
     }
 }
 
-/// RUNSPACEPOOL_INIT_DATA (MS-PSRP 2.2.2.31).
+/// RUNSPACEPOOL_INIT_DATA (MS-PSRP 2.2.2.30).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunspacePoolInitData {
     /// `MinRunspaces`.
@@ -245,7 +246,7 @@ impl PsrpMessage for RunspacePoolInitData {
     }
 }
 
-/// SET_MAX_RUNSPACES (MS-PSRP 2.2.2.5).
+/// SET_MAX_RUNSPACES (MS-PSRP 2.2.2.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetMaxRunspaces {
     /// `MaxRunspaces`.
@@ -273,7 +274,7 @@ impl PsrpMessage for SetMaxRunspaces {
     }
 }
 
-/// SET_MIN_RUNSPACES (MS-PSRP 2.2.2.6).
+/// SET_MIN_RUNSPACES (MS-PSRP 2.2.2.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetMinRunspaces {
     /// `MinRunspaces`.
@@ -416,7 +417,7 @@ impl PsrpMessage for PipelineStateInfo {
 }
 
 /// A request that carries only a call id (`ci`): GET_AVAILABLE_RUNSPACES (2.2.2.11),
-/// RESET_RUNSPACE_STATE (2.2.2.31a).
+/// RESET_RUNSPACE_STATE (2.2.2.31).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallId {
     /// `ci`.
@@ -736,7 +737,7 @@ pub enum Payload {
     PublicKey(PublicKey),
     /// ENCRYPTED_SESSION_KEY.
     EncryptedSessionKey(EncryptedSessionKey),
-    /// PUBLIC_KEY_REQUEST (an empty string body).
+    /// PUBLIC_KEY_REQUEST (MS-PSRP 2.2.2.5; an empty string body).
     PublicKeyRequest,
     /// CONNECT_RUNSPACEPOOL.
     ConnectRunspacePool(ConnectRunspacePool),
@@ -987,6 +988,22 @@ mod tests {
             Payload::Unknown(MessageType(0x0999_9999), Some(Value::I32(5)))
         );
         assert_eq!(unknown.encode(), b"<I32>5</I32>");
+    }
+
+    #[test]
+    fn connect_runspace_pool_forms() {
+        // The default form exactly as MS-PSRP 2.2.2.29 prints it, pypsrp's bare form, and sizes.
+        let spec = b"<Obj RefId=\"1\"> <MS> <S></S> </MS> </Obj>";
+        let ty = MessageType::CONNECT_RUNSPACEPOOL;
+        let default = Payload::ConnectRunspacePool(ConnectRunspacePool::default());
+        assert_eq!(Payload::decode(ty, spec).unwrap(), default);
+        assert_eq!(Payload::decode(ty, b"<S />").unwrap(), default);
+        let sized = Payload::ConnectRunspacePool(ConnectRunspacePool {
+            min_runspaces: Some(1),
+            max_runspaces: Some(5),
+        });
+        assert_eq!(Payload::decode(ty, &sized.encode()).unwrap(), sized);
+        assert_eq!(Payload::decode(ty, &default.encode()).unwrap(), default);
     }
 
     #[test]

@@ -421,12 +421,9 @@ impl<'a> Parser<'a> {
                     while let Some((child, child_empty)) = self.next_element(context)? {
                         let parsed = self.element(child, child_empty, depth + 1)?;
                         height = height.max(parsed.height);
-                        let name = parsed.name.ok_or(ClixmlError::MissingAttribute {
-                            element: "property",
-                            attribute: "N",
-                        })?;
+                        // MS-PSRP's own CONNECT_RUNSPACEPOOL example has an unnamed <S> in <MS>.
                         props.push(Property {
-                            name,
+                            name: parsed.name.unwrap_or_default(),
                             value: parsed.value,
                         });
                     }
