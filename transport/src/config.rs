@@ -1,0 +1,377 @@
+//! What to connect to and how: [`ConnectionConfig`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default `MaxEnvelopeSize` a client announces: 153 600 bytes, as pypsrp (the server's
+/// `MaxEnvelopeSizekb` may allow more; see the `wsman` config resource).
+pub const DEFAULT_MAX_ENVELOPE_SIZE: u32 = 153_600;
+
+/// HTTP or HTTPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// Plain HTTP (default port 5985); use message encryption to protect the envelopes.
+    Http,
+    /// HTTPS (default port 5986).
+    Https,
+}
+
+impl Scheme {
+    /// `http` / `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    /// The WinRM default port of the scheme.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 5985,
+            Self::Https => 5986,
+        }
+    }
+}
+
+/// The HTTP authentication scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// HTTP Basic: the password travels with every request (use HTTPS).
+    Basic,
+    /// NTLM, sent as raw NTLMSSP tokens under `Authorization: Negotiate` (what Windows and
+    /// pywinrm do); supports message encryption.
+    Ntlm,
+    /// SPNEGO through `sspi`'s Negotiate package, restricted to NTLM inside.
+    Negotiate,
+    /// Kerberos: not supported yet ([`crate::TransportError::Unsupported`]).
+    Kerberos,
+    /// CredSSP: not supported yet ([`crate::TransportError::Unsupported`]).
+    CredSsp,
+}
+
+impl AuthMethod {
+    /// Parses `basic`, `ntlm`, `negotiate`, `kerberos`, `credssp` (case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        let name = name.trim();
+        [
+            ("basic", Self::Basic),
+            ("ntlm", Self::Ntlm),
+            ("negotiate", Self::Negotiate),
+            ("kerberos", Self::Kerberos),
+            ("credssp", Self::CredSsp),
+        ]
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, m)| m)
+    }
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Ntlm => "ntlm",
+            Self::Negotiate => "negotiate",
+            Self::Kerberos => "kerberos",
+            Self::CredSsp => "credssp",
+        }
+    }
+
+    /// Whether the method can seal messages (HTTP message encryption).
+    pub fn can_seal(self) -> bool {
+        matches!(self, Self::Ntlm | Self::Negotiate)
+    }
+}
+
+/// HTTP message encryption (MS-WSMV 2.2.9.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Encryption {
+    /// Seal over HTTP when the auth method can; never over HTTPS (default, as pywinrm/pypsrp).
+    #[default]
+    Auto,
+    /// Always seal, over HTTPS too; an error with Basic, which cannot seal.
+    Always,
+    /// Never seal (the server must allow unencrypted traffic, or use HTTPS).
+    Never,
+}
+
+/// A user name and password. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct Credentials {
+    user: String,
+    password: String,
+}
+
+impl Credentials {
+    /// `user` may be `name`, `DOMAIN\name` or `name@domain`.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The user name as given.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// An HTTP proxy (`http://host:port`): requests to an `http` endpoint go through it in
+/// absolute form, `https` endpoints through a `CONNECT` tunnel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proxy {
+    /// Proxy host.
+    pub host: String,
+    /// Proxy port.
+    pub port: u16,
+}
+
+impl Proxy {
+    /// Parses `http://host:port`, `host:port` (port defaults to 8080).
+    pub fn parse(url: &str) -> Option<Self> {
+        let rest = url.trim();
+        let rest = rest.strip_prefix("http://").unwrap_or(rest);
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || rest.contains('/') {
+            return None;
+        }
+        let (host, port) = split_host_port(rest)?;
+        Some(Self {
+            host,
+            port: port.unwrap_or(8080),
+        })
+    }
+}
+
+/// Splits `host[:port]`, with `[v6]:port` support.
+pub(crate) fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((host.to_owned(), port));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h.to_owned(), Some(p.parse().ok()?))),
+        _ => Some((s.to_owned(), None)),
+    }
+}
+
+/// Everything needed to reach one WinRM endpoint.
+///
+/// ```
+/// use wsman_transport::{AuthMethod, ConnectionConfig, Credentials};
+/// let config = ConnectionConfig::new("server01")
+///     .https(true)
+///     .auth(AuthMethod::Ntlm, Credentials::new("alice", "secret"));
+/// assert_eq!(config.url(), "https://server01:5986/wsman");
+/// assert!(!format!("{config:?}").contains("secret"));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port; `None` = the scheme's WinRM default.
+    pub port: Option<u16>,
+    /// HTTP or HTTPS.
+    pub scheme: Scheme,
+    /// URL path, `/wsman` by default.
+    pub path: String,
+    /// PEM file with the CA certificates to trust (HTTPS); `None` = the system's bundle.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate and host name verification (HTTPS). Off by default.
+    pub insecure: bool,
+    /// Authentication scheme.
+    pub auth: AuthMethod,
+    /// User and password.
+    pub credentials: Option<Credentials>,
+    /// HTTP message encryption policy.
+    pub encryption: Encryption,
+    /// TCP connect (and TLS handshake) timeout.
+    pub connect_timeout: Duration,
+    /// Extra time allowed for a reply beyond the request's own deadline.
+    pub read_grace: Duration,
+    /// An HTTP proxy.
+    pub proxy: Option<Proxy>,
+    /// `MaxEnvelopeSize` to announce, in bytes.
+    pub max_envelope_size: u32,
+}
+
+impl ConnectionConfig {
+    /// `host` may carry a port (`host:5985`, `[::1]:5985`). HTTP, NTLM, encryption auto.
+    pub fn new(host: &str) -> Self {
+        let (host, port) = split_host_port(host.trim()).unwrap_or((host.to_owned(), None));
+        Self {
+            host,
+            port,
+            scheme: Scheme::Http,
+            path: "/wsman".into(),
+            ca_file: None,
+            insecure: false,
+            auth: AuthMethod::Ntlm,
+            credentials: None,
+            encryption: Encryption::Auto,
+            connect_timeout: Duration::from_secs(30),
+            read_grace: Duration::from_secs(30),
+            proxy: None,
+            max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE,
+        }
+    }
+
+    /// Builds a configuration from an endpoint URL (`http://host:port/wsman`).
+    pub fn from_url(url: &str) -> Option<Self> {
+        let (scheme, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (Scheme::Https, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (Scheme::Http, r)
+        } else {
+            return None;
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/wsman"),
+        };
+        let (host, port) = split_host_port(authority)?;
+        let mut c = Self::new(&host);
+        c.port = port;
+        c.scheme = scheme;
+        c.path = path.to_owned();
+        Some(c)
+    }
+
+    /// HTTPS on or off.
+    pub fn https(mut self, on: bool) -> Self {
+        self.scheme = if on { Scheme::Https } else { Scheme::Http };
+        self
+    }
+
+    /// The port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Authentication scheme and credentials.
+    pub fn auth(mut self, method: AuthMethod, credentials: Credentials) -> Self {
+        self.auth = method;
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Message encryption policy.
+    pub fn encryption(mut self, encryption: Encryption) -> Self {
+        self.encryption = encryption;
+        self
+    }
+
+    /// Trust the CA certificates of this PEM file.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Skip certificate verification (tests, labs).
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Use an HTTP proxy.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// The port actually used.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.scheme.default_port())
+    }
+
+    /// The endpoint URL, also sent as `a:To`.
+    pub fn url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "{}://{host}:{}{}",
+            self.scheme.as_str(),
+            self.effective_port(),
+            self.path
+        )
+    }
+
+    /// Whether envelopes will be sealed with this configuration.
+    pub fn seals(&self) -> bool {
+        match self.encryption {
+            Encryption::Never => false,
+            Encryption::Always => true,
+            Encryption::Auto => self.scheme == Scheme::Http && self.auth.can_seal(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_ports() {
+        let c = ConnectionConfig::new("[::1]:1234");
+        assert_eq!(c.url(), "http://[::1]:1234/wsman");
+        let c = ConnectionConfig::from_url("https://h.example/custom").unwrap();
+        assert_eq!(c.url(), "https://h.example:5986/custom");
+        assert!(ConnectionConfig::from_url("ftp://x").is_none());
+        assert_eq!(
+            Proxy::parse("http://proxy:3128/"),
+            Some(Proxy {
+                host: "proxy".into(),
+                port: 3128
+            })
+        );
+        assert!(Proxy::parse("http://a/b").is_none());
+    }
+
+    #[test]
+    fn sealing_policy() {
+        let c = ConnectionConfig::new("h").auth(AuthMethod::Ntlm, Credentials::new("u", "p"));
+        assert!(c.seals());
+        assert!(!c.clone().https(true).seals());
+        assert!(!c.clone().encryption(Encryption::Never).seals());
+        let b = ConnectionConfig::new("h").auth(AuthMethod::Basic, Credentials::new("u", "p"));
+        assert!(!b.seals());
+        assert_eq!(AuthMethod::parse("NTLM"), Some(AuthMethod::Ntlm));
+    }
+
+    #[test]
+    fn debug_redacts_password() {
+        let c =
+            ConnectionConfig::new("h").auth(AuthMethod::Basic, Credentials::new("u", "hunter2"));
+        let d = format!("{c:?}");
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(d.contains("redacted"));
+    }
+}

@@ -1,0 +1,523 @@
+//! [`HttpTransport`]: HTTP/1.1 over TCP or TLS with one authenticated connection per [`Lane`].
+//!
+//! ```text
+//!  post(lane, envelope) ─► lane's connection (lock) ─► none or closed? connect (+proxy, +TLS)
+//!                                                       └► NTLM/SPNEGO: empty POSTs until 200
+//!                       ─► seal (multipart/encrypted) ─► POST ─► unseal ─► HttpReply
+//!                       ◄─ 401 on an established context: reconnect, re-authenticate, retry once
+//! ```
+//!
+//! hyper's low-level `client::conn` is used rather than a pooled client on purpose: NTLM
+//! sealing keys and sequence numbers belong to one TCP connection, so each lane owns exactly one
+//! connection and its security context, and a replaced connection always starts a new context.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::ClientConfig;
+use wsman::encryption::{self, EncryptedPart, SessionProtocol};
+
+use crate::auth::ClientContext;
+use crate::config::{AuthMethod, ConnectionConfig, Encryption, Scheme};
+use crate::error::TransportError;
+use crate::{BoxFuture, HttpReply, Lane, Transport};
+
+const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
+/// Largest reply body read (a reply is bounded by MaxEnvelopeSize; this only stops a runaway).
+const MAX_REPLY: usize = 64 * 1024 * 1024;
+/// Largest proxy CONNECT reply head.
+const MAX_PROXY_HEAD: usize = 16 * 1024;
+const USER_AGENT: &str = concat!("psrm/", env!("CARGO_PKG_VERSION"));
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// One TCP (or TLS) connection with its security context.
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    driver: JoinHandle<()>,
+    context: Option<ClientContext>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
+
+/// The HTTP(S) transport of a WinRM client.
+///
+/// Requests on one [`Lane`] are serialized over that lane's single connection; different lanes
+/// run concurrently, each over its own connection and security context. The password is only
+/// kept in the configuration (never logged).
+pub struct HttpTransport {
+    config: ConnectionConfig,
+    url: String,
+    tls: Option<Arc<ClientConfig>>,
+    seal: bool,
+    lanes: Mutex<HashMap<Lane, Slot>>,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("url", &self.url)
+            .field("auth", &self.config.auth)
+            .field("seal", &self.seal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpTransport {
+    /// Checks the configuration and prepares TLS; connects lazily, on the first request.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Unsupported`] for Kerberos and CredSSP, [`TransportError::Config`] for
+    /// encryption `always` with Basic, [`TransportError::MissingCredentials`],
+    /// [`TransportError::CaFile`] when the CA file cannot be used.
+    pub fn new(config: ConnectionConfig) -> Result<Self, TransportError> {
+        match config.auth {
+            AuthMethod::Kerberos => return Err(TransportError::Unsupported("kerberos")),
+            AuthMethod::CredSsp => return Err(TransportError::Unsupported("credssp")),
+            _ => {}
+        }
+        if config.credentials.is_none() {
+            return Err(TransportError::MissingCredentials);
+        }
+        if config.encryption == Encryption::Always && !config.auth.can_seal() {
+            return Err(TransportError::Config(format!(
+                "message encryption needs ntlm or negotiate, not {}",
+                config.auth.as_str()
+            )));
+        }
+        let tls = match config.scheme {
+            Scheme::Https => Some(crate::tls::client_config(&config)?),
+            Scheme::Http => None,
+        };
+        Ok(Self {
+            url: config.url(),
+            seal: config.seals(),
+            config,
+            tls,
+            lanes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    fn slot(&self, lane: Lane) -> Slot {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        lanes.entry(lane).or_default().clone()
+    }
+
+    async fn post_on(
+        &self,
+        slot: &mut Option<Connection>,
+        envelope: &[u8],
+    ) -> Result<HttpReply, TransportError> {
+        for attempt in 0..2 {
+            let reused = match slot {
+                Some(c) if !c.sender.is_closed() => true,
+                _ => {
+                    *slot = None;
+                    *slot = Some(self.open().await?);
+                    false
+                }
+            };
+            let Some(conn) = slot.as_mut() else {
+                return Err(TransportError::Http("no connection".into()));
+            };
+            match self.exchange(conn, envelope).await {
+                Ok(reply) if reply.status == 401 => {
+                    *slot = None;
+                    // An established context the server forgot (it restarted, or closed it):
+                    // authenticate again once; a 401 on a fresh context is a refusal.
+                    if !reused || attempt > 0 || self.config.auth == AuthMethod::Basic {
+                        return Err(self.auth_failed());
+                    }
+                    tracing::debug!(
+                        "security context rejected on a reused connection, re-authenticating"
+                    );
+                }
+                Ok(reply) => return Ok(reply),
+                Err(e) if reused && attempt == 0 && e.is_connection() => {
+                    tracing::debug!(error = %e, "reused connection failed, reconnecting");
+                    *slot = None;
+                }
+                Err(e) => {
+                    *slot = None;
+                    return Err(e);
+                }
+            }
+        }
+        Err(self.auth_failed())
+    }
+
+    fn auth_failed(&self) -> TransportError {
+        TransportError::AuthFailed {
+            user: self
+                .config
+                .credentials
+                .as_ref()
+                .map(|c| c.user().to_owned())
+                .unwrap_or_default(),
+            method: self.config.auth.as_str(),
+        }
+    }
+
+    /// Connects and, for NTLM / Negotiate, establishes the security context with empty POSTs.
+    async fn open(&self) -> Result<Connection, TransportError> {
+        let io = self.connect().await?;
+        let (sender, conn) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(io))
+            .await
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        let driver = tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+        let mut connection = Connection {
+            sender,
+            driver,
+            context: None,
+        };
+        if matches!(self.config.auth, AuthMethod::Ntlm | AuthMethod::Negotiate) {
+            self.authenticate(&mut connection).await?;
+        }
+        Ok(connection)
+    }
+
+    async fn connect(&self) -> Result<Box<dyn Io>, TransportError> {
+        let cfg = &self.config;
+        let (host, port) = match &cfg.proxy {
+            Some(p) => (p.host.clone(), p.port),
+            None => (cfg.host.clone(), cfg.effective_port()),
+        };
+        let addr = format!("{host}:{port}");
+        let tcp = tokio::time::timeout(
+            cfg.connect_timeout,
+            TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout(cfg.connect_timeout))?
+        .map_err(|source| TransportError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+        let _ = tcp.set_nodelay(true);
+        let Some(tls) = &self.tls else {
+            return Ok(Box::new(tcp));
+        };
+        let mut tcp = tcp;
+        if cfg.proxy.is_some() {
+            self.tunnel(&mut tcp).await?;
+        }
+        let name = crate::tls::server_name(&cfg.host)?;
+        let stream = tokio::time::timeout(
+            cfg.connect_timeout,
+            TlsConnector::from(tls.clone()).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout(cfg.connect_timeout))?
+        .map_err(|source| TransportError::Tls {
+            host: cfg.host.clone(),
+            source,
+        })?;
+        Ok(Box::new(stream))
+    }
+
+    /// `CONNECT host:port` through the proxy.
+    async fn tunnel(&self, tcp: &mut TcpStream) -> Result<(), TransportError> {
+        let target = format!("{}:{}", self.config.host, self.config.effective_port());
+        let request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+        let io = |e: std::io::Error| TransportError::Proxy(e.to_string());
+        tcp.write_all(request.as_bytes()).await.map_err(io)?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > MAX_PROXY_HEAD {
+                return Err(TransportError::Proxy("reply head too long".into()));
+            }
+            let n = tcp.read(&mut byte).await.map_err(io)?;
+            if n == 0 {
+                return Err(TransportError::Proxy("closed during connect".into()));
+            }
+            head.push(byte[0]);
+        }
+        let status_line = String::from_utf8_lossy(&head);
+        let status_line = status_line.lines().next().unwrap_or_default();
+        let ok = status_line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|code| code.starts_with('2'));
+        if ok {
+            Ok(())
+        } else {
+            Err(TransportError::Proxy(status_line.to_owned()))
+        }
+    }
+
+    fn request(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Request<Full<Bytes>>, TransportError> {
+        let cfg = &self.config;
+        let uri = if cfg.proxy.is_some() && cfg.scheme == Scheme::Http {
+            self.url.clone()
+        } else {
+            cfg.path.clone()
+        };
+        let host = if cfg.host.contains(':') {
+            format!("[{}]:{}", cfg.host, cfg.effective_port())
+        } else {
+            format!("{}:{}", cfg.host, cfg.effective_port())
+        };
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::HOST, host)
+            .header(header::USER_AGENT, USER_AGENT)
+            .header(header::CONTENT_LENGTH, body.len());
+        if !body.is_empty() {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        if cfg.auth == AuthMethod::Basic
+            && let Some(c) = &cfg.credentials
+        {
+            let token = STANDARD.encode(format!("{}:{}", c.user(), c.password()));
+            builder = builder.header(header::AUTHORIZATION, format!("Basic {token}"));
+        }
+        builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| TransportError::Http(e.to_string()))
+    }
+
+    async fn send(
+        conn: &mut Connection,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), TransportError> {
+        conn.sender
+            .ready()
+            .await
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        let response = conn
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_REPLY)
+            .collect()
+            .await
+            .map_err(|e| TransportError::Http(e.to_string()))?
+            .to_bytes()
+            .to_vec();
+        Ok((status, parts.headers, body))
+    }
+
+    async fn authenticate(&self, conn: &mut Connection) -> Result<(), TransportError> {
+        let cfg = &self.config;
+        let Some(credentials) = &cfg.credentials else {
+            return Err(TransportError::MissingCredentials);
+        };
+        let mut context = ClientContext::new(cfg.auth, credentials, &cfg.host)?;
+        let mut step = context.step(None)?;
+        // NEGOTIATE, AUTHENTICATE (+ SPNEGO's final round): a few legs at most.
+        for _ in 0..4 {
+            let mut request = self.request(Vec::new(), SOAP_CONTENT_TYPE)?;
+            let value =
+                HeaderValue::from_str(&format!("Negotiate {}", STANDARD.encode(&step.token)))
+                    .map_err(|e| TransportError::Security(e.to_string()))?;
+            request.headers_mut().insert(header::AUTHORIZATION, value);
+            let (status, headers, _) = Self::send(conn, request).await?;
+            let server_token = negotiate_token(&headers);
+            match status {
+                200 => {
+                    if !context.is_done() {
+                        match server_token {
+                            Some(token) => {
+                                context.step(Some(&token))?;
+                            }
+                            None => {
+                                return Err(TransportError::Security(
+                                    "server accepted before the context was complete".into(),
+                                ));
+                            }
+                        }
+                    }
+                    conn.context = Some(context);
+                    return Ok(());
+                }
+                401 => {
+                    if !offers_negotiate(&headers) {
+                        return Err(TransportError::AuthNotOffered {
+                            method: cfg.auth.as_str(),
+                            offered: offered(&headers),
+                        });
+                    }
+                    match server_token {
+                        Some(token) if !context.is_done() => step = context.step(Some(&token))?,
+                        _ => return Err(self.auth_failed()),
+                    }
+                }
+                other => {
+                    return Err(TransportError::Status {
+                        status: other,
+                        body: String::new(),
+                    });
+                }
+            }
+        }
+        Err(self.auth_failed())
+    }
+
+    /// Sends one envelope on an open (and authenticated) connection.
+    async fn exchange(
+        &self,
+        conn: &mut Connection,
+        envelope: &[u8],
+    ) -> Result<HttpReply, TransportError> {
+        let request = if self.seal {
+            let Some(context) = conn.context.as_mut() else {
+                return Err(TransportError::Security(
+                    "no security context to seal with".into(),
+                ));
+            };
+            let protocol = SessionProtocol::Spnego;
+            let mut parts = Vec::new();
+            for chunk in encryption::chunks(protocol, envelope) {
+                let (signature, sealed) = context.seal(chunk)?;
+                parts.push(EncryptedPart {
+                    original_length: chunk.len(),
+                    signature,
+                    sealed,
+                });
+            }
+            let body = encryption::encode(protocol, &parts);
+            self.request(body, &protocol.content_type(parts.len()))?
+        } else {
+            self.request(envelope.to_vec(), SOAP_CONTENT_TYPE)?
+        };
+        let (status, headers, body) = Self::send(conn, request).await?;
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let body = match encryption::decode(content_type, &body) {
+            Ok((_, parts)) => {
+                let Some(context) = conn.context.as_mut() else {
+                    return Err(TransportError::Security(
+                        "sealed reply without a security context".into(),
+                    ));
+                };
+                let mut plain = Vec::new();
+                for part in parts {
+                    let p = context.unseal(&part.signature, &part.sealed)?;
+                    if p.len() != part.original_length {
+                        return Err(TransportError::Security(format!(
+                            "unsealed {} bytes, expected {}",
+                            p.len(),
+                            part.original_length
+                        )));
+                    }
+                    plain.extend_from_slice(&p);
+                }
+                plain
+            }
+            Err(encryption::FramingError::NotEncrypted) => body,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(HttpReply { status, body })
+    }
+}
+
+fn negotiate_token(headers: &HeaderMap) -> Option<Vec<u8>> {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            (scheme.eq_ignore_ascii_case("Negotiate") || scheme.eq_ignore_ascii_case("NTLM"))
+                .then(|| STANDARD.decode(token.trim()).ok())
+                .flatten()
+        })
+}
+
+fn offers_negotiate(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            let scheme = v.split_whitespace().next().unwrap_or_default();
+            scheme.eq_ignore_ascii_case("Negotiate") || scheme.eq_ignore_ascii_case("NTLM")
+        })
+}
+
+fn offered(headers: &HeaderMap) -> String {
+    let schemes: Vec<&str> = headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split_whitespace().next())
+        .collect();
+    if schemes.is_empty() {
+        "nothing".into()
+    } else {
+        schemes.join(", ")
+    }
+}
+
+impl Transport for HttpTransport {
+    fn endpoint(&self) -> &str {
+        &self.url
+    }
+
+    fn post(
+        &self,
+        lane: Lane,
+        envelope: Vec<u8>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<HttpReply, TransportError>> {
+        Box::pin(async move {
+            let slot = self.slot(lane);
+            let mut guard = slot.lock().await;
+            let deadline = timeout.saturating_add(self.config.read_grace);
+            match tokio::time::timeout(deadline, self.post_on(&mut guard, &envelope)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    // The connection is mid-request: it cannot be reused.
+                    *guard = None;
+                    Err(TransportError::Timeout(deadline))
+                }
+            }
+        })
+    }
+
+    fn close_lane(&self, lane: Lane) {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        lanes.remove(&lane);
+    }
+}
