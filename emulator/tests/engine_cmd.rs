@@ -469,3 +469,29 @@ fn scenario_hang_is_stoppable_and_dates_convert() {
         "{recs:?}"
     );
 }
+
+/// Windows' own stderr for `fake cmdlet` (pypsrp capture): every `<S S="Error">` line, in order,
+/// including the console's word wrap at 120 columns.
+#[test]
+fn unknown_command_stderr_equals_the_windows_capture() {
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/pypsrp-captures/data/test_sanitise_clixml_with_error.xml"
+    ))
+    .unwrap();
+    let want: Vec<&str> = fixture
+        .lines()
+        .filter(|l| l.starts_with("<S S=\"Error\">"))
+        .collect();
+    assert_eq!(want.len(), 8);
+    let (_, err, o) = run("powershell -NoProfile -Command fake cmdlet");
+    assert_eq!(o, CmdOutcome::Exited(1));
+    let got: Vec<String> = err
+        .split("</S>")
+        .filter_map(|p| {
+            p.find("<S S=\"Error\">")
+                .map(|i| format!("{}</S>", &p[i..]))
+        })
+        .collect();
+    assert_eq!(got, want);
+}

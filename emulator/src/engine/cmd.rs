@@ -491,15 +491,39 @@ pub fn clixml_stderr(entries: &[(&str, String)]) -> String {
         if lines.last() == Some(&"") {
             lines.pop();
         }
-        for line in lines {
+        for line in lines.into_iter().flat_map(wrap_console_line) {
             s.push_str(&format!(
                 "<S S=\"{stream}\">{}_x000D__x000A_</S>",
-                clixml_escape(line)
+                clixml_escape(&line)
             ));
         }
     }
     s.push_str("</Objs>");
     s
+}
+
+/// Console buffer width of a WinRS-hosted `powershell.exe`.
+const CONSOLE_WIDTH: usize = 120;
+
+/// Word-wraps a line as the console host does: a line plus the next word and its trailing space
+/// must stay below the buffer width (what Windows' captured output shows).
+fn wrap_console_line(line: &str) -> Vec<String> {
+    if line.chars().count() < CONSOLE_WIDTH {
+        return vec![line.to_owned()];
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in line.split_inclusive(' ') {
+        let wlen = word.chars().count();
+        if !cur.is_empty() && cur.chars().count() + wlen >= CONSOLE_WIDTH {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 fn clixml_escape(s: &str) -> String {
