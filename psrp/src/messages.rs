@@ -487,7 +487,10 @@ impl PsrpMessage for UserEvent {
 
     fn from_value(value: &Value) -> Result<Self, PayloadError> {
         let f = Fields::of(value, "USER_EVENT")?;
-        let any = |name| f.value(name).cloned();
+        // Sender, SourceArgs and MessageData are arbitrary objects; absent reads as nil.
+        let any = |name| -> Result<Value, PayloadError> {
+            Ok(f.opt_value(name).cloned().unwrap_or(Value::Nil))
+        };
         Ok(Self {
             event_identifier: f.i32("PSEventArgs.EventIdentifier")?,
             source_identifier: f.string("PSEventArgs.SourceIdentifier")?,
