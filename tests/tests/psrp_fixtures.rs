@@ -2,8 +2,9 @@
 //! same bytes, and every message body decodes into its typed payload and CLIXML value and
 //! survives an encode, decode round trip.
 //!
-//! Payloads are the base64 text of `creationXml`, `Arguments` (of a PowerShell command line),
-//! `Stream` (Send and Receive), `connectXml` and `connectResponseXml`. Fragments are reassembled
+//! Envelopes are decoded with `wsman::Envelope`; payloads are the `creationXml`, `Arguments`
+//! (of a PowerShell command line), `Stream` (Send and Receive), `connectXml` and
+//! `connectResponseXml` of the typed bodies. Fragments are reassembled
 //! per direction, shell and command across the whole conversation, because a message may span
 //! several envelopes. One test per fixture file, plus a summary that pins the count of every
 //! message type.
@@ -17,9 +18,9 @@ use psrp::fragment::{Defragmenter, Fragment};
 use psrp::message::{Destination, Message, MessageType};
 use psrp::messages::Payload as TypedPayload;
 use psrp::{clixml, crypto};
-use quick_xml::Reader;
-use quick_xml::events::Event;
 use tests::FixtureFile;
+use wsman::Body;
+use wsman::Envelope;
 
 fn main() {
     let args = Arguments::from_args();
@@ -43,12 +44,12 @@ enum Side {
     ToClient,
 }
 
-/// One base64 PSRP payload found in an envelope.
+/// One PSRP payload found in an envelope.
 #[derive(Debug)]
 struct Payload {
-    element: String,
+    element: &'static str,
     command_id: Option<String>,
-    base64: String,
+    bytes: Vec<u8>,
 }
 
 /// What one envelope holds that matters here.
@@ -59,82 +60,68 @@ struct Scan {
     payloads: Vec<Payload>,
 }
 
-const PAYLOAD_ELEMENTS: &[&str] = &[
-    "creationXml",
-    "Arguments",
-    "Stream",
-    "connectXml",
-    "connectResponseXml",
-];
-
-/// Finds the resource URI, the shell id and the payload elements (by local name).
+/// Decodes the envelope with `wsman` and collects the resource URI, the shell id and the PSRP
+/// payloads of its typed body.
 fn scan(xml: &str) -> Result<Scan, String> {
-    let mut reader = Reader::from_str(xml);
-    let mut out = Scan::default();
-    // (local name, attributes) of open elements.
-    let mut stack: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    let mut text = String::new();
-    loop {
-        let event = reader.read_event().map_err(|e| format!("xml: {e}"))?;
-        match event {
-            Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                let mut attrs = Vec::new();
-                for a in e.attributes() {
-                    let a = a.map_err(|e| format!("xml attribute: {e}"))?;
-                    let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
-                    let value = a.unescape_value().map_err(|e| format!("xml: {e}"))?;
-                    attrs.push((key, value.into_owned()));
-                }
-                if name == "Shell" {
-                    if let Some((_, id)) = attrs.iter().find(|(k, _)| k == "ShellId") {
-                        out.shell_id = Some(id.to_uppercase());
-                    }
-                }
-                stack.push((name, attrs));
-                text.clear();
-            }
-            Event::Text(t) => text.push_str(&t.unescape().map_err(|e| format!("xml: {e}"))?),
-            Event::End(_) => {
-                let Some((name, attrs)) = stack.pop() else {
-                    return Err("unbalanced xml".into());
-                };
-                let attr = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-                match name.as_str() {
-                    "ResourceURI" => out.resource_uri = Some(text.trim().to_owned()),
-                    "Selector" if attr("Name").as_deref() == Some("ShellId") => {
-                        out.shell_id = Some(text.trim().to_uppercase());
-                    }
-                    n if PAYLOAD_ELEMENTS.contains(&n) => {
-                        let command_id = attr("CommandId").or_else(|| {
-                            // Arguments sit inside CommandLine, which carries the id.
-                            stack.last().and_then(|(parent, attrs)| {
-                                (parent == "CommandLine")
-                                    .then(|| {
-                                        attrs
-                                            .iter()
-                                            .find(|(k, _)| k == "CommandId")
-                                            .map(|(_, v)| v.clone())
-                                    })
-                                    .flatten()
-                            })
-                        });
-                        let base64 = text.trim().to_owned();
-                        if !base64.is_empty() {
-                            out.payloads.push(Payload {
-                                element: n.to_owned(),
-                                command_id: command_id.map(|c| c.to_uppercase()),
-                                base64,
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-                text.clear();
-            }
-            Event::Eof => break,
-            _ => {}
+    let envelope = Envelope::decode(xml).map_err(|e| format!("envelope: {e}"))?;
+    let mut out = Scan {
+        resource_uri: envelope.header.resource_uri.clone(),
+        shell_id: envelope
+            .header
+            .selectors
+            .get("ShellId")
+            .map(str::to_uppercase),
+        payloads: Vec::new(),
+    };
+    let id = |c: &Option<wsman::CommandId>| c.as_ref().map(|c| c.as_str().to_uppercase());
+    let mut push = |element, command_id, bytes: Vec<u8>| {
+        if !bytes.is_empty() {
+            out.payloads.push(Payload {
+                element,
+                command_id,
+                bytes,
+            });
         }
+    };
+    match envelope.body {
+        Body::Create(shell) => {
+            if let Some(attr) = &shell.shell_id_attr {
+                out.shell_id = Some(attr.as_str().to_uppercase());
+            }
+            if let Some(x) = shell.creation_xml {
+                push("creationXml", None, x);
+            }
+        }
+        Body::Command(line) => {
+            for arg in &line.arguments {
+                // WinRS arguments are plain text; only PowerShell ones are base64 fragments,
+                // and those are only looked at for PowerShell resource URIs.
+                if let Ok(bytes) = STANDARD.decode(arg.trim()) {
+                    push("Arguments", id(&line.command_id), bytes);
+                }
+            }
+        }
+        Body::Send(send) => {
+            for st in send.streams {
+                push("Stream", id(&st.command_id), st.data);
+            }
+        }
+        Body::ReceiveResponse(resp) => {
+            for st in resp.streams {
+                push("Stream", id(&st.command_id), st.data);
+            }
+        }
+        Body::Connect(connect) => {
+            if let Some(x) = connect.connect_xml {
+                push("connectXml", id(&connect.command_id), x);
+            }
+        }
+        Body::ConnectResponse(resp) => {
+            if let Some(x) = resp.connect_response_xml {
+                push("connectResponseXml", None, x);
+            }
+        }
+        _ => {}
     }
     Ok(out)
 }
@@ -166,9 +153,7 @@ fn check_file(file: &FixtureFile) -> Result<Decoded, Failed> {
         for (side, payloads, what) in sides {
             for p in payloads {
                 let at = format!("{} {what} <{}>", ex.name(), p.element);
-                let bytes = STANDARD
-                    .decode(&p.base64)
-                    .map_err(|e| format!("{at}: base64: {e}"))?;
+                let bytes = p.bytes;
                 // Fragments re-encode to the same bytes.
                 let mut again = Vec::with_capacity(bytes.len());
                 for f in Fragment::iter(&bytes) {
