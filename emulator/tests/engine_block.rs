@@ -66,6 +66,54 @@ fn full_buffer_pauses_the_script_until_drained() {
     assert_eq!(seen.last(), Some(&Value::Int(1000)));
 }
 
+/// Drop mode: a bounded buffer that discards the oldest record instead of blocking.
+struct DropHost {
+    cap: usize,
+    kept: std::sync::Mutex<std::collections::VecDeque<StreamRecord>>,
+    dropped: AtomicU64,
+}
+
+impl EngineHost for DropHost {
+    fn emit(&self, record: StreamRecord) -> Result<(), Stopped> {
+        let mut k = self.kept.lock().unwrap();
+        if k.len() == self.cap {
+            k.pop_front();
+            self.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+        k.push_back(record);
+        Ok(())
+    }
+    fn sleep(&self, d: Duration) -> Result<(), Stopped> {
+        thread::sleep(d);
+        Ok(())
+    }
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn drop_mode_runs_to_completion_keeping_the_newest_output() {
+    let host = DropHost {
+        cap: 5,
+        kept: Default::default(),
+        dropped: AtomicU64::new(0),
+    };
+    let mut rs = Runspace::new(Default::default());
+    let o = rs.run_script(
+        "1..100 | ForEach-Object { $_; Start-Sleep -Milliseconds 1 }",
+        None,
+        &host,
+    );
+    assert_eq!(o.state, PipelineState::Completed);
+    assert_eq!(host.dropped.load(Ordering::SeqCst), 95);
+    let kept: Vec<StreamRecord> = host.kept.lock().unwrap().iter().cloned().collect();
+    let want: Vec<StreamRecord> = (96..=100)
+        .map(|i| StreamRecord::Output(Value::Int(i)))
+        .collect();
+    assert_eq!(kept, want);
+}
+
 #[test]
 fn unbounded_host_runs_to_completion_without_a_reader() {
     // The Drop-mode side of the contract: with room (or a dropping buffer) the script never waits.
