@@ -679,7 +679,9 @@ impl HostCall {
         Ok(Self {
             call_id: f.i64("ci")?,
             method: f.get("mi", RemoteHostMethodId::from_value)?,
-            parameters: f.get("mp", |v| v.as_list().map(<[Value]>::to_vec))?,
+            parameters: f
+                .opt("mp", |v| v.as_list().map(<[Value]>::to_vec))?
+                .unwrap_or_default(),
         })
     }
 }
