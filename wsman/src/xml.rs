@@ -329,6 +329,12 @@ impl<'i, 'l> Parser<'i, 'l> {
             Some(p) => Some(utf8(p.into_inner(), position)?.to_owned()),
             None => None,
         };
+        if prefix.as_deref() == Some("xmlns") {
+            return Err(DecodeError::MalformedXml {
+                position,
+                message: "element names must not use the reserved prefix `xmlns`".into(),
+            });
+        }
         let mut attributes = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|e| malformed(position, &e.into()))?;

@@ -459,3 +459,11 @@ fn fuzz_regression_whitespace_after_qname_colon() {
     assert_eq!(env.fault().unwrap().code.local, "Sender");
     assert_eq!(Envelope::decode(env.encode().as_bytes()).unwrap(), env);
 }
+
+#[test]
+fn fuzz_regression_element_with_xmlns_prefix() {
+    // Found by cargo-fuzz: `<xmlns:x/>` resolves to the reserved xmlns namespace, which cannot
+    // be re-declared on encode; Namespaces in XML forbids it, so it is refused on decode.
+    let xml = envelope(RECEIVE_RESPONSE, "", "<xmlns:thing/>");
+    assert!(matches!(err(&xml), DecodeError::MalformedXml { .. }));
+}
