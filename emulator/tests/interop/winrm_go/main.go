@@ -1,0 +1,48 @@
+// A masterzen/winrm client for emulator/tests/interop_winrs.rs.
+//
+// Usage: winrm_go <host> <port> <user> <command>; the password comes from PSRM_TEST_PASSWORD.
+// Prints `OK <exit code> <base64 stdout> <base64 stderr>` (empty output is `-`) or
+// `ERROR <text>`.
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/masterzen/winrm"
+)
+
+func b64(b []byte) string {
+	if len(b) == 0 {
+		return "-"
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func main() {
+	if len(os.Args) != 5 {
+		fmt.Println("ERROR usage: winrm_go <host> <port> <user> <command>")
+		return
+	}
+	port, err := strconv.Atoi(os.Args[2])
+	if err != nil {
+		fmt.Println("ERROR bad port")
+		return
+	}
+	endpoint := winrm.NewEndpoint(os.Args[1], port, false, false, nil, nil, nil, 0)
+	client, err := winrm.NewClient(endpoint, os.Args[3], os.Getenv("PSRM_TEST_PASSWORD"))
+	if err != nil {
+		fmt.Printf("ERROR %v\n", err)
+		return
+	}
+	var stdout, stderr bytes.Buffer
+	code, err := client.Run(os.Args[4], &stdout, &stderr)
+	if err != nil {
+		fmt.Printf("ERROR %v\n", err)
+		return
+	}
+	fmt.Printf("OK %d %s %s\n", code, b64(stdout.Bytes()), b64(stderr.Bytes()))
+}

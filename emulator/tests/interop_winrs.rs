@@ -1,0 +1,217 @@
+//! Real WinRM clients running WinRS commands against the emulator on 127.0.0.1: pywinrm
+//! (`Session.run_cmd` over basic and ntlm with message encryption, and its `Protocol` API with
+//! environment, working directory and stdin), pypsrp (`Client.execute_cmd`) and Go's
+//! masterzen/winrm (`Client.Run`). A missing peer fails the test: these are acceptance tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use emulator::service::WsManService;
+use emulator::{Config, Emulator};
+
+const ALICE_PW: &str = "Alice-pw-0451";
+
+fn config() -> Config {
+    Config::from_toml(&format!(
+        r#"
+computer_name = "SERVER01"
+[[users]]
+name = "alice"
+password = "{ALICE_PW}"
+admin = true
+[service]
+max_timeout_ms = 5000
+"#
+    ))
+    .expect("test configuration parses")
+}
+
+async fn start() -> Emulator {
+    let cfg = config();
+    Emulator::builder(cfg.clone())
+        .listen("127.0.0.1:0".parse().expect("address"))
+        .start(WsManService::new(cfg))
+        .await
+        .expect("emulator starts")
+}
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("PSRM_PYTHON")
+        .map_or_else(|| manifest().join("../.venv/bin/python"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
+        path.display()
+    );
+    path
+}
+
+/// The result line of a client: exit code, stdout, stderr.
+#[derive(Debug, PartialEq, Eq)]
+struct Ran {
+    rc: i64,
+    stdout: String,
+    stderr: String,
+}
+
+fn parse(line: &str) -> Ran {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.first(), Some(&"OK"), "client failed: {line}");
+    assert_eq!(words.len(), 4, "{line}");
+    let text = |w: &str| {
+        if w == "-" {
+            return String::new();
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(w)
+            .expect("base64 from the client");
+        String::from_utf8(bytes).expect("utf-8 output")
+    };
+    Ran {
+        rc: words[1].parse().expect("exit code"),
+        stdout: text(words[2]),
+        stderr: text(words[3]),
+    }
+}
+
+async fn run(program: PathBuf, args: Vec<String>) -> Ran {
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&program)
+            .args(&args)
+            .env("PSRM_TEST_PASSWORD", ALICE_PW)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()))
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("client printed nothing; stderr: {stderr}"));
+    parse(line)
+}
+
+async fn python_client(client: &str, url: &str, auth: &str, command: &[&str]) -> Ran {
+    let mut args = vec![
+        manifest()
+            .join("tests/interop/clients.py")
+            .display()
+            .to_string(),
+        client.to_owned(),
+        url.to_owned(),
+        "alice".to_owned(),
+        auth.to_owned(),
+    ];
+    args.extend(command.iter().map(|s| (*s).to_owned()));
+    run(python(), args).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_run_cmd_basic_gives_exit_code_stdout_stderr() {
+    let emu = start().await;
+    let url = emu.url();
+    let ok = python_client("pywinrm", &url, "basic", &["echo", "hello", "world"]).await;
+    assert_eq!(ok.rc, 0);
+    assert_eq!(ok.stdout, "hello world\r\n");
+    assert_eq!(ok.stderr, "");
+    let failed = python_client("pywinrm", &url, "basic", &["echo oops 1>&2 & exit /b 3"]).await;
+    assert_eq!(failed.rc, 3, "{failed:?}");
+    let missing = python_client("pywinrm", &url, "basic", &["nosuchcommand"]).await;
+    assert_eq!(missing.rc, 9009);
+    assert!(missing.stderr.contains("is not recognized"), "{missing:?}");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_run_cmd_ntlm_with_message_encryption() {
+    let emu = start().await;
+    let ran = python_client("pywinrm", &emu.url(), "ntlm", &["hostname"]).await;
+    assert_eq!(ran.rc, 0);
+    assert_eq!(ran.stdout, "SERVER01\r\n");
+    let ran = python_client("pywinrm", &emu.url(), "ntlm", &["whoami"]).await;
+    assert_eq!(ran.stdout, "server01\\alice\r\n");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_protocol_environment_stdin_and_cleanup() {
+    let emu = start().await;
+    let ran = python_client(
+        "pywinrm_protocol",
+        &emu.url(),
+        "ntlm",
+        &["echo", "%PSRM_TEST_VAR%"],
+    )
+    .await;
+    assert_eq!(ran.rc, 0);
+    assert_eq!(ran.stdout, "from-env\r\n");
+    assert_eq!(ran.stderr, "");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypsrp_execute_cmd() {
+    let emu = start().await;
+    let ran = python_client("pypsrp_cmd", &emu.url(), "ntlm", &["echo", "from pypsrp"]).await;
+    assert_eq!(ran.rc, 0);
+    assert_eq!(ran.stdout, "from pypsrp\r\n");
+    let ran = python_client("pypsrp_cmd", &emu.url(), "basic", &["exit", "/b", "7"]).await;
+    assert_eq!(ran.rc, 7);
+    emu.shutdown().await;
+}
+
+/// Builds the Go client in GOPATH mode against the Debian package's sources.
+fn go_client() -> PathBuf {
+    let gocode = Path::new("/usr/share/gocode/src/github.com/masterzen/winrm");
+    assert!(
+        gocode.exists(),
+        "masterzen/winrm sources missing: apt-get install -y golang-go golang-github-masterzen-winrm-dev"
+    );
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("winrm_go");
+    std::fs::create_dir_all(&out_dir).expect("target tmp dir");
+    let binary = out_dir.join("winrm_go");
+    let status = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg(manifest().join("tests/interop/winrm_go/main.go"))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", out_dir.join("gocache"))
+        .env("GOFLAGS", "-mod=mod")
+        .status()
+        .expect("the go toolchain runs (apt-get install -y golang-go)");
+    assert!(
+        status.success(),
+        "go build of the masterzen/winrm client failed"
+    );
+    binary
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_masterzen_winrm_run() {
+    let binary = tokio::task::spawn_blocking(go_client).await.expect("join");
+    let emu = start().await;
+    let addr = emu.local_addr();
+    let ran = run(
+        binary.clone(),
+        vec![
+            addr.ip().to_string(),
+            addr.port().to_string(),
+            "alice".into(),
+            "echo from go && exit /b 4".into(),
+        ],
+    )
+    .await;
+    assert_eq!(ran.rc, 4);
+    assert_eq!(ran.stdout, "from go \r\n");
+    assert_eq!(ran.stderr, "");
+    emu.shutdown().await;
+}
