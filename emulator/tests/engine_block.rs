@@ -252,3 +252,29 @@ fn hostile_scripts_fail_cleanly_on_a_small_stack() {
         matches!(&results[7].0, PipelineState::Failed(e) if e.fully_qualified_error_id == "ScriptTooDeeplyNested")
     );
 }
+
+/// A runspace outlives the thread that ran a pipeline: the next pipeline (after a reconnect, say)
+/// may run on another thread and sees the same session state.
+#[test]
+fn runspace_state_moves_between_pipeline_threads() {
+    let mut rs = Runspace::new(Default::default());
+    rs = thread::spawn(move || {
+        let host = CollectingHost::new();
+        rs.run_script(
+            "$session = 'kept'; function Get-Kept { $session }",
+            None,
+            &host,
+        );
+        rs
+    })
+    .join()
+    .unwrap();
+    let out = thread::spawn(move || {
+        let host = CollectingHost::new();
+        rs.run_script("Get-Kept", None, &host);
+        host.drain()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(out, vec![StreamRecord::Output(Value::str("kept"))]);
+}
