@@ -30,7 +30,7 @@ use crate::messages::{
     CreatePipeline, HostCall, HostResponse, Payload, PayloadError, PipelineStateInfo,
 };
 use crate::records::{ErrorRecord, PsInvocationState};
-use crate::runspace_pool::Side;
+use crate::runspace_pool::{NO_REPLY_CALL_ID, Side};
 
 /// Something the application should know about a pipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,9 +178,13 @@ impl Pipeline {
     ///
     /// # Errors
     ///
-    /// [`PipelineError::InvalidState`] unless a running client.
+    /// [`PipelineError::InvalidState`] unless a running client, or for call id -100 (a call
+    /// that expects no reply).
     pub fn host_response(&mut self, response: HostResponse) -> Result<(), PipelineError> {
         self.expect(Side::Client, "host_response", &[PsInvocationState::RUNNING])?;
+        if response.call_id == NO_REPLY_CALL_ID {
+            return Err(self.invalid("host_response"));
+        }
         self.queue(&Payload::PipelineHostResponse(response));
         Ok(())
     }

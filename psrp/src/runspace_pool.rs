@@ -29,10 +29,17 @@
 //!   ◀── SESSION_CAPABILITY + RUNSPACEPOOL_INIT_DATA ── Opened
 //!   Opened ◀── APPLICATION_PRIVATE_DATA, RUNSPACEPOOL_STATE (Opened)
 //!
-//! Not covered yet: SET_MAX/MIN_RUNSPACES, GET_AVAILABLE_RUNSPACES, RESET_RUNSPACE_STATE,
-//! GET_COMMAND_METADATA and runspace-pool host calls.
+//! requests with a call id (client → server → client):
+//!   set_max_runspaces / set_min_runspaces / get_available_runspaces / reset_runspace_state
+//!   ─▶ Event::SetMaxRunspaces … ; answer_availability ─▶ RUNSPACE_AVAILABILITY
+//!   ─▶ Event::RunspaceAvailability
+//! pool host calls: host_call ─▶ RUNSPACEPOOL_HOST_CALL ─▶ Event::HostCall;
+//!   host_response ─▶ RUNSPACEPOOL_HOST_RESPONSE ─▶ Event::HostResponse
+//!
+//! GET_COMMAND_METADATA travels with a pipeline id, so it reaches the pipeline layer as
+//! [`Event::PipelineMessage`]; USER_EVENT is not handled yet.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::clixml::{self, Value};
 use crate::crypto::{
@@ -43,8 +50,10 @@ use crate::message::{
     Destination, Message, MessageError, MessageType, PipelineId, RunspacePoolId, UTF8_BOM,
 };
 use crate::messages::{
-    self, ApplicationPrivateData, ConnectRunspacePool, InitRunspacePool, Payload, PayloadError,
-    PsrpMessage, RunspacePoolInitData, RunspacePoolStateInfo, SessionCapability,
+    self, ApplicationPrivateData, AvailabilityResponse, CallId, ConnectRunspacePool, HostCall,
+    HostResponse, InitRunspacePool, Payload, PayloadError, PsrpMessage, RunspaceAvailability,
+    RunspacePoolInitData, RunspacePoolStateInfo, SessionCapability, SetMaxRunspaces,
+    SetMinRunspaces,
 };
 pub use crate::records::RunspacePoolState;
 use crate::records::{ApartmentState, HostInfo, PsPrimitiveDictionary, PsThreadOptions};
@@ -57,6 +66,9 @@ pub enum Side {
     /// The PowerShell server (WSMan service).
     Server,
 }
+
+/// The call id of a host call that expects no reply (MS-PSRP 2.2.2.27).
+pub const NO_REPLY_CALL_ID: i64 = -100;
 
 /// Whether this implementation accepts the peer's protocol version (any 2.x).
 fn is_supported(capability: &SessionCapability) -> bool {
@@ -82,6 +94,22 @@ pub enum Event {
     PublicKeyRequested,
     /// Both: the session key is in place; SecureStrings can be used.
     SessionKeyReady,
+    /// Server: the client asks to change MaxRunspaces; answer with
+    /// [`RunspacePool::answer_availability`].
+    SetMaxRunspaces(SetMaxRunspaces),
+    /// Server: the client asks to change MinRunspaces; answer as for SET_MAX_RUNSPACES.
+    SetMinRunspaces(SetMinRunspaces),
+    /// Server: the client asks how many runspaces are available.
+    GetAvailableRunspaces(CallId),
+    /// Server: the client asks to reset the runspace state.
+    ResetRunspaceState(CallId),
+    /// Client: the answer to one of the four requests above (applied to
+    /// [`RunspacePool::runspaces`] when a set succeeded).
+    RunspaceAvailability(RunspaceAvailability),
+    /// Client: the server calls a host method for the pool (RUNSPACEPOOL_HOST_CALL).
+    HostCall(HostCall),
+    /// Server: the client answered a pool host call.
+    HostResponse(HostResponse),
     /// A message for a pipeline of this pool, for the pipeline layer.
     PipelineMessage(Message),
 }
@@ -96,6 +124,8 @@ pub struct RunspacePool {
     max_runspaces: i32,
     peer_capability: Option<SessionCapability>,
     key: KeyState,
+    /// Set requests waiting for RUNSPACE_AVAILABILITY, by call id.
+    pending: HashMap<i64, PendingCall>,
     fragmenter: Fragmenter,
     defragmenter: Defragmenter,
     events: VecDeque<Event>,
@@ -123,6 +153,13 @@ enum State {
     Closing,
     Closed,
     Broken,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PendingCall {
+    SetMax(i32),
+    SetMin(i32),
+    Other,
 }
 
 #[derive(Debug)]
@@ -167,6 +204,7 @@ impl RunspacePool {
             max_runspaces: max,
             peer_capability: None,
             key: KeyState::None,
+            pending: HashMap::new(),
             fragmenter: Fragmenter::new(),
             defragmenter: Defragmenter::new(),
             events: VecDeque::new(),
@@ -370,6 +408,130 @@ impl RunspacePool {
         Ok(())
     }
 
+    /// Client: asks to set MaxRunspaces (SET_MAX_RUNSPACES); `call_id` is echoed in the answer.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless an opened client.
+    pub fn set_max_runspaces(&mut self, max_runspaces: i32, call_id: i64) -> Result<(), PoolError> {
+        self.client_request(
+            "set_max_runspaces",
+            call_id,
+            PendingCall::SetMax(max_runspaces),
+        )?;
+        self.send(
+            PipelineId::NIL,
+            &SetMaxRunspaces {
+                max_runspaces,
+                call_id,
+            },
+        );
+        Ok(())
+    }
+
+    /// Client: asks to set MinRunspaces (SET_MIN_RUNSPACES).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless an opened client.
+    pub fn set_min_runspaces(&mut self, min_runspaces: i32, call_id: i64) -> Result<(), PoolError> {
+        self.client_request(
+            "set_min_runspaces",
+            call_id,
+            PendingCall::SetMin(min_runspaces),
+        )?;
+        self.send(
+            PipelineId::NIL,
+            &SetMinRunspaces {
+                min_runspaces,
+                call_id,
+            },
+        );
+        Ok(())
+    }
+
+    /// Client: asks how many runspaces are available (GET_AVAILABLE_RUNSPACES).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless an opened client.
+    pub fn get_available_runspaces(&mut self, call_id: i64) -> Result<(), PoolError> {
+        self.client_request("get_available_runspaces", call_id, PendingCall::Other)?;
+        let payload = Payload::GetAvailableRunspaces(CallId { call_id });
+        self.queue_payload(&payload);
+        Ok(())
+    }
+
+    /// Client: asks to reset the runspace state (RESET_RUNSPACE_STATE, protocol 2.3).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless an opened client.
+    pub fn reset_runspace_state(&mut self, call_id: i64) -> Result<(), PoolError> {
+        self.client_request("reset_runspace_state", call_id, PendingCall::Other)?;
+        let payload = Payload::ResetRunspaceState(CallId { call_id });
+        self.queue_payload(&payload);
+        Ok(())
+    }
+
+    /// Client: answers a pool host call (RUNSPACEPOOL_HOST_RESPONSE).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless an opened client, or for call id -100 (a call that
+    /// expects no reply).
+    pub fn host_response(&mut self, response: HostResponse) -> Result<(), PoolError> {
+        self.expect_side(Side::Client, "host_response")?;
+        self.expect_opened("host_response")?;
+        if response.call_id == NO_REPLY_CALL_ID {
+            return Err(PoolError::InvalidState {
+                action: "host_response",
+                current: self.state(),
+                expected: "a host call that expects a reply",
+            });
+        }
+        self.queue_payload(&Payload::RunspacePoolHostResponse(response));
+        Ok(())
+    }
+
+    /// Server: calls a host method for the pool (RUNSPACEPOOL_HOST_CALL).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless an opened server.
+    pub fn host_call(&mut self, call: HostCall) -> Result<(), PoolError> {
+        self.expect_side(Side::Server, "host_call")?;
+        self.expect_opened("host_call")?;
+        self.queue_payload(&Payload::RunspacePoolHostCall(call));
+        Ok(())
+    }
+
+    /// Server: answers SET_MAX/SET_MIN_RUNSPACES, GET_AVAILABLE_RUNSPACES or
+    /// RESET_RUNSPACE_STATE (RUNSPACE_AVAILABILITY). A successful set is applied.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::InvalidState`] unless a server with that request outstanding.
+    pub fn answer_availability(
+        &mut self,
+        call_id: i64,
+        response: AvailabilityResponse,
+    ) -> Result<(), PoolError> {
+        self.expect_side(Side::Server, "answer_availability")?;
+        let Some(pending) = self.pending.remove(&call_id) else {
+            return Err(PoolError::InvalidState {
+                action: "answer_availability",
+                current: self.state(),
+                expected: "an outstanding request with that call id",
+            });
+        };
+        if response == AvailabilityResponse::Success(true) {
+            self.apply(pending);
+        }
+        self.send(PipelineId::NIL, &RunspaceAvailability { response, call_id });
+        Ok(())
+    }
+
     /// Client: the transport confirmed the close.
     pub fn handle_closed(&mut self) {
         self.set_state(State::Closed);
@@ -513,6 +675,39 @@ impl RunspacePool {
                 self.key = KeyState::HavePublicKey(PublicKey::from_blob(&body.public_key)?);
                 self.events.push_back(Event::PublicKeyReceived);
             }
+            (Side::Server, State::Opened, Payload::SetMaxRunspaces(req)) => {
+                self.pending
+                    .insert(req.call_id, PendingCall::SetMax(req.max_runspaces));
+                self.events.push_back(Event::SetMaxRunspaces(req));
+            }
+            (Side::Server, State::Opened, Payload::SetMinRunspaces(req)) => {
+                self.pending
+                    .insert(req.call_id, PendingCall::SetMin(req.min_runspaces));
+                self.events.push_back(Event::SetMinRunspaces(req));
+            }
+            (Side::Server, State::Opened, Payload::GetAvailableRunspaces(req)) => {
+                self.pending.insert(req.call_id, PendingCall::Other);
+                self.events.push_back(Event::GetAvailableRunspaces(req));
+            }
+            (Side::Server, State::Opened, Payload::ResetRunspaceState(req)) => {
+                self.pending.insert(req.call_id, PendingCall::Other);
+                self.events.push_back(Event::ResetRunspaceState(req));
+            }
+            (Side::Server, State::Opened, Payload::RunspacePoolHostResponse(r)) => {
+                self.events.push_back(Event::HostResponse(r));
+            }
+            (Side::Client, State::Opened, Payload::RunspacePoolHostCall(call)) => {
+                self.events.push_back(Event::HostCall(call));
+            }
+            (Side::Client, State::Opened, Payload::RunspaceAvailability(answer)) => {
+                let Some(pending) = self.pending.remove(&answer.call_id) else {
+                    return Err(self.unexpected(ty));
+                };
+                if answer.response == AvailabilityResponse::Success(true) {
+                    self.apply(pending);
+                }
+                self.events.push_back(Event::RunspaceAvailability(answer));
+            }
             (Side::Server, State::Disconnected, Payload::SessionCapability(cap)) => {
                 if !is_supported(&cap) {
                     return Err(PoolError::UnsupportedVersion(cap.protocol_version));
@@ -556,6 +751,31 @@ impl RunspacePool {
             _ => return Err(self.unexpected(ty)),
         }
         Ok(())
+    }
+
+    fn client_request(
+        &mut self,
+        action: &'static str,
+        call_id: i64,
+        pending: PendingCall,
+    ) -> Result<(), PoolError> {
+        self.expect_side(Side::Client, action)?;
+        self.expect_opened(action)?;
+        self.pending.insert(call_id, pending);
+        Ok(())
+    }
+
+    fn apply(&mut self, pending: PendingCall) {
+        match pending {
+            PendingCall::SetMax(n) => self.max_runspaces = n,
+            PendingCall::SetMin(n) => self.min_runspaces = n,
+            PendingCall::Other => {}
+        }
+    }
+
+    fn queue_payload(&mut self, payload: &Payload) {
+        let body = payload.to_value().unwrap_or(Value::Nil);
+        self.queue(payload.message_type(), PipelineId::NIL, &body);
     }
 
     fn send<M: PsrpMessage>(&mut self, pipeline: PipelineId, body: &M) {

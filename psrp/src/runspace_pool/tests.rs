@@ -255,3 +255,89 @@ fn disconnect_then_connect_from_a_new_client_reattaches_a_pipeline() {
         ]
     );
 }
+
+#[test]
+fn runspace_requests_and_pool_host_calls_round_trip() {
+    use crate::messages::{AvailabilityResponse, HostCall, HostResponse};
+    use crate::records::RemoteHostMethodId;
+
+    let mut pair = Pair::new(500);
+    pair.client.open().unwrap();
+    pair.drive();
+    events(&mut pair.client);
+    events(&mut pair.server);
+
+    pair.client.set_max_runspaces(8, 11).unwrap();
+    pair.client.set_min_runspaces(2, 12).unwrap();
+    pair.client.get_available_runspaces(13).unwrap();
+    pair.client.reset_runspace_state(14).unwrap();
+    pair.drive();
+    let got = events(&mut pair.server);
+    assert_eq!(got.len(), 4);
+    assert!(
+        matches!(&got[0], Event::SetMaxRunspaces(r) if (r.max_runspaces, r.call_id) == (8, 11))
+    );
+    assert!(
+        matches!(&got[1], Event::SetMinRunspaces(r) if (r.min_runspaces, r.call_id) == (2, 12))
+    );
+    assert!(matches!(&got[2], Event::GetAvailableRunspaces(r) if r.call_id == 13));
+    assert!(matches!(&got[3], Event::ResetRunspaceState(r) if r.call_id == 14));
+
+    pair.server
+        .answer_availability(11, AvailabilityResponse::Success(true))
+        .unwrap();
+    pair.server
+        .answer_availability(12, AvailabilityResponse::Success(false))
+        .unwrap();
+    pair.server
+        .answer_availability(13, AvailabilityResponse::Count(6))
+        .unwrap();
+    pair.server
+        .answer_availability(14, AvailabilityResponse::Success(true))
+        .unwrap();
+    assert!(
+        pair.server
+            .answer_availability(99, AvailabilityResponse::Success(true))
+            .is_err()
+    );
+    pair.drive();
+    // The successful set is applied on both sides; the refused one on neither.
+    assert_eq!(pair.client.runspaces(), (1, 8));
+    assert_eq!(pair.server.runspaces(), (1, 8));
+    let got = events(&mut pair.client);
+    assert_eq!(got.len(), 4);
+    assert!(matches!(
+        &got[2],
+        Event::RunspaceAvailability(a) if a.call_id == 13 && a.response == AvailabilityResponse::Count(6)
+    ));
+
+    let call = HostCall {
+        call_id: 5,
+        method: RemoteHostMethodId::READ_LINE,
+        parameters: Vec::new(),
+    };
+    pair.server.host_call(call.clone()).unwrap();
+    pair.drive();
+    assert_eq!(events(&mut pair.client), vec![Event::HostCall(call)]);
+    let answer = HostResponse {
+        call_id: 5,
+        method: RemoteHostMethodId::READ_LINE,
+        return_value: Some(Value::string("typed")),
+        error: None,
+    };
+    pair.client.host_response(answer.clone()).unwrap();
+    pair.drive();
+    assert_eq!(
+        events(&mut pair.server),
+        vec![Event::HostResponse(answer.clone())]
+    );
+    // A call with id -100 expects no reply.
+    let no_reply = HostResponse {
+        call_id: NO_REPLY_CALL_ID,
+        ..answer
+    };
+    assert!(matches!(
+        pair.client.host_response(no_reply),
+        Err(PoolError::InvalidState { .. })
+    ));
+}
