@@ -6,7 +6,7 @@ pub mod clixml;
 pub mod crypto;
 pub mod fragment;
 pub mod message;
-pub mod pipeline;
 pub mod messages;
+pub mod pipeline;
 pub mod records;
 pub mod runspace_pool;
