@@ -37,7 +37,8 @@
 //!   host_response ─▶ RUNSPACEPOOL_HOST_RESPONSE ─▶ Event::HostResponse
 //!
 //! GET_COMMAND_METADATA travels with a pipeline id, so it reaches the pipeline layer as
-//! [`Event::PipelineMessage`]; USER_EVENT is not handled yet.
+//! [`Event::PipelineMessage`]; USER_EVENT reaches the client as [`Event::UserEvent`] (the
+//! server side has no verb to raise one yet).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -53,7 +54,7 @@ use crate::messages::{
     self, ApplicationPrivateData, AvailabilityResponse, CallId, ConnectRunspacePool, HostCall,
     HostResponse, InitRunspacePool, Payload, PayloadError, PsrpMessage, RunspaceAvailability,
     RunspacePoolInitData, RunspacePoolStateInfo, SessionCapability, SetMaxRunspaces,
-    SetMinRunspaces,
+    SetMinRunspaces, UserEvent,
 };
 pub use crate::records::RunspacePoolState;
 use crate::records::{ApartmentState, HostInfo, PsPrimitiveDictionary, PsThreadOptions};
@@ -110,6 +111,8 @@ pub enum Event {
     HostCall(HostCall),
     /// Server: the client answered a pool host call.
     HostResponse(HostResponse),
+    /// Client: a USER_EVENT forwarded from the server.
+    UserEvent(Box<UserEvent>),
     /// A message for a pipeline of this pool, for the pipeline layer.
     PipelineMessage(Message),
 }
@@ -695,6 +698,9 @@ impl RunspacePool {
             }
             (Side::Server, State::Opened, Payload::RunspacePoolHostResponse(r)) => {
                 self.events.push_back(Event::HostResponse(r));
+            }
+            (Side::Client, State::Opened, Payload::UserEvent(event)) => {
+                self.events.push_back(Event::UserEvent(event));
             }
             (Side::Client, State::Opened, Payload::RunspacePoolHostCall(call)) => {
                 self.events.push_back(Event::HostCall(call));

@@ -341,3 +341,42 @@ fn runspace_requests_and_pool_host_calls_round_trip() {
         Err(PoolError::InvalidState { .. })
     ));
 }
+
+#[test]
+fn user_event_reaches_the_client() {
+    use crate::fragment::Fragmenter;
+    use crate::messages::UserEvent;
+
+    let mut pair = Pair::new(500);
+    pair.client.open().unwrap();
+    pair.drive();
+    events(&mut pair.client);
+    let event = UserEvent {
+        event_identifier: 1,
+        source_identifier: "Timer".into(),
+        time_generated: "2026-11-22T17:00:00+00:00".into(),
+        sender: Value::Nil,
+        source_args: Value::Nil,
+        message_data: Value::string("tick"),
+        computer_name: None,
+        runspace_id: Uuid::from_u128(3),
+    };
+    // The server role has no verb for it yet: build the message by hand.
+    let body = Payload::UserEvent(Box::new(event.clone())).encode();
+    let msg = Message::new(
+        Destination::CLIENT,
+        MessageType::USER_EVENT,
+        pair.client.id(),
+        PipelineId::NIL,
+        body,
+    );
+    let mut f = Fragmenter::with_first_object_id(crate::fragment::ObjectId(1000));
+    f.queue(msg.to_bytes());
+    pair.client
+        .receive(&f.poll_transmit(usize::MAX).unwrap())
+        .unwrap();
+    assert_eq!(
+        events(&mut pair.client),
+        vec![Event::UserEvent(Box::new(event))]
+    );
+}
