@@ -1,6 +1,8 @@
 //! The runspace pool state machine against real traffic: the server role opens from the
 //! creationXml pypsrp sent to Windows, and the client role reaches Opened from what Windows
-//! answered (`test_psrp_multiple_commands.yml`).
+//! answered (`test_psrp_multiple_commands.yml`), the Connect flow of
+//! `test_psrp_disconnect_runspaces.yml`, and both pipeline roles on a real CREATE_PIPELINE and
+//! its Receive reply.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -166,4 +168,46 @@ fn reply_types(payload: &[u8]) -> Vec<MessageType> {
     std::iter::from_fn(|| defrag.poll_message())
         .map(|m| psrp::message::Message::decode(&m).unwrap().message_type)
         .collect()
+}
+
+#[test]
+fn pipeline_roles_follow_real_create_and_output() {
+    use psrp::fragment::{Defragmenter, ObjectId};
+    use psrp::message::Message;
+    use psrp::pipeline::{Event as PipeEvent, Pipeline};
+    use psrp::records::PsInvocationState;
+
+    let exchanges = conversation();
+    // Exchange 5: Command with CREATE_PIPELINE in Arguments.
+    let args = elements(exchanges[5].request.as_deref().unwrap(), "rsp:Arguments");
+    let mut defrag = Defragmenter::new();
+    for a in &args {
+        defrag.receive(a).unwrap();
+    }
+    let create = Message::decode(&defrag.poll_message().unwrap()).unwrap();
+    assert_eq!(create.message_type, MessageType::CREATE_PIPELINE);
+    let (pool, pid) = (create.runspace_pool_id, create.pipeline_id);
+
+    let mut server = Pipeline::server(pool, pid, ObjectId(1));
+    server.handle_message(create).unwrap();
+    assert_eq!(server.state(), PsInvocationState::RUNNING);
+    let cmds = &server.create_pipeline().unwrap().power_shell.cmds;
+    assert!(!cmds.is_empty());
+
+    // Exchange 6: Windows' Receive reply for that command.
+    let mut client = Pipeline::reattach(pool, pid, ObjectId(1));
+    for p in elements(exchanges[6].response.as_deref().unwrap(), "rsp:Stream") {
+        client.receive(&p).unwrap();
+    }
+    let events: Vec<PipeEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+    let outputs = events
+        .iter()
+        .filter(|e| matches!(e, PipeEvent::Output(_)))
+        .count();
+    assert_eq!(outputs, 7, "{events:?}");
+    assert_eq!(
+        events.last(),
+        Some(&PipeEvent::StateChanged(PsInvocationState::COMPLETED, None))
+    );
+    assert_eq!(client.state(), PsInvocationState::COMPLETED);
 }
