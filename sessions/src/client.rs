@@ -1,0 +1,556 @@
+//! [`WsManClient`]: typed WS-Management operations over a [`Transport`].
+//!
+//! Each verb builds a request envelope with `wsman`'s types, posts it on a [`Lane`], checks that
+//! the reply relates to it, and returns the typed reply body or an [`Error`] holding the SOAP
+//! fault. Receives go on [`Lane::RECEIVE`], everything else on [`Lane::CONTROL`], so a long
+//! poll never delays a Send or a Signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wsman::enumeration::{Enumerate, EnumerateResponse, Filter, Item, Pull, PullResponse};
+use wsman::header::{OptionSet, SelectorSet};
+use wsman::shell::{
+    CommandLine, Connect, ConnectResponse, CreateResponse, Disconnect, Receive, ReceiveResponse,
+    Reconnect, Send, Shell, Signal, SignalCode,
+};
+use wsman::{Action, Body, CommandId, Envelope, MessageId, Resource, ShellId, ns};
+use wsman_transport::{ConnectionConfig, HttpTransport, Lane, Transport};
+
+use crate::error::{Error, is_timed_out};
+
+/// Default `OperationTimeout` (as pypsrp and Windows' own client: 20 s).
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Options of a [`WsManClient`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// `OperationTimeout` of ordinary requests and of each Receive long poll.
+    pub operation_timeout: Duration,
+    /// `MaxEnvelopeSize` announced to the server, in bytes.
+    pub max_envelope_size: u32,
+    /// `Locale` / `DataLocale`.
+    pub locale: String,
+    /// The WS-Man `p:SessionId` (`uuid:…`) identifying this client to the server; a new one when
+    /// `None`. Reuse a stored one to act as the same client after a restart (Reconnect).
+    pub session_id: Option<String>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+            max_envelope_size: wsman_transport::config::DEFAULT_MAX_ENVELOPE_SIZE,
+            locale: "en-US".into(),
+            session_id: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Sets the `OperationTimeout`.
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Sets the announced `MaxEnvelopeSize` (bytes).
+    pub fn max_envelope_size(mut self, bytes: u32) -> Self {
+        self.max_envelope_size = bytes;
+        self
+    }
+
+    /// Sets the locale.
+    pub fn locale(mut self, locale: impl Into<String>) -> Self {
+        self.locale = locale.into();
+        self
+    }
+
+    /// Reuses a WS-Man session id (`uuid:…`).
+    pub fn session_id(mut self, id: impl Into<String>) -> Self {
+        self.session_id = Some(id.into());
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    transport: Arc<dyn Transport>,
+    session_id: String,
+    options: ClientOptions,
+}
+
+/// An async WS-Management client: one endpoint, one WS-Man session id.
+///
+/// Cheap to clone (shared state behind an `Arc`); clones may run operations concurrently, each
+/// on its lane. All verbs are single round trips except [`WsManClient::receive`] (polls again
+/// on `w:TimedOut`) and [`WsManClient::enumerate_all`] (pulls to the end).
+#[derive(Clone, Debug)]
+pub struct WsManClient {
+    inner: Arc<Inner>,
+}
+
+/// A new message id, `uuid:` + an upper-case v4 UUID.
+pub fn new_message_id() -> MessageId {
+    MessageId::new(format!(
+        "uuid:{}",
+        uuid::Uuid::new_v4().to_string().to_uppercase()
+    ))
+}
+
+impl WsManClient {
+    /// A client over any transport (the HTTP one, or a scripted one in tests).
+    pub fn new(transport: Arc<dyn Transport>, options: ClientOptions) -> Self {
+        let session_id = options
+            .session_id
+            .clone()
+            .unwrap_or_else(|| new_message_id().as_str().to_owned());
+        Self {
+            inner: Arc::new(Inner {
+                transport,
+                session_id,
+                options,
+            }),
+        }
+    }
+
+    /// A client over HTTP(S) for `config`, with default options and its MaxEnvelopeSize.
+    ///
+    /// # Errors
+    ///
+    /// The transport's configuration errors (unsupported auth method, CA file…).
+    pub fn from_config(config: ConnectionConfig) -> Result<Self, Error> {
+        let options = ClientOptions {
+            max_envelope_size: config.max_envelope_size,
+            ..ClientOptions::default()
+        };
+        let transport = HttpTransport::new(config)?;
+        Ok(Self::new(Arc::new(transport), options))
+    }
+
+    /// The WS-Man session id (`uuid:…`) this client sends.
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// The endpoint URL.
+    pub fn endpoint(&self) -> &str {
+        self.inner.transport.endpoint()
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// A request envelope builder with this client's headers filled in: `To`, `SessionId`,
+    /// `MaxEnvelopeSize`, `OperationTimeout`, locale and a fresh `MessageID`.
+    pub fn request(&self, action: Action, resource_uri: &str) -> wsman::RequestBuilder {
+        let o = &self.inner.options;
+        Envelope::request(action, resource_uri, new_message_id())
+            .to(self.endpoint())
+            .max_envelope_size(o.max_envelope_size)
+            .operation_timeout(o.operation_timeout)
+            .session_id(&self.inner.session_id)
+            .locale(&o.locale)
+    }
+
+    /// Posts `request` on `lane` and returns the reply envelope.
+    ///
+    /// # Errors
+    ///
+    /// A fault reply (HTTP 500 or a fault body) as [`Error::fault`]; a reply whose `RelatesTo`
+    /// is not the request's `MessageID`, or that does not decode, as a protocol error; transport
+    /// failures.
+    pub async fn call(&self, lane: Lane, request: Envelope) -> Result<Envelope, Error> {
+        let action = short_action(&request.header.action);
+        self.call_inner(lane, request)
+            .await
+            .map_err(|e| e.context(action))
+    }
+
+    async fn call_inner(&self, lane: Lane, request: Envelope) -> Result<Envelope, Error> {
+        let timeout = request
+            .header
+            .operation_timeout
+            .unwrap_or(self.inner.options.operation_timeout);
+        let message_id = request.header.message_id.clone();
+        tracing::debug!(action = %request.header.action.as_uri(), %message_id, ?lane, "request");
+        let reply = self
+            .inner
+            .transport
+            .post(lane, request.encode().into_bytes(), timeout)
+            .await?;
+        if reply.status != 200 && reply.status != 500 {
+            return Err(Error::from(wsman_transport::TransportError::Status {
+                status: reply.status,
+                body: String::from_utf8_lossy(reply.body.get(..200).unwrap_or(&reply.body))
+                    .into_owned(),
+            }));
+        }
+        let envelope = Envelope::decode(&reply.body).map_err(Error::decode)?;
+        if let Body::Fault(f) = envelope.body {
+            return Err(Error::from_fault(*f));
+        }
+        if reply.status == 500 {
+            return Err(Error::protocol("http 500 without a soap fault"));
+        }
+        match &envelope.header.relates_to {
+            Some(r) if r.as_str().eq_ignore_ascii_case(message_id.as_str()) => Ok(envelope),
+            Some(r) => Err(Error::protocol(format!(
+                "reply relates to {r}, expected {message_id}"
+            ))),
+            None => Err(Error::protocol("reply without RelatesTo")),
+        }
+    }
+
+    /// `transfer/Create` of a shell: `shell` is the `rsp:Shell` body, `options` the option set
+    /// (`WINRS_NOPROFILE`, `protocolversion`…).
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`]; a reply without a ShellId is a protocol error.
+    pub async fn create(
+        &self,
+        resource_uri: &str,
+        shell: Shell,
+        options: OptionSet,
+    ) -> Result<CreateResponse, Error> {
+        let mut req = self
+            .request(Action::Create, resource_uri)
+            .body(Body::Create(Box::new(shell)));
+        req.header.options = options;
+        match self.call(Lane::CONTROL, req).await?.body {
+            Body::CreateResponse(r) if r.shell_id().is_some() => Ok(*r),
+            other => Err(unexpected("CreateResponse with a ShellId", &other)),
+        }
+    }
+
+    /// `shell/Command`: starts a command; returns its id.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn command(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        command: CommandLine,
+        options: OptionSet,
+    ) -> Result<CommandId, Error> {
+        let mut req = self
+            .request(Action::Command, resource_uri)
+            .shell_id(shell_id)
+            .body(Body::Command(command));
+        req.header.options = options;
+        match self.call(Lane::CONTROL, req).await?.body {
+            Body::CommandResponse(id) => Ok(id),
+            other => Err(unexpected("CommandResponse", &other)),
+        }
+    }
+
+    /// `shell/Send`: input data for a command (or the shell).
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn send(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        send: Send,
+    ) -> Result<(), Error> {
+        let req = self
+            .request(Action::Send, resource_uri)
+            .shell_id(shell_id)
+            .body(Body::Send(send));
+        expect_empty(self.call(Lane::CONTROL, req).await?, "SendResponse")
+    }
+
+    /// One `shell/Receive` long poll on [`Lane::RECEIVE`], with `WSMAN_CMDSHELL_OPTION_KEEPALIVE`
+    /// and `OperationTimeout` = `timeout`. A `w:TimedOut` fault is returned as an error
+    /// ([`Error::is_timeout`]); [`WsManClient::receive`] polls again instead.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn receive_once(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        receive: Receive,
+        timeout: Duration,
+    ) -> Result<ReceiveResponse, Error> {
+        let req = self
+            .request(Action::Receive, resource_uri)
+            .operation_timeout(timeout)
+            .shell_id(shell_id)
+            .option("WSMAN_CMDSHELL_OPTION_KEEPALIVE", "True", None)
+            .body(Body::Receive(receive));
+        match self.call(Lane::RECEIVE, req).await?.body {
+            Body::ReceiveResponse(r) => Ok(r),
+            other => Err(unexpected("ReceiveResponse", &other)),
+        }
+    }
+
+    /// Receives output, polling again for as long as the server answers `w:TimedOut` (nothing
+    /// to send within the OperationTimeout): returns the first reply that carries something.
+    ///
+    /// # Errors
+    ///
+    /// Any fault other than `w:TimedOut`, transport errors.
+    pub async fn receive(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        receive: Receive,
+    ) -> Result<ReceiveResponse, Error> {
+        let timeout = self.inner.options.operation_timeout;
+        loop {
+            match self
+                .receive_once(resource_uri, shell_id, receive.clone(), timeout)
+                .await
+            {
+                Err(e) if e.fault().is_some_and(is_timed_out) => {
+                    tracing::trace!("receive timed out on the server, polling again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// `shell/Signal` (`terminate`, `ctrl_c`, PowerShell's stop…), sent on the control lane.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn signal(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        command_id: Option<&CommandId>,
+        code: SignalCode,
+    ) -> Result<(), Error> {
+        let req = self
+            .request(Action::Signal, resource_uri)
+            .shell_id(shell_id)
+            .body(Body::Signal(Signal {
+                command_id: command_id.cloned(),
+                code,
+            }));
+        expect_empty(self.call(Lane::CONTROL, req).await?, "SignalResponse")
+    }
+
+    /// `transfer/Delete` of a shell.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn delete(&self, resource_uri: &str, shell_id: &ShellId) -> Result<(), Error> {
+        let req = self
+            .request(Action::Delete, resource_uri)
+            .shell_id(shell_id)
+            .body(Body::Delete);
+        expect_empty(self.call(Lane::CONTROL, req).await?, "DeleteResponse")
+    }
+
+    /// `shell/Disconnect` with the optional idle timeout and buffer mode.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn disconnect(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        disconnect: Disconnect,
+    ) -> Result<(), Error> {
+        let req = self
+            .request(Action::Disconnect, resource_uri)
+            .shell_id(shell_id)
+            .body(Body::Disconnect(disconnect));
+        expect_empty(self.call(Lane::CONTROL, req).await?, "DisconnectResponse")
+    }
+
+    /// `shell/Reconnect` (the same client, same SessionId, takes its shell back).
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn reconnect(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        reconnect: Reconnect,
+    ) -> Result<(), Error> {
+        let req = self
+            .request(Action::Reconnect, resource_uri)
+            .shell_id(shell_id)
+            .body(Body::Reconnect(reconnect));
+        expect_empty(self.call(Lane::CONTROL, req).await?, "ReconnectResponse")
+    }
+
+    /// `shell/Connect` (another client attaches to a disconnected shell, or reattaches one of
+    /// its commands with `connect.command_id`).
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn connect(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        connect: Connect,
+        options: OptionSet,
+    ) -> Result<ConnectResponse, Error> {
+        let mut req = self
+            .request(Action::Connect, resource_uri)
+            .shell_id(shell_id)
+            .body(Body::Connect(connect));
+        req.header.options = options;
+        match self.call(Lane::CONTROL, req).await?.body {
+            Body::ConnectResponse(r) => Ok(r),
+            // Reattaching a command may come back with an empty body.
+            Body::Empty => Ok(ConnectResponse::default()),
+            other => Err(unexpected("ConnectResponse", &other)),
+        }
+    }
+
+    /// `transfer/Get` of a resource (a shell with its `ShellId` selector, the config…).
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn get(&self, resource_uri: &str, selectors: SelectorSet) -> Result<Resource, Error> {
+        let mut req = self.request(Action::Get, resource_uri).body(Body::Get);
+        req.header.selectors = selectors;
+        match self.call(Lane::CONTROL, req).await?.body {
+            Body::GetResponse(r) => Ok(r),
+            other => Err(unexpected("GetResponse", &other)),
+        }
+    }
+
+    /// `enumeration/Enumerate`.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn enumerate(
+        &self,
+        resource_uri: &str,
+        enumerate: Enumerate,
+    ) -> Result<EnumerateResponse, Error> {
+        let req = self
+            .request(Action::Enumerate, resource_uri)
+            .body(Body::Enumerate(enumerate));
+        match self.call(Lane::CONTROL, req).await?.body {
+            Body::EnumerateResponse(r) => Ok(r),
+            other => Err(unexpected("EnumerateResponse", &other)),
+        }
+    }
+
+    /// `enumeration/Pull` with an enumeration context.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`].
+    pub async fn pull(&self, resource_uri: &str, pull: Pull) -> Result<PullResponse, Error> {
+        let req = self
+            .request(Action::Pull, resource_uri)
+            .body(Body::Pull(pull));
+        match self.call(Lane::CONTROL, req).await?.body {
+            Body::PullResponse(r) => Ok(r),
+            other => Err(unexpected("PullResponse", &other)),
+        }
+    }
+
+    /// Enumerates everything: an optimized Enumerate, then Pulls until the end of the sequence.
+    /// Shells live under [`ns::RESOURCE_SHELLS`]; a shell's commands under
+    /// [`ns::RESOURCE_COMMANDS`] with a `ShellId` selector filter.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`]; more than 10 000 pulls is a protocol error.
+    pub async fn enumerate_all(
+        &self,
+        resource_uri: &str,
+        filter: Option<Filter>,
+    ) -> Result<Vec<Item>, Error> {
+        let first = self
+            .enumerate(
+                resource_uri,
+                Enumerate {
+                    optimize: true,
+                    max_elements: Some(32_000),
+                    filter,
+                },
+            )
+            .await?;
+        let mut items = first.items.unwrap_or_default();
+        let mut context = first.context.filter(|c| !c.trim().is_empty());
+        let mut end = first.end_of_sequence;
+        for _ in 0..10_000 {
+            let Some(ctx) = context.take() else {
+                return Ok(items);
+            };
+            if end {
+                return Ok(items);
+            }
+            let page = self
+                .pull(
+                    resource_uri,
+                    Pull {
+                        context: ctx,
+                        max_elements: Some(32_000),
+                    },
+                )
+                .await?;
+            items.extend(page.items);
+            end = page.end_of_sequence;
+            context = page.context.filter(|c| !c.trim().is_empty());
+        }
+        Err(Error::protocol("enumeration did not end after 10000 pulls"))
+    }
+
+    /// A filter selecting the commands of one shell (for [`ns::RESOURCE_COMMANDS`]).
+    pub fn commands_filter(shell_id: &ShellId) -> Filter {
+        Filter {
+            dialect: Some(ns::SELECTOR_FILTER_DIALECT.to_owned()),
+            selectors: Some(SelectorSet::shell_id(shell_id)),
+            text: None,
+        }
+    }
+
+    /// Drops the connection of `lane` (e.g. after abandoning a long poll).
+    pub fn close_lane(&self, lane: Lane) {
+        self.inner.transport.close_lane(lane);
+    }
+}
+
+fn short_action(action: &Action) -> String {
+    let uri = action.as_uri();
+    let mut parts = uri.rsplit('/');
+    let last = parts.next().unwrap_or(uri);
+    match parts.next() {
+        Some(prev) => format!("{prev}/{last}"),
+        None => last.to_owned(),
+    }
+}
+
+fn unexpected(expected: &str, got: &Body) -> Error {
+    Error::protocol(format!("expected {expected}, got {}", got.kind()))
+}
+
+fn expect_empty(reply: Envelope, expected: &str) -> Result<(), Error> {
+    match reply.body {
+        Body::Empty
+        | Body::SendResponse
+        | Body::SignalResponse
+        | Body::DeleteResponse
+        | Body::DisconnectResponse
+        | Body::ReconnectResponse
+        | Body::ReleaseResponse => Ok(()),
+        other => Err(unexpected(expected, &other)),
+    }
+}

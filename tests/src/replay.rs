@@ -1,0 +1,305 @@
+//! Replaying recorded conversations against our client: a [`ScriptedTransport`] plays the
+//! Windows side of a pypsrp scenario while a driver runs the client through the same steps.
+//!
+//! For each request the client sends, the transport takes the next recorded exchange,
+//! compares the request with the recorded one *semantically* ([`compare_requests`]: action,
+//! resource URI, selectors, options, MaxEnvelopeSize and the typed body, never message ids,
+//! `To` or prefixes) and answers with the recorded response, its `RelatesTo` rewritten to the
+//! client's `MessageID`. `transport_error` entries are answered with HTTP 500 and the fault,
+//! `http_error` with a connection error, `auth_error` with an authentication failure.
+//!
+//! Shell and command ids come from the recorded responses, so the requests that follow carry
+//! the recorded ids and are compared exactly. The harness is protocol-agnostic: PSRP scenarios
+//! only need a driver.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sessions::{ClientOptions, WsManClient};
+use wsman::Envelope;
+use wsman_transport::{BoxFuture, HttpReply, Lane, Transport, TransportError};
+
+use crate::{Exchange, FixtureFile, pypsrp_files};
+
+/// The endpoint the scripted transport pretends to be.
+pub const ENDPOINT: &str = "http://replay.invalid:5985/wsman";
+
+#[derive(Debug, Default)]
+struct State {
+    pending: VecDeque<Exchange>,
+    /// Problems found so far (mismatched requests, an exhausted script…).
+    problems: Vec<String>,
+    /// Requests answered.
+    answered: usize,
+    /// The first `p:SessionId` seen: every request must carry the same one.
+    session_id: Option<String>,
+}
+
+/// A [`Transport`] that answers from a recorded scenario and checks what the client sends.
+#[derive(Debug)]
+pub struct ScriptedTransport {
+    name: String,
+    state: Mutex<State>,
+}
+
+impl ScriptedTransport {
+    /// A transport playing `file`'s exchanges in order.
+    pub fn new(file: &FixtureFile) -> Self {
+        Self {
+            name: file.test_name(),
+            state: Mutex::new(State {
+                pending: file.exchanges.iter().cloned().collect(),
+                ..State::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Problems so far, plus one for every recorded exchange the client never reached.
+    pub fn finish(&self) -> Vec<String> {
+        let st = self.lock();
+        let mut problems = st.problems.clone();
+        for ex in &st.pending {
+            problems.push(format!("{}: recorded request never sent", ex.name()));
+        }
+        problems
+    }
+
+    /// How many requests were answered.
+    pub fn answered(&self) -> usize {
+        self.lock().answered
+    }
+
+    fn answer(&self, envelope: &[u8]) -> Result<HttpReply, TransportError> {
+        let mut st = self.lock();
+        let Some(ex) = st.pending.pop_front() else {
+            let what = Envelope::decode(envelope)
+                .map(|e| e.header.action.as_uri().to_owned())
+                .unwrap_or_else(|e| format!("undecodable request: {e}"));
+            st.problems
+                .push(format!("{}: unexpected extra request {what}", self.name));
+            return Err(TransportError::Http("replay script exhausted".into()));
+        };
+        st.answered += 1;
+        let ours = match Envelope::decode(envelope) {
+            Ok(e) => e,
+            Err(e) => {
+                st.problems
+                    .push(format!("{}: our request does not decode: {e}", ex.name()));
+                return Err(TransportError::Http("undecodable request".into()));
+            }
+        };
+        let first = st.session_id.clone();
+        match (first, &ours.header.session_id) {
+            (_, None) => st.problems.push(format!("{}: no SessionId", ex.name())),
+            (None, Some(s)) => st.session_id = Some(s.clone()),
+            (Some(a), Some(b)) if &a != b => st
+                .problems
+                .push(format!("{}: SessionId changed from {a} to {b}", ex.name())),
+            _ => {}
+        }
+        let recorded = ex.request.as_deref().map(Envelope::decode);
+        match recorded {
+            Some(Ok(rec)) => {
+                for p in compare_requests(&rec, &ours) {
+                    st.problems.push(format!("{}: {p}", ex.name()));
+                }
+            }
+            Some(Err(e)) => st.problems.push(format!(
+                "{}: recorded request does not decode: {e}",
+                ex.name()
+            )),
+            None => {}
+        }
+        match ex.marker.as_deref() {
+            Some("http_error") => return Err(TransportError::Http("recorded http error".into())),
+            Some("auth_error") => {
+                return Err(TransportError::AuthFailed {
+                    user: "recorded".into(),
+                    method: "replay",
+                });
+            }
+            _ => {}
+        }
+        let status = if ex.marker.as_deref() == Some("transport_error") {
+            500
+        } else {
+            200
+        };
+        let body = fix_relates_to(
+            &ex.response.clone().unwrap_or_default(),
+            ours.header.message_id.as_str(),
+        );
+        Ok(HttpReply {
+            status,
+            body: body.into_bytes(),
+        })
+    }
+}
+
+/// Sets the text of the (first) `RelatesTo` element of `response` to `message_id`. The recorded
+/// value is not trusted: one pypsrp recording (`test_winrs_unicode`, exchange 4) relates to
+/// another request than the one it answers.
+pub fn fix_relates_to(response: &str, message_id: &str) -> String {
+    let Some(tag) = response.find("RelatesTo") else {
+        return response.to_owned();
+    };
+    let Some(open_end) = response[tag..].find('>').map(|i| tag + i + 1) else {
+        return response.to_owned();
+    };
+    let Some(close) = response[open_end..].find('<').map(|i| open_end + i) else {
+        return response.to_owned();
+    };
+    format!(
+        "{}{message_id}{}",
+        &response[..open_end],
+        &response[close..]
+    )
+}
+
+impl Transport for ScriptedTransport {
+    fn endpoint(&self) -> &str {
+        ENDPOINT
+    }
+
+    fn post(
+        &self,
+        _lane: Lane,
+        envelope: Vec<u8>,
+        _timeout: Duration,
+    ) -> BoxFuture<'_, Result<HttpReply, TransportError>> {
+        let reply = self.answer(&envelope);
+        Box::pin(async move { reply })
+    }
+}
+
+/// The differences that matter between a recorded request and ours: action, resource URI,
+/// selectors, options (names; values case-insensitively), MaxEnvelopeSize and the typed body.
+pub fn compare_requests(recorded: &Envelope, ours: &Envelope) -> Vec<String> {
+    let (r, o) = (&recorded.header, &ours.header);
+    let mut out = Vec::new();
+    if r.action != o.action {
+        out.push(format!(
+            "action {} instead of {}",
+            o.action.as_uri(),
+            r.action.as_uri()
+        ));
+    }
+    if r.resource_uri != o.resource_uri {
+        out.push(format!(
+            "resource uri {:?} instead of {:?}",
+            o.resource_uri, r.resource_uri
+        ));
+    }
+    let selectors = |s: &wsman::header::SelectorSet| {
+        let mut v: Vec<(String, String)> =
+            s.0.iter()
+                .map(|s| (s.name.clone(), s.value.to_uppercase()))
+                .collect();
+        v.sort();
+        v
+    };
+    if selectors(&r.selectors) != selectors(&o.selectors) {
+        out.push(format!(
+            "selectors {:?} instead of {:?}",
+            o.selectors.0, r.selectors.0
+        ));
+    }
+    let options = |s: &wsman::header::OptionSet| {
+        let mut v: Vec<(String, String)> =
+            s.0.iter()
+                .map(|o| (o.name.clone(), o.value.to_lowercase()))
+                .collect();
+        v.sort();
+        v
+    };
+    if options(&r.options) != options(&o.options) {
+        out.push(format!(
+            "options {:?} instead of {:?}",
+            options(&o.options),
+            options(&r.options)
+        ));
+    }
+    if r.max_envelope_size != o.max_envelope_size {
+        out.push(format!(
+            "MaxEnvelopeSize {:?} instead of {:?}",
+            o.max_envelope_size, r.max_envelope_size
+        ));
+    }
+    if recorded.body != ours.body {
+        out.push(format!(
+            "body differs:\n  ours:     {:?}\n  recorded: {:?}",
+            ours.body, recorded.body
+        ));
+    }
+    out
+}
+
+/// The outcome of one replayed scenario.
+#[derive(Debug)]
+pub struct ReplayResult {
+    /// The scenario's test name.
+    pub name: String,
+    /// Requests answered.
+    pub answered: usize,
+    /// Recorded exchanges in the scenario.
+    pub recorded: usize,
+    /// Everything that went wrong (empty = the scenario passes).
+    pub problems: Vec<String>,
+}
+
+impl ReplayResult {
+    /// Panics with every problem listed unless the scenario passed.
+    pub fn assert_passed(&self) {
+        assert!(
+            self.problems.is_empty(),
+            "{}: {} of {} exchanges replayed; problems:\n{}",
+            self.name,
+            self.answered,
+            self.recorded,
+            self.problems.join("\n")
+        );
+    }
+}
+
+/// The pypsrp scenario named `stem` (e.g. `test_winrs_standard`).
+///
+/// # Panics
+///
+/// When the fixture does not exist.
+pub fn pypsrp_scenario(stem: &str) -> FixtureFile {
+    let file = format!("pypsrp-captures/responses/{stem}.yml");
+    pypsrp_files()
+        .into_iter()
+        .find(|f| f.file == file)
+        .unwrap_or_else(|| panic!("no fixture {file}"))
+}
+
+/// Replays the pypsrp scenario `stem`: builds a [`WsManClient`] over a [`ScriptedTransport`]
+/// with `options` and runs `driver` with it. The driver's own error (a step failed or an
+/// assertion on the output did not hold) counts as a problem.
+pub async fn replay<F, Fut>(stem: &str, options: ClientOptions, driver: F) -> ReplayResult
+where
+    F: FnOnce(WsManClient) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let file = pypsrp_scenario(stem);
+    let transport = Arc::new(ScriptedTransport::new(&file));
+    let client = WsManClient::new(transport.clone(), options);
+    let outcome = driver(client).await;
+    let mut problems = transport.finish();
+    if let Err(e) = outcome {
+        problems.insert(0, format!("driver failed: {e}"));
+    }
+    ReplayResult {
+        name: file.test_name(),
+        answered: transport.answered(),
+        recorded: file.exchanges.len(),
+        problems,
+    }
+}
