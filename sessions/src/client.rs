@@ -6,6 +6,7 @@
 //! poll never delays a Send or a Signal.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use wsman::enumeration::{Enumerate, EnumerateResponse, Filter, Item, Pull, PullResponse};
@@ -78,6 +79,8 @@ impl ClientOptions {
 struct Inner {
     transport: Arc<dyn Transport>,
     session_id: String,
+    /// Starts at the option's value; [`WsManClient::negotiate_max_envelope_size`] updates it.
+    max_envelope_size: AtomicU32,
     options: ClientOptions,
 }
 
@@ -110,6 +113,7 @@ impl WsManClient {
             inner: Arc::new(Inner {
                 transport,
                 session_id,
+                max_envelope_size: AtomicU32::new(options.max_envelope_size),
                 options,
             }),
         }
@@ -144,13 +148,41 @@ impl WsManClient {
         &self.inner.options
     }
 
+    /// The `MaxEnvelopeSize` (bytes) sent with every request: the option's value until
+    /// [`WsManClient::negotiate_max_envelope_size`] learns the server's.
+    pub fn max_envelope_size(&self) -> u32 {
+        self.inner.max_envelope_size.load(Ordering::Relaxed)
+    }
+
+    /// Reads the server's `MaxEnvelopeSizekb` (a Get on [`ns::RESOURCE_CONFIG`], as pypsrp
+    /// does) and uses it from now on; returns the new size in bytes. Unchanged when the server
+    /// does not say.
+    ///
+    /// # Errors
+    ///
+    /// See [`WsManClient::call`]; non-administrators usually get `w:AccessDenied` here, in which
+    /// case keep the default.
+    pub async fn negotiate_max_envelope_size(&self) -> Result<u32, Error> {
+        let resource = self
+            .get(ns::RESOURCE_CONFIG, SelectorSet::default())
+            .await?;
+        if let Resource::Config(config) = resource
+            && let Some(kb) = config.max_envelope_size_kb
+            && kb > 0
+        {
+            let bytes = kb.saturating_mul(1024);
+            self.inner.max_envelope_size.store(bytes, Ordering::Relaxed);
+        }
+        Ok(self.max_envelope_size())
+    }
+
     /// A request envelope builder with this client's headers filled in: `To`, `SessionId`,
     /// `MaxEnvelopeSize`, `OperationTimeout`, locale and a fresh `MessageID`.
     pub fn request(&self, action: Action, resource_uri: &str) -> wsman::RequestBuilder {
         let o = &self.inner.options;
         Envelope::request(action, resource_uri, new_message_id())
             .to(self.endpoint())
-            .max_envelope_size(o.max_envelope_size)
+            .max_envelope_size(self.max_envelope_size())
             .operation_timeout(o.operation_timeout)
             .session_id(&self.inner.session_id)
             .locale(&o.locale)

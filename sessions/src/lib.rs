@@ -22,11 +22,12 @@
 
 pub mod client;
 mod error;
+pub mod pssession;
 pub mod winrs;
 
 pub use client::{ClientOptions, WsManClient};
 pub use error::Error;
 pub use wsman_transport::{
-    AuthMethod, ConnectionConfig, Credentials, Encryption, HttpReply, Lane, Proxy, Transport,
-    TransportError,
+    AuthMethod, ConnectionConfig, Credentials, Encryption, HttpReply, HttpTransport, Lane, Proxy,
+    Transport, TransportError,
 };

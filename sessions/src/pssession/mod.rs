@@ -1,0 +1,1354 @@
+//! PowerShell sessions (PSSessions) over WS-Management: the runspace pool of `psrp` carried by
+//! a PowerShell shell (MS-PSRP 3.1.4, MS-WSMV 3.1.4), with the lifecycle of the
+//! `*-PSSession` cmdlets.
+//!
+//! ```text
+//!  PsSession::new ──Create(creationXml)──► Receive (pool) until RUNSPACEPOOL_STATE Opened
+//!     │ start/invoke ──Command(CREATE_PIPELINE)──► Pipeline ──Receive(CommandId)──► StreamItem…
+//!     │                                              ├─ send_input (Send stdin), host answers (Send pr)
+//!     │                                              └─ Stopper::stop (Signal crtl_c)
+//!     │ disconnect ──Disconnect(IdleTimeOut, BufferMode)──► (server keeps running the commands)
+//!     │ reconnect  ──Reconnect──► same client (same WS-Man SessionId) takes it back
+//!  PsSession::connect ──Connect(connectXml) + Connect(CommandId) per command──► another client
+//!  PsSession::enumerate ──Enumerate shells + commands──► RemoteSession (State/Availability)
+//!     │ remove ──Delete──►
+//! ```
+//!
+//! State and availability follow SPEC A1 as seen from *this* client: connected here =
+//! Opened/Available, disconnected from everyone = Disconnected/None, connected to another
+//! client = Disconnected/Busy ([`RemoteSession::view`]). What identifies a client across
+//! processes is its WS-Man `SessionId` ([`crate::ClientOptions::session_id`]); what identifies a
+//! session is kept in a [`SessionRecord`] the caller may store (the `psrm` CLI writes them to
+//! its state directory).
+
+mod host;
+mod job;
+mod output;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use psrp::clixml::Value;
+use psrp::fragment::ObjectId;
+use psrp::message::{PipelineId, RunspacePoolId};
+use psrp::messages::CreatePipeline;
+use psrp::pipeline::{Event as PipelineEvent, Pipeline as PipelineCore};
+use psrp::records::{
+    ApartmentState, Command, ErrorRecord, HostInfo, PowerShellPipeline, PsInvocationState,
+    RemoteStreamOptions,
+};
+use psrp::runspace_pool::{Event as PoolEvent, RunspacePool, RunspacePoolState};
+use uuid::Uuid;
+use wsman::enumeration::{CommandItem, Item};
+use wsman::header::OptionSet;
+use wsman::shell::{
+    BufferMode, CommandLine, Connect, Disconnect, Receive, Reconnect, Send, Shell, ShellState,
+    SignalCode, Stream,
+};
+use wsman::{CommandId, ShellId, ns};
+
+pub use self::job::{Job, JobState};
+pub use self::output::{InvokeOutput, StreamItem, value_text};
+use crate::client::WsManClient;
+use crate::error::Error;
+
+/// The default session configuration.
+pub const DEFAULT_CONFIGURATION: &str = "Microsoft.PowerShell";
+
+/// The PSRP protocol version announced in the Create and Connect option sets.
+const PROTOCOL_VERSION: &str = "2.3";
+
+/// A session's state as a client sees it (`PSSession.State`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionState {
+    /// Connected to this client.
+    Opened,
+    /// Not connected to this client (to nobody, or to another client).
+    Disconnected,
+    /// Closed (removed, or deleted by the server).
+    Closed,
+    /// Failed.
+    Broken,
+}
+
+impl SessionState {
+    /// The name PowerShell prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opened => "Opened",
+            Self::Disconnected => "Disconnected",
+            Self::Closed => "Closed",
+            Self::Broken => "Broken",
+        }
+    }
+
+    /// Parses [`SessionState::as_str`] (case-insensitive).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Opened, Self::Disconnected, Self::Closed, Self::Broken]
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a session can be used by this client (`PSSession.Availability`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Availability {
+    /// Connected here and ready.
+    Available,
+    /// Disconnected from every client.
+    None,
+    /// Connected to another client.
+    Busy,
+}
+
+impl Availability {
+    /// The name PowerShell prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "Available",
+            Self::None => "None",
+            Self::Busy => "Busy",
+        }
+    }
+}
+
+impl fmt::Display for Availability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Options of [`PsSession::new`] (`New-PSSession` with a `PSSessionOption`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SessionOptions {
+    /// The session name (`rsp:Shell Name`); the server picks one when `None`.
+    pub name: Option<String>,
+    /// The session configuration (`Microsoft.PowerShell` by default).
+    pub configuration_name: String,
+    /// IdleTimeout; the configuration's default when `None`. The server refuses values outside
+    /// its bounds (at most MaxIdleTimeoutMs).
+    pub idle_timeout: Option<Duration>,
+    /// OutputBufferingMode; the configuration's when `None`.
+    pub output_buffering_mode: Option<BufferMode>,
+    /// MinRunspaces / MaxRunspaces of the pool.
+    pub runspaces: (i32, i32),
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            name: None,
+            configuration_name: DEFAULT_CONFIGURATION.into(),
+            idle_timeout: None,
+            output_buffering_mode: None,
+            runspaces: (1, 1),
+        }
+    }
+}
+
+impl SessionOptions {
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the configuration name.
+    pub fn configuration_name(mut self, name: impl Into<String>) -> Self {
+        self.configuration_name = name.into();
+        self
+    }
+
+    /// Sets the idle timeout.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the output buffering mode.
+    pub fn output_buffering_mode(mut self, mode: BufferMode) -> Self {
+        self.output_buffering_mode = Some(mode);
+        self
+    }
+}
+
+/// Resolves an idle timeout the way PowerShell does at creation: the explicit option wins over
+/// the preference (`$PSSessionOption`), which wins over the configuration default (`None` =
+/// leave it to the server).
+pub fn resolve_idle_timeout(
+    explicit: Option<Duration>,
+    preference: Option<Duration>,
+) -> Option<Duration> {
+    explicit.or(preference)
+}
+
+/// Options of [`PsSession::disconnect`] (`Disconnect-PSSession`).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct DisconnectOptions {
+    /// `-IdleTimeoutSec`: a new idle timeout, starting now.
+    pub idle_timeout: Option<Duration>,
+    /// `-OutputBufferingMode`.
+    pub output_buffering_mode: Option<BufferMode>,
+}
+
+impl DisconnectOptions {
+    /// Sets the idle timeout.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the output buffering mode.
+    pub fn output_buffering_mode(mut self, mode: BufferMode) -> Self {
+        self.output_buffering_mode = Some(mode);
+        self
+    }
+}
+
+/// What to run: one statement of commands (a script, or a command with parameters), and its
+/// input objects.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Invocation {
+    /// The commands of the pipeline, in order.
+    pub commands: Vec<Command>,
+    /// Input objects sent before the end of input.
+    pub input: Vec<Value>,
+}
+
+impl Invocation {
+    /// A script (`Invoke-Command -ScriptBlock { … }`).
+    pub fn script(text: impl Into<String>) -> Self {
+        Self {
+            commands: vec![Command::new(text, true)],
+            input: Vec::new(),
+        }
+    }
+
+    /// A command by name (`Get-Process`), to which parameters may be added.
+    pub fn command(name: impl Into<String>) -> Self {
+        Self {
+            commands: vec![Command::new(name, false)],
+            input: Vec::new(),
+        }
+    }
+
+    /// Adds a named parameter to the last command.
+    pub fn parameter(mut self, name: &str, value: impl Into<Value>) -> Self {
+        if let Some(c) = self.commands.pop() {
+            self.commands.push(c.with_arg(Some(name), value));
+        }
+        self
+    }
+
+    /// Adds a positional argument to the last command.
+    pub fn argument(mut self, value: impl Into<Value>) -> Self {
+        if let Some(c) = self.commands.pop() {
+            self.commands.push(c.with_arg(None, value));
+        }
+        self
+    }
+
+    /// Pipes into another command.
+    pub fn pipe(mut self, command: Command) -> Self {
+        self.commands.push(command);
+        self
+    }
+
+    /// Sets the input objects.
+    pub fn input(mut self, input: impl IntoIterator<Item = Value>) -> Self {
+        self.input = input.into_iter().collect();
+        self
+    }
+
+    fn create_pipeline(&self) -> CreatePipeline {
+        CreatePipeline {
+            no_input: self.input.is_empty(),
+            apartment_state: ApartmentState::UNKNOWN,
+            remote_stream_options: RemoteStreamOptions::NONE,
+            add_to_history: false,
+            host_info: client_host_info(),
+            power_shell: PowerShellPipeline::new(self.commands.clone()),
+            is_nested: false,
+        }
+    }
+
+    /// A short text for the command line of the WS-Man command (shown by enumeration).
+    fn summary(&self) -> String {
+        let text = self
+            .commands
+            .iter()
+            .map(|c| c.cmd.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let line = text.lines().next().unwrap_or_default();
+        line.chars().take(200).collect()
+    }
+}
+
+/// What a caller keeps to find a session again from another process: host, name, ids and
+/// configuration. The WS-Man SessionId that makes "the same client" is kept by the caller
+/// alongside (one per client).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// The computer (host) name the session was created on, as the user gave it.
+    pub computer_name: String,
+    /// The session name.
+    pub name: String,
+    /// The configuration name.
+    pub configuration_name: String,
+    /// The shell id (= runspace pool id, upper case).
+    pub shell_id: String,
+    /// Commands started and not yet fully received.
+    pub command_ids: Vec<String>,
+    /// The state as this client last saw it.
+    pub state: SessionState,
+}
+
+impl SessionRecord {
+    /// A record.
+    pub fn new(
+        computer_name: impl Into<String>,
+        name: impl Into<String>,
+        configuration_name: impl Into<String>,
+        shell_id: impl Into<String>,
+        command_ids: Vec<String>,
+        state: SessionState,
+    ) -> Self {
+        Self {
+            computer_name: computer_name.into(),
+            name: name.into(),
+            configuration_name: configuration_name.into(),
+            shell_id: shell_id.into(),
+            command_ids,
+            state,
+        }
+    }
+}
+
+/// A PowerShell shell found on the server by enumeration, with its commands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RemoteSession {
+    /// The shell id.
+    pub shell_id: ShellId,
+    /// The session name.
+    pub name: String,
+    /// The resource URI (`http://schemas.microsoft.com/powershell/<configuration>`).
+    pub resource_uri: String,
+    /// The configuration name.
+    pub configuration_name: String,
+    /// The owner.
+    pub owner: Option<String>,
+    /// The client address that created it.
+    pub client_ip: Option<String>,
+    /// Whether some client is connected.
+    pub connected: bool,
+    /// IdleTimeOut as the server holds it.
+    pub idle_timeout: Option<Duration>,
+    /// MaxIdleTimeOut.
+    pub max_idle_timeout: Option<Duration>,
+    /// BufferMode.
+    pub buffer_mode: Option<BufferMode>,
+    /// Commands of the shell.
+    pub commands: Vec<CommandItem>,
+}
+
+impl RemoteSession {
+    /// State and availability as seen by a client whose own view of the session is `local`
+    /// (`Some(Opened)` when this client holds it connected): SPEC A1's table.
+    pub fn view(&self, local: Option<SessionState>) -> (SessionState, Availability) {
+        if !self.connected {
+            (SessionState::Disconnected, Availability::None)
+        } else if local == Some(SessionState::Opened) {
+            (SessionState::Opened, Availability::Available)
+        } else {
+            (SessionState::Disconnected, Availability::Busy)
+        }
+    }
+
+    /// The ids of its commands.
+    pub fn command_ids(&self) -> Vec<CommandId> {
+        self.commands
+            .iter()
+            .filter_map(|c| c.command_id.clone())
+            .collect()
+    }
+}
+
+/// A PowerShell session (runspace pool) on a remote host.
+#[derive(Debug)]
+pub struct PsSession {
+    client: WsManClient,
+    computer_name: String,
+    name: String,
+    configuration_name: String,
+    resource_uri: String,
+    shell_id: ShellId,
+    pool: RunspacePool,
+    state: SessionState,
+    availability: Availability,
+    commands: Vec<CommandId>,
+    instance_id: Uuid,
+}
+
+impl PsSession {
+    /// Creates and opens a session (`New-PSSession`): WS-Man Create with the creationXml
+    /// (SESSION_CAPABILITY + INIT_RUNSPACEPOOL), then pool Receives until the pool is Opened.
+    ///
+    /// # Errors
+    ///
+    /// Faults (quota, AccessDenied, an idle timeout outside the server's bounds as
+    /// `w:InvalidOptions`…), transport errors, or a pool that ends Broken/Closed.
+    pub async fn new(
+        client: &WsManClient,
+        computer_name: &str,
+        options: SessionOptions,
+    ) -> Result<Self, Error> {
+        let pool_id = RunspacePoolId(Uuid::new_v4());
+        let shell_id = ShellId::new(pool_id.0.to_string().to_uppercase());
+        let (min, max) = options.runspaces;
+        let mut pool = RunspacePool::client(pool_id, min, max);
+        pool.open().map_err(psrp_error)?;
+        let creation_xml = drain(&mut pool, room(client));
+        let resource_uri = resource_uri(&options.configuration_name);
+        let body = Shell {
+            shell_id_attr: Some(shell_id.clone()),
+            name_attr: options.name.clone(),
+            input_streams: Some(vec!["stdin".into(), "pr".into()]),
+            output_streams: Some(vec!["stdout".into()]),
+            idle_timeout: options.idle_timeout,
+            buffer_mode: options.output_buffering_mode.clone(),
+            creation_xml: Some(creation_xml),
+            ..Shell::default()
+        };
+        let created = client
+            .create(&resource_uri, body, protocol_options())
+            .await?;
+        let shell_id = created.shell_id().unwrap_or(shell_id);
+        let name = options
+            .name
+            .or_else(|| created.shell.as_ref().and_then(|s| s.name.clone()))
+            .unwrap_or_else(|| shell_id.as_str().to_owned());
+        let mut session = Self {
+            client: client.clone(),
+            computer_name: computer_name.to_owned(),
+            name,
+            configuration_name: options.configuration_name,
+            resource_uri,
+            shell_id,
+            pool,
+            state: SessionState::Opened,
+            availability: Availability::Available,
+            commands: Vec::new(),
+            instance_id: Uuid::new_v4(),
+        };
+        if let Err(e) = session.pump_pool_until_opened().await {
+            session.state = SessionState::Broken;
+            session.availability = Availability::None;
+            // Best effort: do not leave a half-open shell behind.
+            let _ = client
+                .delete(&session.resource_uri, &session.shell_id)
+                .await;
+            return Err(e);
+        }
+        Ok(session)
+    }
+
+    /// A session known from a [`SessionRecord`] (kept by this client in an earlier process).
+    /// No request is made: the record's state is taken as this client's view, and its command
+    /// ids as the commands still to receive.
+    pub fn from_record(client: &WsManClient, record: &SessionRecord) -> Self {
+        let shell_id = ShellId::new(record.shell_id.to_uppercase());
+        let availability = match record.state {
+            SessionState::Opened => Availability::Available,
+            _ => Availability::None,
+        };
+        Self {
+            client: client.clone(),
+            computer_name: record.computer_name.clone(),
+            name: record.name.clone(),
+            configuration_name: record.configuration_name.clone(),
+            resource_uri: resource_uri(&record.configuration_name),
+            pool: RunspacePool::client(pool_id_of(&shell_id), 1, 1),
+            shell_id,
+            state: record.state,
+            availability,
+            commands: record
+                .command_ids
+                .iter()
+                .map(|c| CommandId::new(c.to_uppercase()))
+                .collect(),
+            instance_id: Uuid::new_v4(),
+        }
+    }
+
+    /// What to store to find this session again.
+    pub fn record(&self) -> SessionRecord {
+        SessionRecord {
+            computer_name: self.computer_name.clone(),
+            name: self.name.clone(),
+            configuration_name: self.configuration_name.clone(),
+            shell_id: self.shell_id.as_str().to_owned(),
+            command_ids: self
+                .commands
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            state: self.state,
+        }
+    }
+
+    /// Attaches to a session that is disconnected from its creator (`Connect-PSSession` from
+    /// another client): WS-Man Connect with the connectXml (SESSION_CAPABILITY +
+    /// CONNECT_RUNSPACEPOOL), then one Connect per command to reattach it. Output the
+    /// commands produced meanwhile is then read with [`PsSession::receive`].
+    ///
+    /// # Errors
+    ///
+    /// `w:InternalError` when another client is connected, AccessDenied, InvalidSelectors for
+    /// an unknown shell; transport errors.
+    pub async fn connect(
+        client: &WsManClient,
+        computer_name: &str,
+        remote: &RemoteSession,
+    ) -> Result<Self, Error> {
+        let pool_id = pool_id_of(&remote.shell_id);
+        let mut pool = RunspacePool::client(pool_id, 1, 1);
+        pool.connect().map_err(psrp_error)?;
+        let connect_xml = drain(&mut pool, room(client));
+        let mut session = Self {
+            client: client.clone(),
+            computer_name: computer_name.to_owned(),
+            name: remote.name.clone(),
+            configuration_name: remote.configuration_name.clone(),
+            resource_uri: remote.resource_uri.clone(),
+            shell_id: remote.shell_id.clone(),
+            pool,
+            state: SessionState::Disconnected,
+            availability: Availability::None,
+            commands: Vec::new(),
+            instance_id: Uuid::new_v4(),
+        };
+        let reply = client
+            .connect(
+                &session.resource_uri,
+                &session.shell_id,
+                Connect {
+                    command_id: None,
+                    connect_xml: Some(connect_xml),
+                },
+                protocol_options(),
+            )
+            .await?;
+        session.state = SessionState::Opened;
+        session.availability = Availability::Available;
+        if let Some(xml) = reply.connect_response_xml {
+            session.pool.receive(&xml).map_err(psrp_error)?;
+            session.drain_pool_events()?;
+        }
+        if session.pool.state() != RunspacePoolState::OPENED {
+            session.pump_pool_until_opened().await?;
+        }
+        for command_id in remote.command_ids() {
+            session
+                .client
+                .connect(
+                    &session.resource_uri,
+                    &session.shell_id,
+                    Connect {
+                        command_id: Some(command_id.clone()),
+                        connect_xml: None,
+                    },
+                    OptionSet::default(),
+                )
+                .await?;
+            session.commands.push(command_id);
+        }
+        Ok(session)
+    }
+
+    /// Lists the PowerShell sessions on the server (`Get-PSSession -ComputerName`): an
+    /// enumeration of shells, then of each PowerShell shell's commands.
+    ///
+    /// # Errors
+    ///
+    /// Faults and transport errors of the enumerations.
+    pub async fn enumerate(client: &WsManClient) -> Result<Vec<RemoteSession>, Error> {
+        let items = client.enumerate_all(ns::RESOURCE_SHELLS, None).await?;
+        let mut out = Vec::new();
+        for item in items {
+            let Item::Shell(shell) = item else { continue };
+            // PowerShell skips items lacking ShellId, State, Name or ResourceUri.
+            let (Some(id), Some(state), Some(name), Some(uri)) = (
+                shell.id().cloned(),
+                shell.state.clone(),
+                shell.name.clone(),
+                shell.resource_uri.clone(),
+            ) else {
+                continue;
+            };
+            let Some(config) = uri.strip_prefix(ns::RESOURCE_POWERSHELL_PREFIX) else {
+                continue;
+            };
+            let commands = client
+                .enumerate_all(
+                    ns::RESOURCE_COMMANDS,
+                    Some(WsManClient::commands_filter(&id)),
+                )
+                .await?
+                .into_iter()
+                .filter_map(|i| match i {
+                    Item::Command(c) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            out.push(RemoteSession {
+                configuration_name: config.to_owned(),
+                shell_id: id,
+                name,
+                resource_uri: uri.clone(),
+                owner: shell.owner.clone(),
+                client_ip: shell.client_ip.clone(),
+                connected: state != ShellState::Disconnected,
+                idle_timeout: shell.idle_timeout,
+                max_idle_timeout: shell.max_idle_timeout,
+                buffer_mode: shell.buffer_mode.clone(),
+                commands,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The session name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The computer name.
+    pub fn computer_name(&self) -> &str {
+        &self.computer_name
+    }
+
+    /// The configuration name.
+    pub fn configuration_name(&self) -> &str {
+        &self.configuration_name
+    }
+
+    /// The shell id.
+    pub fn shell_id(&self) -> &ShellId {
+        &self.shell_id
+    }
+
+    /// The state as this client sees it.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// The availability as this client sees it.
+    pub fn availability(&self) -> Availability {
+        self.availability
+    }
+
+    /// The WS-Man client.
+    pub fn client(&self) -> &WsManClient {
+        &self.client
+    }
+
+    /// Commands started and not yet fully received.
+    pub fn pending_commands(&self) -> &[CommandId] {
+        &self.commands
+    }
+
+    /// Asks the server how it sees the session now and updates this client's view (SPEC A1):
+    /// gone ⇒ Closed; Disconnected there ⇒ Disconnected/None; connected while this client
+    /// holds it ⇒ Opened/Available; connected otherwise ⇒ Disconnected/Busy.
+    ///
+    /// # Errors
+    ///
+    /// Faults other than an unknown shell; transport errors.
+    pub async fn refresh(&mut self) -> Result<(SessionState, Availability), Error> {
+        let all = Self::enumerate(&self.client).await?;
+        match all.iter().find(|r| {
+            r.shell_id
+                .as_str()
+                .eq_ignore_ascii_case(self.shell_id.as_str())
+        }) {
+            None => {
+                self.state = SessionState::Closed;
+                self.availability = Availability::None;
+            }
+            Some(remote) => {
+                let (state, availability) = remote.view(Some(self.state));
+                self.state = state;
+                self.availability = availability;
+            }
+        }
+        Ok((self.state, self.availability))
+    }
+
+    /// Starts a pipeline (Command with CREATE_PIPELINE) and sends its input; read it with
+    /// [`Pipeline::next`] or [`Pipeline::collect`].
+    ///
+    /// # Errors
+    ///
+    /// A usage error unless Opened here; faults (command quota…) and transport errors.
+    pub async fn start(&mut self, invocation: &Invocation) -> Result<Pipeline, Error> {
+        self.expect_opened("start a pipeline")?;
+        let pipeline_id = PipelineId(Uuid::new_v4());
+        let command_id = CommandId::new(pipeline_id.0.to_string().to_uppercase());
+        let mut core = PipelineCore::client(
+            self.pool.id(),
+            pipeline_id,
+            invocation.create_pipeline(),
+            ObjectId(1),
+        );
+        core.start().map_err(psrp_error)?;
+        let room = room(&self.client);
+        let first = core.poll_transmit(room).unwrap_or_default();
+        let line = CommandLine {
+            command_id: Some(command_id.clone()),
+            command: Some(invocation.summary()),
+            arguments: vec![base64_encode(&first)],
+        };
+        let got = self
+            .client
+            .command(
+                &self.resource_uri,
+                &self.shell_id,
+                line,
+                OptionSet::default(),
+            )
+            .await?;
+        let command_id = if got.as_str().is_empty() {
+            command_id
+        } else {
+            got
+        };
+        self.commands.push(command_id.clone());
+        let mut pipeline = Pipeline::new(self, command_id, core);
+        // What did not fit in the Command follows on stdin.
+        pipeline.flush("stdin", false).await?;
+        if !invocation.input.is_empty() {
+            pipeline.send_input(invocation.input.clone(), true).await?;
+        }
+        Ok(pipeline)
+    }
+
+    /// Runs a pipeline to its end and returns everything it produced (`Invoke-Command`).
+    ///
+    /// # Errors
+    ///
+    /// As [`PsSession::start`] and [`Pipeline::next`].
+    pub async fn invoke(&mut self, invocation: &Invocation) -> Result<InvokeOutput, Error> {
+        let pipeline = self.start(invocation).await?;
+        let id = pipeline.command_id().clone();
+        let out = pipeline.collect().await;
+        self.forget_command(&id);
+        out
+    }
+
+    /// `Invoke-Command -InDisconnectedSession`: creates a session, starts the command and
+    /// disconnects at once, before any output is returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`PsSession::new`], [`PsSession::start`] and [`PsSession::disconnect`].
+    pub async fn invoke_in_disconnected_session(
+        client: &WsManClient,
+        computer_name: &str,
+        options: SessionOptions,
+        invocation: &Invocation,
+    ) -> Result<Self, Error> {
+        let disconnect = DisconnectOptions {
+            idle_timeout: options.idle_timeout,
+            output_buffering_mode: options.output_buffering_mode.clone(),
+        };
+        let mut session = Self::new(client, computer_name, options).await?;
+        let pipeline = session.start(invocation).await?;
+        drop(pipeline);
+        session.disconnect(disconnect).await?;
+        Ok(session)
+    }
+
+    /// Forgets a command (after its output was fully received).
+    pub fn forget_command(&mut self, id: &CommandId) {
+        self.commands
+            .retain(|c| !c.as_str().eq_ignore_ascii_case(id.as_str()));
+    }
+
+    /// `Disconnect-PSSession`: the session and its commands keep running on the server; the
+    /// idle clock starts now.
+    ///
+    /// # Errors
+    ///
+    /// A usage error unless Opened here; faults (`w:InvalidOptions` for an idle timeout out
+    /// of bounds) and transport errors.
+    pub async fn disconnect(&mut self, options: DisconnectOptions) -> Result<(), Error> {
+        self.expect_opened("disconnect")?;
+        self.client
+            .disconnect(
+                &self.resource_uri,
+                &self.shell_id,
+                Disconnect {
+                    idle_timeout: options.idle_timeout,
+                    buffer_mode: options.output_buffering_mode,
+                },
+            )
+            .await?;
+        // The pool object may not have been opened in this process (from_record).
+        let _ = self.pool.disconnect();
+        self.state = SessionState::Disconnected;
+        self.availability = Availability::None;
+        Ok(())
+    }
+
+    /// `Connect-PSSession` by the client that disconnected it (WS-Man Reconnect, same
+    /// SessionId). An idle timeout cannot be changed here; the buffering mode can.
+    ///
+    /// # Errors
+    ///
+    /// Faults (another client's session, unknown shell) and transport errors.
+    pub async fn reconnect(&mut self, buffer_mode: Option<BufferMode>) -> Result<(), Error> {
+        if self.state == SessionState::Opened {
+            return Ok(());
+        }
+        self.client
+            .reconnect(
+                &self.resource_uri,
+                &self.shell_id,
+                Reconnect {
+                    command_id: None,
+                    buffer_mode,
+                },
+            )
+            .await?;
+        let _ = self.pool.reconnect();
+        self.state = SessionState::Opened;
+        self.availability = Availability::Available;
+        Ok(())
+    }
+
+    /// A pipeline object to read a command that was started earlier (possibly by another
+    /// process or client) and is still held by the server.
+    ///
+    /// # Errors
+    ///
+    /// A usage error unless Opened here, or for a command id that is not a GUID.
+    pub fn attach(&self, command_id: &CommandId) -> Result<Pipeline, Error> {
+        self.expect_opened("receive")?;
+        let uuid = Uuid::parse_str(command_id.as_str())
+            .map_err(|_| Error::usage(format!("command id {command_id} is not a guid")))?;
+        let core = PipelineCore::reattach(self.pool.id(), PipelineId(uuid), ObjectId(1));
+        Ok(Pipeline::new(self, command_id.clone(), core))
+    }
+
+    /// `Receive-PSSession`: reconnects if needed (this client's own session; use
+    /// [`PsSession::connect`] for another client's), then reads every pending command to its
+    /// end, calling `on_item` for each record as it arrives.
+    ///
+    /// # Errors
+    ///
+    /// As [`PsSession::reconnect`] and [`Pipeline::next`].
+    pub async fn receive_with(
+        &mut self,
+        buffer_mode: Option<BufferMode>,
+        mut on_item: impl FnMut(&CommandId, &StreamItem),
+    ) -> Result<Vec<InvokeOutput>, Error> {
+        if self.state != SessionState::Opened {
+            self.reconnect(buffer_mode).await?;
+        }
+        let mut outputs = Vec::new();
+        for id in self.commands.clone() {
+            let mut pipeline = self.attach(&id)?;
+            let mut out = InvokeOutput::new(id.clone());
+            while let Some(item) = pipeline.next().await? {
+                on_item(&id, &item);
+                out.push(item);
+            }
+            out.state = pipeline.state();
+            out.reason = pipeline.reason().cloned();
+            self.forget_command(&id);
+            outputs.push(out);
+        }
+        Ok(outputs)
+    }
+
+    /// [`PsSession::receive_with`] without a callback.
+    ///
+    /// # Errors
+    ///
+    /// As [`PsSession::receive_with`].
+    pub async fn receive(
+        &mut self,
+        buffer_mode: Option<BufferMode>,
+    ) -> Result<Vec<InvokeOutput>, Error> {
+        self.receive_with(buffer_mode, |_, _| {}).await
+    }
+
+    /// `Receive-PSSession -OutTarget Job`: the same, in a background task whose records
+    /// stream through the returned [`Job`]. Needs a tokio runtime.
+    pub fn receive_job(self, id: u32, buffer_mode: Option<BufferMode>) -> Job {
+        Job::spawn(id, self, buffer_mode)
+    }
+
+    /// `Remove-PSSession`: deletes the shell on the server.
+    ///
+    /// # Errors
+    ///
+    /// Faults and transport errors (an unknown shell is `InvalidSelectors`).
+    pub async fn remove(mut self) -> Result<(), Error> {
+        self.client
+            .delete(&self.resource_uri, &self.shell_id)
+            .await?;
+        self.pool.handle_closed();
+        self.state = SessionState::Closed;
+        Ok(())
+    }
+
+    fn expect_opened(&self, what: &str) -> Result<(), Error> {
+        match self.state {
+            SessionState::Opened => Ok(()),
+            state => Err(Error::usage(format!(
+                "cannot {what}: session {} is {state} for this client",
+                self.name
+            ))),
+        }
+    }
+
+    async fn pump_pool_until_opened(&mut self) -> Result<(), Error> {
+        loop {
+            match self.pool.state() {
+                RunspacePoolState::OPENED => return Ok(()),
+                RunspacePoolState::BROKEN | RunspacePoolState::CLOSED => {
+                    return Err(Error::protocol(format!(
+                        "runspace pool {} is {}",
+                        self.name,
+                        self.pool.state().name().unwrap_or("not open")
+                    )));
+                }
+                _ => {}
+            }
+            let reply = self
+                .client
+                .receive(
+                    &self.resource_uri,
+                    &self.shell_id,
+                    Receive {
+                        command_id: None,
+                        streams: vec!["stdout".into()],
+                    },
+                )
+                .await?;
+            for stream in reply.streams.iter().filter(|s| s.command_id.is_none()) {
+                self.pool.receive(&stream.data).map_err(psrp_error)?;
+            }
+            self.drain_pool_events()?;
+        }
+    }
+
+    fn drain_pool_events(&mut self) -> Result<(), Error> {
+        while let Some(event) = self.pool.poll_event() {
+            match event {
+                PoolEvent::HostCall(call) => {
+                    if let Some(response) = host::answer(&call, self.instance_id).response {
+                        self.pool.host_response(response).map_err(psrp_error)?;
+                    }
+                }
+                other => tracing::trace!(?other, "pool event"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A running pipeline: read its records with [`Pipeline::next`]; stop it with a
+/// [`Stopper`] (usable from another task while `next` waits).
+#[derive(Debug)]
+pub struct Pipeline {
+    client: WsManClient,
+    resource_uri: String,
+    shell_id: ShellId,
+    command_id: CommandId,
+    core: PipelineCore,
+    room: usize,
+    instance_id: Uuid,
+    pending: VecDeque<StreamItem>,
+    finished: bool,
+    state: PsInvocationState,
+    reason: Option<ErrorRecord>,
+}
+
+impl Pipeline {
+    fn new(session: &PsSession, command_id: CommandId, core: PipelineCore) -> Self {
+        Self {
+            client: session.client.clone(),
+            resource_uri: session.resource_uri.clone(),
+            shell_id: session.shell_id.clone(),
+            command_id,
+            state: core.state(),
+            core,
+            room: room(&session.client),
+            instance_id: session.instance_id,
+            pending: VecDeque::new(),
+            finished: false,
+            reason: None,
+        }
+    }
+
+    /// The command (pipeline) id.
+    pub fn command_id(&self) -> &CommandId {
+        &self.command_id
+    }
+
+    /// The invocation state (Running until the server reports the end).
+    pub fn state(&self) -> PsInvocationState {
+        self.state
+    }
+
+    /// Why it failed or stopped.
+    pub fn reason(&self) -> Option<&ErrorRecord> {
+        self.reason.as_ref()
+    }
+
+    /// Whether the pipeline ended and everything was read.
+    pub fn is_done(&self) -> bool {
+        self.finished && self.pending.is_empty()
+    }
+
+    /// A handle that stops the pipeline (WS-Man Signal `powershell/signal/crtl_c`).
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            client: self.client.clone(),
+            resource_uri: self.resource_uri.clone(),
+            shell_id: self.shell_id.clone(),
+            command_id: self.command_id.clone(),
+        }
+    }
+
+    /// Sends input objects (PIPELINE_INPUT), then END_OF_PIPELINE_INPUT when `end`.
+    ///
+    /// # Errors
+    ///
+    /// A usage error when the pipeline takes no input; faults and transport errors.
+    pub async fn send_input(&mut self, values: Vec<Value>, end: bool) -> Result<(), Error> {
+        for v in values {
+            self.core.send_input(v).map_err(psrp_error)?;
+        }
+        if end {
+            self.core.end_input().map_err(psrp_error)?;
+        }
+        self.flush("stdin", end).await
+    }
+
+    /// The next record, receiving as needed (long polls that time out are repeated); `None`
+    /// once the pipeline ended. Host calls are answered on the way.
+    ///
+    /// # Errors
+    ///
+    /// Faults (2150859230 when the session was disconnected meanwhile), transport errors,
+    /// malformed PSRP data.
+    pub async fn next(&mut self) -> Result<Option<StreamItem>, Error> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Ok(Some(item));
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            let reply = self
+                .client
+                .receive(
+                    &self.resource_uri,
+                    &self.shell_id,
+                    Receive {
+                        command_id: Some(self.command_id.clone()),
+                        streams: vec!["stdout".into()],
+                    },
+                )
+                .await?;
+            for stream in &reply.streams {
+                let ours = stream
+                    .command_id
+                    .as_ref()
+                    .is_none_or(|c| c.as_str().eq_ignore_ascii_case(self.command_id.as_str()));
+                if ours && !stream.data.is_empty() {
+                    self.core.receive(&stream.data).map_err(psrp_error)?;
+                }
+            }
+            let answered = self.drain_events()?;
+            if answered {
+                self.flush("pr", false).await?;
+            }
+            if let Some(cs) = &reply.command_state {
+                if cs.state == wsman::shell::CommandState::Done {
+                    self.finished = true;
+                }
+            }
+        }
+    }
+
+    /// Reads to the end and returns everything.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::next`].
+    pub async fn collect(self) -> Result<InvokeOutput, Error> {
+        self.collect_with(|_| {}).await
+    }
+
+    /// Reads to the end, calling `on_item` for each record as it arrives.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::next`].
+    pub async fn collect_with(
+        mut self,
+        mut on_item: impl FnMut(&StreamItem),
+    ) -> Result<InvokeOutput, Error> {
+        let mut out = InvokeOutput::new(self.command_id.clone());
+        while let Some(item) = self.next().await? {
+            on_item(&item);
+            out.push(item);
+        }
+        out.state = self.state;
+        out.reason = self.reason;
+        Ok(out)
+    }
+
+    /// Processes the core's events; returns whether host responses were queued.
+    fn drain_events(&mut self) -> Result<bool, Error> {
+        let mut answered = false;
+        while let Some(event) = self.core.poll_event() {
+            match event {
+                PipelineEvent::Output(v) => self.pending.push_back(StreamItem::Output(v)),
+                PipelineEvent::Record(p) => {
+                    if let Some(item) = StreamItem::from_payload(p) {
+                        self.pending.push_back(item);
+                    }
+                }
+                PipelineEvent::HostCall(call) => {
+                    let answer = host::answer(&call, self.instance_id);
+                    if let Some(item) = answer.item {
+                        self.pending.push_back(item);
+                    }
+                    if let Some(response) = answer.response {
+                        // A pipeline that is stopping cannot answer any more.
+                        if self.core.host_response(response).is_ok() {
+                            answered = true;
+                        }
+                    }
+                }
+                PipelineEvent::StateChanged(state, reason) => {
+                    self.state = state;
+                    if matches!(
+                        state,
+                        PsInvocationState::COMPLETED
+                            | PsInvocationState::FAILED
+                            | PsInvocationState::STOPPED
+                    ) {
+                        self.finished = true;
+                        self.reason = reason.map(|r| *r);
+                    }
+                }
+                other => tracing::trace!(?other, "pipeline event"),
+            }
+        }
+        Ok(answered)
+    }
+
+    /// Sends what the core has queued on `stream`.
+    async fn flush(&mut self, stream: &str, end: bool) -> Result<(), Error> {
+        let mut chunks = Vec::new();
+        while let Some(chunk) = self.core.poll_transmit(self.room) {
+            chunks.push(chunk);
+        }
+        let count = chunks.len();
+        for (i, data) in chunks.into_iter().enumerate() {
+            let send = Send {
+                streams: vec![Stream {
+                    name: stream.into(),
+                    command_id: Some(self.command_id.clone()),
+                    end: (end && i + 1 == count).then_some(true),
+                    data,
+                }],
+            };
+            self.client
+                .send(&self.resource_uri, &self.shell_id, send)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Stops a running pipeline from any task.
+#[derive(Clone, Debug)]
+pub struct Stopper {
+    client: WsManClient,
+    resource_uri: String,
+    shell_id: ShellId,
+    command_id: CommandId,
+}
+
+impl Stopper {
+    /// Sends the PowerShell stop signal; the pipeline then ends Stopped.
+    ///
+    /// # Errors
+    ///
+    /// Faults and transport errors.
+    pub async fn stop(&self) -> Result<(), Error> {
+        self.client
+            .signal(
+                &self.resource_uri,
+                &self.shell_id,
+                Some(&self.command_id),
+                SignalCode::PowerShellCrtlC,
+            )
+            .await
+    }
+}
+
+/// The resource URI of a configuration.
+pub fn resource_uri(configuration_name: &str) -> String {
+    format!("{}{configuration_name}", ns::RESOURCE_POWERSHELL_PREFIX)
+}
+
+fn pool_id_of(shell_id: &ShellId) -> RunspacePoolId {
+    RunspacePoolId(Uuid::parse_str(shell_id.as_str()).unwrap_or_else(|_| Uuid::nil()))
+}
+
+fn protocol_options() -> OptionSet {
+    OptionSet::default().with("protocolversion", PROTOCOL_VERSION, Some(true))
+}
+
+/// Room for PSRP fragments in one envelope: what MaxEnvelopeSize leaves after the SOAP
+/// headers, in bytes before base64 (4 characters per 3 bytes).
+fn room(client: &WsManClient) -> usize {
+    let max = usize::try_from(client.options().max_envelope_size).unwrap_or(usize::MAX);
+    (max.saturating_sub(4096) / 4 * 3).max(1024)
+}
+
+fn drain(pool: &mut RunspacePool, room: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(chunk) = pool.poll_transmit(room) {
+        out.extend_from_slice(&chunk);
+    }
+    out
+}
+
+/// The host this client offers: a UI that takes writes and answers prompts with defaults,
+/// without raw UI.
+fn client_host_info() -> HostInfo {
+    HostInfo {
+        host_default_data: None,
+        is_host_null: false,
+        is_host_ui_null: false,
+        is_host_raw_ui_null: true,
+        use_runspace_host: false,
+    }
+}
+
+fn psrp_error(e: impl fmt::Display) -> Error {
+    Error::protocol(format!("psrp: {e}"))
+}
+
+/// Standard base64 (RFC 4648, padded), for `rsp:Arguments`.
+fn base64_encode(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let index = ((n >> (18 - 6 * i)) & 0x3f) as usize;
+                out.push(char::from(ALPHABET[index]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in cases {
+            assert_eq!(base64_encode(plain.as_bytes()), encoded, "{plain}");
+        }
+    }
+
+    fn remote(connected: bool) -> RemoteSession {
+        RemoteSession {
+            shell_id: ShellId::new("A"),
+            name: "s".into(),
+            resource_uri: resource_uri(DEFAULT_CONFIGURATION),
+            configuration_name: DEFAULT_CONFIGURATION.into(),
+            owner: None,
+            client_ip: None,
+            connected,
+            idle_timeout: None,
+            max_idle_timeout: None,
+            buffer_mode: None,
+            commands: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn view_follows_the_spec_table() {
+        use Availability as A;
+        use SessionState as S;
+        assert_eq!(
+            remote(true).view(Some(S::Opened)),
+            (S::Opened, A::Available)
+        );
+        assert_eq!(remote(true).view(None), (S::Disconnected, A::Busy));
+        assert_eq!(
+            remote(true).view(Some(S::Disconnected)),
+            (S::Disconnected, A::Busy)
+        );
+        assert_eq!(
+            remote(false).view(Some(S::Opened)),
+            (S::Disconnected, A::None)
+        );
+        assert_eq!(remote(false).view(None), (S::Disconnected, A::None));
+    }
+
+    #[test]
+    fn explicit_idle_timeout_beats_preference() {
+        let a = Duration::from_secs(5);
+        let b = Duration::from_secs(9);
+        assert_eq!(resolve_idle_timeout(Some(a), Some(b)), Some(a));
+        assert_eq!(resolve_idle_timeout(None, Some(b)), Some(b));
+        assert_eq!(resolve_idle_timeout(None, None), None);
+    }
+}
