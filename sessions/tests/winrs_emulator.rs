@@ -425,9 +425,10 @@ async fn ctrl_c_stops_a_running_command() {
         .await
         .expect("the command stops after ctrl-c")
         .unwrap();
+    // STATUS_CONTROL_C_EXIT, reported unsigned as Windows does.
     assert_eq!(
         out.exit_code,
-        Some(i64::from(0xC000_013A_u32 as i32)),
+        Some(0xC000_013A),
         "{out:?}"
     );
     shell.close().await.unwrap();
@@ -462,5 +463,33 @@ async fn tls_with_and_without_verification() {
         "tls\r\n"
     );
     shell.close().await.unwrap();
+    emu.shutdown().await;
+}
+
+/// A caller that gives up on a long poll (drops the future) leaves the receive connection with
+/// a reply in flight: the next request on that lane must not read it, and still works.
+#[tokio::test(flavor = "multi_thread")]
+async fn abandoned_receive_does_not_poison_the_lane() {
+    let svc = MiniWinrs::default();
+    let emu = Emulator::start(config("[service]\nallow_unencrypted = false"), svc.clone())
+        .await
+        .unwrap();
+    let client = client_for(&emu, AuthMethod::Ntlm, ALICE_PW);
+    let shell = Shell::open(&client, ShellOptions::default()).await.unwrap();
+    let process = shell
+        .start("cat", &[], CommandOptions::default())
+        .await
+        .unwrap();
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), process.receive()).await;
+    assert!(gave_up.is_err(), "the receive was parked");
+    process.send_input(b"after", true).await.unwrap();
+    let events = tokio::time::timeout(Duration::from_secs(10), process.receive())
+        .await
+        .expect("a new receive completes")
+        .unwrap();
+    assert_eq!(
+        events.first(),
+        Some(&OutputEvent::Stdout(b"after".to_vec()))
+    );
     emu.shutdown().await;
 }

@@ -50,6 +50,10 @@ struct Connection {
     sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
     context: Option<ClientContext>,
+    /// Set while a request is in flight: still set when the next request comes means the
+    /// previous caller gave up mid-request (its future was dropped), so the connection may
+    /// hold an unread reply and is discarded.
+    busy: bool,
 }
 
 impl Drop for Connection {
@@ -136,7 +140,7 @@ impl HttpTransport {
     ) -> Result<HttpReply, TransportError> {
         for attempt in 0..2 {
             let reused = match slot {
-                Some(c) if !c.sender.is_closed() => true,
+                Some(c) if !c.sender.is_closed() && !c.busy => true,
                 _ => {
                     *slot = None;
                     *slot = Some(self.open().await?);
@@ -146,7 +150,10 @@ impl HttpTransport {
             let Some(conn) = slot.as_mut() else {
                 return Err(TransportError::Http("no connection".into()));
             };
-            match self.exchange(conn, envelope).await {
+            conn.busy = true;
+            let result = self.exchange(conn, envelope).await;
+            conn.busy = false;
+            match result {
                 Ok(reply) if reply.status == 401 => {
                     *slot = None;
                     // An established context the server forgot (it restarted, or closed it):
@@ -199,6 +206,7 @@ impl HttpTransport {
             sender,
             driver,
             context: None,
+            busy: false,
         };
         if matches!(self.config.auth, AuthMethod::Ntlm | AuthMethod::Negotiate) {
             self.authenticate(&mut connection).await?;

@@ -157,3 +157,84 @@ async fn tls_verification_on_by_default() {
     let _ = std::fs::remove_dir_all(&dir);
     emu.shutdown().await;
 }
+
+/// A minimal forward proxy: `CONNECT host:port` tunnels, absolute-form requests are passed
+/// through to the host they name. Counts the client connections it served.
+async fn start_proxy() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let mut words = text.split_whitespace();
+                let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let authority = if method == "CONNECT" {
+                    target.to_owned()
+                } else {
+                    let rest = target.trim_start_matches("http://");
+                    rest.split('/').next().unwrap_or("").to_owned()
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(authority).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                if method == "CONNECT" {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await;
+                } else if upstream.write_all(&head).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (port, served)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_an_http_proxy() {
+    let (proxy_port, served) = start_proxy().await;
+    let proxy = wsman_transport::Proxy::parse(&format!("http://127.0.0.1:{proxy_port}")).unwrap();
+    // Plain HTTP (absolute-form requests), NTLM with sealing across the proxy.
+    let emu = Emulator::start(config("[service]\nallow_unencrypted = false"), EchoService)
+        .await
+        .unwrap();
+    let t =
+        HttpTransport::new(client(&emu, AuthMethod::Ntlm, ALICE_PW).proxy(proxy.clone())).unwrap();
+    let body = post(&t, Lane::CONTROL).await.unwrap();
+    assert!(body.contains(r#"Encrypted="true""#), "{body}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    emu.shutdown().await;
+    // HTTPS through a CONNECT tunnel.
+    let emu = Emulator::builder(config(""))
+        .tls(TlsSource::SelfSigned {
+            extra_names: Vec::new(),
+        })
+        .start(EchoService)
+        .await
+        .unwrap();
+    let t = HttpTransport::new(
+        client(&emu, AuthMethod::Basic, ALICE_PW)
+            .insecure(true)
+            .proxy(proxy),
+    )
+    .unwrap();
+    let body = post(&t, Lane::CONTROL).await.unwrap();
+    assert!(body.contains(r#"User="alice""#), "{body}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    emu.shutdown().await;
+}
