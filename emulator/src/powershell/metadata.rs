@@ -126,9 +126,11 @@ mod tests {
         assert_eq!(
             matching(&["Write-*o*".into()]),
             [
+                "Write-Error",
                 "Write-Host",
                 "Write-Information",
                 "Write-Output",
+                "Write-Progress",
                 "Write-Verbose"
             ]
         );

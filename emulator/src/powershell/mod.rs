@@ -41,3 +41,6 @@ mod shell;
 pub use convert::{error_record, from_clixml, record_payload, to_clixml};
 pub use queue::{BufferPolicy, OutputQueue};
 pub use shell::{PowerShellShell, PowerShellShells, application_private_data};
+
+#[cfg(test)]
+mod tests;
