@@ -426,11 +426,7 @@ async fn ctrl_c_stops_a_running_command() {
         .expect("the command stops after ctrl-c")
         .unwrap();
     // STATUS_CONTROL_C_EXIT, reported unsigned as Windows does.
-    assert_eq!(
-        out.exit_code,
-        Some(0xC000_013A),
-        "{out:?}"
-    );
+    assert_eq!(out.exit_code, Some(0xC000_013A), "{out:?}");
     shell.close().await.unwrap();
     emu.shutdown().await;
 }
@@ -491,5 +487,116 @@ async fn abandoned_receive_does_not_poison_the_lane() {
         events.first(),
         Some(&OutputEvent::Stdout(b"after".to_vec()))
     );
+    emu.shutdown().await;
+}
+
+/// The remaining verbs on a WinRS shell: enumerate (shells and commands), get, disconnect,
+/// reconnect (same SessionId only) and connect (PowerShell only).
+#[tokio::test(flavor = "multi_thread")]
+async fn enumerate_get_disconnect_reconnect() {
+    use wsman::enumeration::Item;
+    use wsman::shell::{BufferMode, Connect, Disconnect, Reconnect, ShellState};
+
+    let emu = real_emulator("").await;
+    let client = client_for(&emu, AuthMethod::Basic, ALICE_PW);
+    let shell = Shell::open(&client, ShellOptions::default().name("verbs"))
+        .await
+        .unwrap();
+    let id = shell.id().clone();
+    let shells = client
+        .enumerate_all(ns::RESOURCE_SHELLS, None)
+        .await
+        .unwrap();
+    let listed = shells
+        .iter()
+        .find_map(|i| match i {
+            Item::Shell(s) if s.id() == Some(&id) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("our shell is enumerated");
+    assert_eq!(listed.owner.as_deref(), Some("alice"), "{listed:?}");
+    match client
+        .get(ns::RESOURCE_SHELLS, SelectorSet::shell_id(&id))
+        .await
+        .unwrap()
+    {
+        wsman::Resource::Shell(s) => assert_eq!(s.id(), Some(&id)),
+        other => panic!("expected a shell, got {other:?}"),
+    }
+
+    let p = shell
+        .start("ping -n 2 127.0.0.1", &[], CommandOptions::default())
+        .await
+        .unwrap();
+    let commands = client
+        .enumerate_all(
+            ns::RESOURCE_COMMANDS,
+            Some(WsManClient::commands_filter(&id)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        commands
+            .iter()
+            .any(|i| matches!(i, Item::Command(c) if c.command_id.as_ref() == Some(p.id()))),
+        "{commands:?}"
+    );
+
+    client
+        .disconnect(
+            ns::RESOURCE_CMD,
+            &id,
+            Disconnect {
+                idle_timeout: Some(Duration::from_secs(600)),
+                buffer_mode: Some(BufferMode::Block),
+            },
+        )
+        .await
+        .unwrap();
+    let state = |items: &[Item]| {
+        items.iter().find_map(|i| match i {
+            Item::Shell(s) if s.id() == Some(&id) => s.state.clone(),
+            _ => None,
+        })
+    };
+    let shells = client
+        .enumerate_all(ns::RESOURCE_SHELLS, None)
+        .await
+        .unwrap();
+    assert_eq!(state(&shells), Some(ShellState::Disconnected));
+    // While disconnected, receiving is refused with a typed fault.
+    let err = p.receive().await.unwrap_err();
+    assert_eq!(
+        err.fault_code(),
+        Some(wsman::WsManFaultCode::STREAM_DISCONNECTED),
+        "{err}"
+    );
+    // Reconnect belongs to the SessionId that disconnected: another client is refused.
+    let other = client_for(&emu, AuthMethod::Basic, ALICE_PW);
+    assert_ne!(other.session_id(), client.session_id());
+    let err = other
+        .reconnect(ns::RESOURCE_CMD, &id, Reconnect::default())
+        .await
+        .unwrap_err();
+    assert!(err.fault().is_some(), "{err}");
+    client
+        .reconnect(ns::RESOURCE_CMD, &id, Reconnect::default())
+        .await
+        .unwrap();
+    let out = p.wait().await.unwrap();
+    assert!(out.stdout_text().contains("127.0.0.1"), "{out:?}");
+    assert_eq!(out.exit_code, Some(0));
+    // Connect is a PowerShell verb: a WinRS shell answers with a typed fault.
+    let err = client
+        .connect(
+            ns::RESOURCE_CMD,
+            &id,
+            Connect::default(),
+            wsman::header::OptionSet::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.fault_subcode(), Some("ActionNotSupported"), "{err}");
+    shell.close().await.unwrap();
     emu.shutdown().await;
 }
