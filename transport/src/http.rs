@@ -529,3 +529,35 @@ impl Transport for HttpTransport {
         lanes.remove(&lane);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::WWW_AUTHENTICATE, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn challenge_parsing() {
+        let h = headers(&["Basic realm=\"WSMAN\"", "Negotiate TlRMTVNTUAAC"]);
+        assert_eq!(negotiate_token(&h), Some(b"NTLMSSP\0\x02".to_vec()));
+        assert!(offers_negotiate(&h));
+        assert_eq!(offered(&h), "Basic, Negotiate");
+        let h = headers(&["NTLM TlRMTVNTUAAC"]);
+        assert!(negotiate_token(&h).is_some());
+        // A bare scheme (a refusal or the first challenge) and garbage carry no token.
+        assert_eq!(negotiate_token(&headers(&["Negotiate"])), None);
+        assert_eq!(
+            negotiate_token(&headers(&["Negotiate !!!not-base64"])),
+            None
+        );
+        let h = headers(&["Basic realm=\"x\""]);
+        assert!(!offers_negotiate(&h));
+        assert_eq!(offered(&HeaderMap::new()), "nothing");
+    }
+}
