@@ -29,6 +29,10 @@ pub struct Config {
     pub smb_sessions: Vec<SmbSession>,
     /// Knobs for tests: intervals Windows does not let one configure.
     pub testing: Testing,
+    /// The live session table built from `rds_sessions` / `smb_sessions` (runtime state, not
+    /// configuration: see [`crate::sessions_table::LiveSessions`]).
+    #[serde(skip)]
+    pub live_sessions: crate::sessions_table::LiveSessions,
 }
 
 /// One account.
@@ -145,6 +149,12 @@ pub struct RdsSession {
     /// Idle time in minutes.
     #[serde(default)]
     pub idle_minutes: u64,
+    /// Minutes since logon (default: idle time plus 30).
+    #[serde(default)]
+    pub logon_minutes_ago: Option<u64>,
+    /// The user has unsaved work that a reset or logoff loses.
+    #[serde(default = "default_true")]
+    pub unsaved_work: bool,
 }
 
 /// `[[smb_sessions]]`: a network session to this server.
@@ -162,6 +172,9 @@ pub struct SmbSession {
     /// Idle time in seconds.
     #[serde(default)]
     pub idle_seconds: u64,
+    /// Seconds since the session was established (default: idle time plus 300).
+    #[serde(default)]
+    pub connected_seconds: Option<u64>,
 }
 
 /// `[testing]`: intervals shortened by tests.
@@ -208,6 +221,12 @@ impl Config {
         let mut config: Self = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
         config.normalize()?;
         Ok(config)
+    }
+
+    /// The live session table of this configuration (created from `rds_sessions` and
+    /// `smb_sessions` at the first call; every later call shares it).
+    pub fn sessions(&self) -> crate::sessions_table::SharedSessions {
+        self.live_sessions.get_or_init(self)
     }
 
     /// Reads and parses a TOML file.
@@ -324,6 +343,7 @@ impl Default for Config {
             rds_sessions: Vec::new(),
             smb_sessions: Vec::new(),
             testing: Testing::default(),
+            live_sessions: crate::sessions_table::LiveSessions::default(),
         }
     }
 }
@@ -402,6 +422,10 @@ fn parse_error(text: &str, e: &toml::de::Error) -> ConfigError {
         }
         _ => ConfigError::Parse(format!("line {line_no}: {msg}")),
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_rds_state() -> String {

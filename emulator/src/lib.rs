@@ -6,6 +6,7 @@ pub mod engine;
 pub mod http;
 pub mod powershell;
 pub mod service;
+pub mod sessions_table;
 pub mod tls;
 
 pub use config::Config;

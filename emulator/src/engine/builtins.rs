@@ -1305,7 +1305,12 @@ fn get_win_event(ev: &mut Evaluator<'_>, args: &Args) -> R<()> {
         level = h.get("Level").and_then(Value::as_i64);
     }
     let max = args.get(&["maxevents"]).and_then(|v| v.as_i64());
-    let events = ev.rs.ctx.events.clone();
+    let mut events = ev.rs.ctx.events.clone();
+    events.extend(crate::sessions_table::log_events(
+        &ev.rs.ctx.sessions.lock(),
+        &ev.rs.ctx.computer_name,
+        ev.host.now(),
+    ));
     let Some(log) = log else {
         return Err(runtime_error(
             "The LogName parameter is required by the emulator.",

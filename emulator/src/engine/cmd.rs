@@ -276,6 +276,9 @@ impl CmdEngine {
                 }
             }
             "powershell" => Ok(Flow::Continue(self.powershell(rest, host)?)),
+            _ if crate::sessions_table::cmd::handles(name, rest) => Ok(Flow::Continue(
+                crate::sessions_table::cmd::run(name, rest, &self.ctx, host)?,
+            )),
             _ => {
                 err(format!(
                     "'{word}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"

@@ -11,6 +11,11 @@ pub struct EngineContext {
     pub user_name: String,
     /// The user's domain (`whoami` prints `domain\user`, lowercased).
     pub user_domain: String,
+    /// The connected user is a member of Administrators (may reset other users' sessions,
+    /// run `net session`, `Get-SmbSession`).
+    pub is_admin: bool,
+    /// The host's logon and network sessions (shared by every shell of one emulator).
+    pub sessions: crate::sessions_table::SharedSessions,
     /// UTC offset for `Get-Date`, in minutes.
     pub utc_offset_minutes: i32,
     /// `$PSVersionTable.PSVersion`.
@@ -117,6 +122,8 @@ impl Default for EngineContext {
             computer_name,
             user_name,
             user_domain: "SERVER01".to_owned(),
+            is_admin: true,
+            sessions: crate::sessions_table::SharedSessions::default(),
             utc_offset_minutes: 0,
             ps_version: "5.1.17763.1".to_owned(),
             os_version: "10.0.17763.1".to_owned(),

@@ -132,6 +132,16 @@ impl<'e, 'a> Invocation<'e, 'a> {
     pub fn should_stop(&self) -> bool {
         self.ev.host.should_stop()
     }
+
+    /// The runspace's system data (user, admin flag, session table, fake processes …).
+    pub fn context(&self) -> &super::context::EngineContext {
+        &self.ev.rs.ctx
+    }
+
+    /// The host's clock.
+    pub fn now(&self) -> std::time::SystemTime {
+        self.ev.host.now()
+    }
 }
 
 fn flow_to_failure(f: Flow) -> CommandFailure {

@@ -118,6 +118,12 @@ fn view_columns(type_name: &str) -> Option<Vec<Column>> {
             c("Name", "Name", None),
             c("DisplayName", "DisplayName", None),
         ],
+        crate::sessions_table::smb::SMB_SESSION_TYPE => vec![
+            c("SessionId", "SessionId", None),
+            c("ClientComputerName", "ClientComputerName", None),
+            c("ClientUserName", "ClientUserName", None),
+            c("NumOpens", "NumOpens", None),
+        ],
         "System.Diagnostics.Eventing.Reader.EventLogRecord" => {
             vec![
                 c("TimeCreated", "TimeCreated", None),

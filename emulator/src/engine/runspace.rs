@@ -135,6 +135,9 @@ impl Runspace {
         }
         rs.set_global("Error", Value::Array(Vec::new()));
         rs.set_global("?", Value::Bool(true));
+        for cmd in crate::sessions_table::smb::commands() {
+            rs.register(cmd);
+        }
         rs
     }
 

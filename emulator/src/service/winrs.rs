@@ -78,6 +78,8 @@ impl WinrsShell {
             computer_name: config.computer_name.clone(),
             user_name: ctx.owner.to_owned(),
             user_domain: config.computer_name.clone(),
+            is_admin: config.user(ctx.owner).is_some_and(|u| u.admin),
+            sessions: config.sessions(),
             process_id,
             ..EngineContext::default()
         };
