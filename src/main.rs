@@ -28,14 +28,13 @@ fn main() -> anyhow::Result<()> {
                         std::future::pending::<()>().await;
                     }
                 };
-                // The protocol service replaces the echo stand-in once it lands.
-                emulator::cli::run(
-                    &args,
-                    emulator::http::EchoService,
-                    std::io::stdout(),
-                    shutdown,
-                )
-                .await
+                let config = match &args.config {
+                    Some(path) => emulator::Config::from_file(path)?,
+                    None => emulator::Config::from_toml("")?,
+                };
+                let service = emulator::service::WsManService::new(config);
+                emulator::cli::run(&args, service, std::io::stdout(), shutdown).await?;
+                anyhow::Ok(())
             })?;
         }
     }

@@ -11,24 +11,30 @@ use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 
 const ALICE_PW: &str = "Alice-pw-0451";
+const BOB_PW: &str = "Bob-pw-9911";
 
-fn config() -> Config {
+fn config(max_timeout_ms: u64) -> Config {
     Config::from_toml(&format!(
         r#"
 computer_name = "SERVER01"
 [[users]]
 name = "alice"
 password = "{ALICE_PW}"
-admin = true
+[[users]]
+name = "bob"
+password = "{BOB_PW}"
 [service]
-max_timeout_ms = 5000
+max_timeout_ms = {max_timeout_ms}
 "#
     ))
     .expect("test configuration parses")
 }
 
 async fn start() -> Emulator {
-    let cfg = config();
+    start_with(config(5000)).await
+}
+
+async fn start_with(cfg: Config) -> Emulator {
     Emulator::builder(cfg.clone())
         .listen("127.0.0.1:0".parse().expect("address"))
         .start(WsManService::new(cfg))
@@ -80,10 +86,16 @@ fn parse(line: &str) -> Ran {
 }
 
 async fn run(program: PathBuf, args: Vec<String>) -> Ran {
+    let lines = run_lines(program, args).await;
+    parse(lines.last().expect("a line"))
+}
+
+async fn run_lines(program: PathBuf, args: Vec<String>) -> Vec<String> {
     let output = tokio::task::spawn_blocking(move || {
         Command::new(&program)
             .args(&args)
             .env("PSRM_TEST_PASSWORD", ALICE_PW)
+            .env("PSRM_TEST_PASSWORD2", BOB_PW)
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .output()
             .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()))
@@ -92,11 +104,12 @@ async fn run(program: PathBuf, args: Vec<String>) -> Ran {
     .expect("join");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("client printed nothing; stderr: {stderr}"));
-    parse(line)
+    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+    assert!(
+        !lines.is_empty(),
+        "client printed nothing; stderr: {stderr}"
+    );
+    lines
 }
 
 async fn python_client(client: &str, url: &str, auth: &str, command: &[&str]) -> Ran {
@@ -213,5 +226,84 @@ async fn go_masterzen_winrm_run() {
     assert_eq!(ran.rc, 4);
     assert_eq!(ran.stdout, "from go \r\n");
     assert_eq!(ran.stderr, "");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_run_ps_through_powershell_encoded_command() {
+    let emu = start().await;
+    let ran = python_client("pywinrm_ps", &emu.url(), "ntlm", &["Write-Output (6*7)"]).await;
+    assert_eq!(ran.rc, 0, "{ran:?}");
+    assert_eq!(ran.stdout.trim_end(), "42");
+    let ran = python_client(
+        "pywinrm_ps",
+        &emu.url(),
+        "basic",
+        &["Write-Error 'bad thing'; exit 2"],
+    )
+    .await;
+    assert_eq!(ran.rc, 2, "{ran:?}");
+    assert!(
+        ran.stderr.contains("bad thing"),
+        "pywinrm cleaned the CLIXML: {ran:?}"
+    );
+    emu.shutdown().await;
+}
+
+/// MaxTimeoutms 500: pywinrm's Receives time out (w:TimedOut) between ping's replies and it
+/// polls again, as against Windows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_polls_through_operation_timeouts() {
+    let emu = start_with(config(500)).await;
+    let ran = python_client(
+        "pywinrm",
+        &emu.url(),
+        "ntlm",
+        &["ping", "-n", "3", "127.0.0.1"],
+    )
+    .await;
+    assert_eq!(ran.rc, 0, "{ran:?}");
+    assert_eq!(
+        ran.stdout.matches("Reply from 127.0.0.1").count(),
+        3,
+        "{ran:?}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypsrp_wsman_session_operations_on_a_winrs_shell() {
+    let emu = start().await;
+    let args = vec![
+        manifest()
+            .join("tests/interop/clients.py")
+            .display()
+            .to_string(),
+        "pypsrp_session_ops".into(),
+        emu.url(),
+        "alice".into(),
+        "ntlm".into(),
+        "bob".into(),
+    ];
+    let lines = run_lines(python(), args).await;
+    let steps: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let expected = [
+        "STEP max_envelope 512000",
+        "STEP open alice",
+        "STEP running Running",
+        "STEP enum_shells 1 Connected",
+        "STEP enum_commands 1 Running",
+        "STEP get_shell Connected 1",
+        "STEP other_get 5",
+        "STEP other_enum 0",
+        "STEP ctrl_c 3221225786",
+        "STEP terminate ok",
+        "STEP disconnected Disconnected PT120.000S",
+        "STEP command_disconnected 2150859230",
+        "STEP after_reconnect 0 1",
+        "STEP get_deleted 2150858843",
+        "DONE",
+    ];
+    assert_eq!(steps, expected);
     emu.shutdown().await;
 }

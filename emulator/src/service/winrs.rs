@@ -255,7 +255,9 @@ impl ShellBackend for WinrsShell {
             CommandStateInfo {
                 command_id: Some(cmd.id.clone()),
                 state: CommandState::Done,
-                exit_code: exit_code.map(i64::from),
+                // Windows reports the process exit code as an unsigned DWORD
+                // (`exit /b -1` arrives as 4294967295).
+                exit_code: exit_code.map(|c| i64::from(u32::from_ne_bytes(c.to_ne_bytes()))),
             }
         } else {
             CommandStateInfo {
