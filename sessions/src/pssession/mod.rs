@@ -873,7 +873,7 @@ impl PsSession {
         let mut outputs = Vec::new();
         for id in self.commands.clone() {
             let mut pipeline = self.attach(&id)?;
-            let mut out = InvokeOutput::new(id.clone());
+            let mut out = InvokeOutput::empty(id.clone());
             while let Some(item) = pipeline.next().await? {
                 on_item(&id, &item);
                 out.push(item);
@@ -1118,7 +1118,7 @@ impl Pipeline {
         mut self,
         mut on_item: impl FnMut(&StreamItem),
     ) -> Result<InvokeOutput, Error> {
-        let mut out = InvokeOutput::new(self.command_id.clone());
+        let mut out = InvokeOutput::empty(self.command_id.clone());
         while let Some(item) = self.next().await? {
             on_item(&item);
             out.push(item);

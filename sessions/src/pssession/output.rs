@@ -73,7 +73,8 @@ pub struct InvokeOutput {
 }
 
 impl InvokeOutput {
-    pub(crate) fn new(command_id: CommandId) -> Self {
+    /// Nothing received yet for `command_id` (state Running).
+    pub fn empty(command_id: CommandId) -> Self {
         Self {
             command_id,
             output: Vec::new(),

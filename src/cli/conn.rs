@@ -1,0 +1,140 @@
+//! Connection flags → a [`WsManClient`] that speaks as this client (its stored SessionId).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use sessions::{
+    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
+};
+
+use super::state::{self, Store};
+
+/// Flags shared by every verb (SPEC C2).
+#[derive(Clone, Debug, Args)]
+pub struct GlobalArgs {
+    /// Host to connect to: HOST[:PORT] (with `get`: enumerate the sessions on that host).
+    #[arg(short = 'H', long, global = true, value_name = "HOST[:PORT]")]
+    pub host: Option<String>,
+    /// Use HTTPS (port 5986 unless given).
+    #[arg(long, global = true)]
+    pub ssl: bool,
+    /// Do not verify the server's TLS certificate.
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Authentication method.
+    #[arg(long, global = true, value_enum, default_value = "negotiate")]
+    pub auth: AuthArg,
+    /// User name (`DOMAIN\user` or `user@realm` work too); password from PSRM_PASSWORD or a
+    /// prompt.
+    #[arg(short = 'u', long, global = true, env = "PSRM_USER")]
+    pub user: Option<String>,
+    /// Session configuration.
+    #[arg(long, global = true, default_value = "Microsoft.PowerShell")]
+    pub configuration_name: String,
+    /// Print one JSON document instead of tables and text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Directory holding this client's identity and sessions (two directories = two clients).
+    #[arg(long, global = true, env = "PSRM_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// WS-Man OperationTimeout in seconds (each Receive long poll).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 20)]
+    pub operation_timeout: u64,
+}
+
+/// `--auth` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// HTTP Basic.
+    Basic,
+    /// NTLM.
+    Ntlm,
+    /// SPNEGO (Kerberos or NTLM).
+    Negotiate,
+    /// Kerberos.
+    Kerberos,
+    /// CredSSP.
+    Credssp,
+}
+
+impl AuthArg {
+    fn method(self) -> AuthMethod {
+        match self {
+            Self::Basic => AuthMethod::Basic,
+            Self::Ntlm => AuthMethod::Ntlm,
+            Self::Negotiate => AuthMethod::Negotiate,
+            Self::Kerberos => AuthMethod::Kerberos,
+            Self::Credssp => AuthMethod::CredSsp,
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// The state directory in use.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(state::default_dir)
+    }
+
+    /// Opens this client's store.
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Store::open(&self.state_dir())
+    }
+}
+
+/// A connection to one host, as this client.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub client: WsManClient,
+    /// The host as the user named it (`host[:port]`): the ComputerName column.
+    pub host: String,
+    pub ssl: bool,
+}
+
+/// Connects to `host` (the `-H` flag, else `fallback`, e.g. a stored session's host).
+pub fn connect(
+    args: &GlobalArgs,
+    store: &Store,
+    fallback: Option<(&str, bool)>,
+) -> anyhow::Result<Connection> {
+    let (host, ssl) = match (&args.host, fallback) {
+        (Some(h), _) => (h.clone(), args.ssl),
+        (None, Some((h, ssl))) => (h.to_owned(), ssl || args.ssl),
+        (None, None) => bail!("no host given: use -H HOST[:PORT]"),
+    };
+    let Some(user) = args.user.clone().filter(|u| !u.is_empty()) else {
+        bail!("no user given: use -u USER or set PSRM_USER");
+    };
+    let password = password_for(&user, &host)?;
+    let mut config = ConnectionConfig::new(&host)
+        .https(ssl)
+        .insecure(args.insecure)
+        .auth(args.auth.method(), Credentials::new(user, password));
+    config.connect_timeout = Duration::from_secs(15);
+    let max_envelope_size = config.max_envelope_size;
+    let transport = HttpTransport::new(config).context("cannot set up the connection")?;
+    let options = ClientOptions::default()
+        .session_id(store.state.client_session_id.clone())
+        .max_envelope_size(max_envelope_size)
+        .operation_timeout(Duration::from_secs(args.operation_timeout.max(1)));
+    Ok(Connection {
+        client: WsManClient::new(Arc::new(transport), options),
+        host,
+        ssl,
+    })
+}
+
+/// The password: PSRM_PASSWORD, else a prompt on the terminal (never echoed).
+fn password_for(user: &str, host: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("PSRM_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stderr().is_terminal() && !std::io::stdin().is_terminal() {
+        bail!("no password: set PSRM_PASSWORD (no terminal to prompt on)");
+    }
+    rpassword::prompt_password(format!("Password for {user}@{host}: "))
+        .context("cannot read the password from the terminal")
+}

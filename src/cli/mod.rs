@@ -1,0 +1,102 @@
+//! The `psrm` command line (SPEC C2): clap definitions and dispatch.
+//!
+//! One module per family of verbs; to add a verb, add a variant to [`Command`] and an arm to
+//! [`run`].
+
+pub mod conn;
+pub mod demo;
+pub mod exec;
+pub mod print;
+pub mod session;
+pub mod state;
+pub mod table;
+
+use clap::{Parser, Subcommand};
+
+pub use self::conn::GlobalArgs;
+
+/// psrm: WinRM / PowerShell Remoting from Linux, with a built-in server emulator.
+#[derive(Debug, Parser)]
+#[command(name = "psrm", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a script in a session (Invoke-Command).
+    Invoke(session::InvokeArgs),
+    /// Create a session (New-PSSession).
+    New(session::NewArgs),
+    /// List this client's sessions, or with -H the server's (Get-PSSession).
+    Get(session::GetArgs),
+    /// Disconnect a session (Disconnect-PSSession).
+    Disconnect(session::DisconnectArgs),
+    /// Connect to a disconnected session (Connect-PSSession).
+    Connect(session::ConnectArgs),
+    /// Receive the output of a disconnected session (Receive-PSSession).
+    Receive(session::ReceiveArgs),
+    /// Remove a session (Remove-PSSession).
+    Remove(session::RemoveArgs),
+    /// Interactive prompt on a session (Enter-PSSession).
+    Enter(session::EnterArgs),
+    /// Run a command in a WinRS cmd shell; exits with its exit code.
+    Exec(exec::ExecArgs),
+    /// Run the WinRM service emulator until Ctrl-C.
+    Emulator(emulator::cli::EmulatorArgs),
+    /// Start an in-process emulator and walk the disconnected-session scenarios.
+    Demo(demo::DemoArgs),
+}
+
+/// Runs the parsed command line; returns the exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Invoke(a) => session::invoke(g, a).await,
+        Command::New(a) => session::new(g, a).await,
+        Command::Get(a) => session::get(g, a).await,
+        Command::Disconnect(a) => session::disconnect(g, a).await,
+        Command::Connect(a) => session::connect(g, a).await,
+        Command::Receive(a) => session::receive(g, a).await,
+        Command::Remove(a) => session::remove(g, a).await,
+        Command::Enter(a) => session::enter(g, a).await,
+        Command::Exec(a) => exec::exec(g, a).await,
+        Command::Emulator(a) => run_emulator(a).await,
+        Command::Demo(a) => demo::demo(a).await,
+    }
+}
+
+async fn run_emulator(args: &emulator::cli::EmulatorArgs) -> anyhow::Result<i32> {
+    let shutdown = async {
+        // If the handler cannot be installed, run until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let config = match &args.config {
+        Some(path) => emulator::Config::from_file(path)?,
+        None => emulator::Config::from_toml("")?,
+    };
+    let service = emulator::service::WsManService::with_powershell(
+        config,
+        emulator::powershell::PowerShellShells::new(),
+    );
+    emulator::cli::run(args, service, std::io::stdout(), shutdown).await?;
+    Ok(0)
+}
+
+/// One line naming the cause, for any failure.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(se) = e.chain().find_map(|c| c.downcast_ref::<sessions::Error>()) {
+        if se.is_auth() {
+            line.push_str(" (authentication failed: check -u, PSRM_PASSWORD and --auth)");
+        }
+    }
+    line
+}
