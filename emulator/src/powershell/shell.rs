@@ -982,7 +982,7 @@ impl ShellBackend for PowerShellShell {
             .map(|p| CommandSummary {
                 id: p.command_id.clone(),
                 command_line: p.line.clone(),
-                state: if p.shared.lock().end.is_some() && p.final_queued && p.out.is_empty() {
+                state: if p.shared.lock().end.is_some() {
                     CommandState::Done
                 } else {
                     CommandState::Running

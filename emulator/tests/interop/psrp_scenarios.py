@@ -54,8 +54,8 @@ def streams_of(ps):
         "error": [
             {
                 "message": str(e),
-                "category": e.category_info.category if e.category_info else None,
-                "reason": e.category_info.reason if e.category_info else None,
+                "category": e.category,
+                "reason": e.reason,
                 "fqid": e.fq_error,
             }
             for e in s.error
@@ -82,6 +82,10 @@ def execute_ps(url, user, password):
     output, streams, had_errors = c.execute_ps("$x = 6; $x * 7")
     out("clean_output", output)
     out("clean_had_errors", had_errors)
+    output, streams, had_errors = c.execute_ps("'first'; throw 'fatal'")
+    out("throw_output", output)
+    out("throw_had_errors", had_errors)
+    out("throw_errors", [str(e) for e in streams.error])
 
 
 def pool_streams(url, user, password):
@@ -117,12 +121,16 @@ def pool_streams(url, user, password):
         out("cmdlet_output", ps.invoke())
 
         ps = PowerShell(pool)
-        ps.add_cmdlet("Get-Date").add_parameter("Year", 2020).add_parameter("Month", 2).add_parameter("Day", 29)
-        ps.add_cmdlet("Select-Object").add_parameter("ExpandProperty", "DayOfWeek")
-        out("date_output", [str(o) for o in ps.invoke()])
+        ps.add_script("3, 1, 2")
+        ps.add_cmdlet("Sort-Object").add_parameter("Descending")  # a switch: no value
+        out("switch_output", ps.invoke())
 
         ps = PowerShell(pool)
-        ps.add_script("process { $_ * 10 }")
+        ps.add_script("1..5").add_cmdlet("Select-Object").add_parameter("First", 2)
+        out("param_output", ps.invoke())
+
+        ps = PowerShell(pool)
+        ps.add_script("$input | ForEach-Object { $_ * 10 }")
         out("input_output", ps.invoke(input=[1, 2, 3]))
 
         ps = PowerShell(pool)
