@@ -135,8 +135,12 @@ async fn pywinrm_run_cmd_basic_gives_exit_code_stdout_stderr() {
     assert_eq!(ok.rc, 0);
     assert_eq!(ok.stdout, "hello world\r\n");
     assert_eq!(ok.stderr, "");
-    let failed = python_client("pywinrm", &url, "basic", &["echo oops 1>&2 & exit /b 3"]).await;
+    let failed = python_client("pywinrm", &url, "basic", &["type C:\\nope.txt & exit /b 3"]).await;
     assert_eq!(failed.rc, 3, "{failed:?}");
+    assert_eq!(
+        failed.stderr,
+        "The system cannot find the file specified.\r\n"
+    );
     let missing = python_client("pywinrm", &url, "basic", &["nosuchcommand"]).await;
     assert_eq!(missing.rc, 9009);
     assert!(missing.stderr.contains("is not recognized"), "{missing:?}");
@@ -213,19 +217,26 @@ async fn go_masterzen_winrm_run() {
     let binary = tokio::task::spawn_blocking(go_client).await.expect("join");
     let emu = start().await;
     let addr = emu.local_addr();
-    let ran = run(
-        binary.clone(),
-        vec![
-            addr.ip().to_string(),
-            addr.port().to_string(),
-            "alice".into(),
-            "echo from go && exit /b 4".into(),
-        ],
-    )
-    .await;
+    let go = |auth: &str, command: &str| {
+        run(
+            binary.clone(),
+            vec![
+                addr.ip().to_string(),
+                addr.port().to_string(),
+                "alice".into(),
+                auth.into(),
+                command.into(),
+            ],
+        )
+    };
+    let ran = go("basic", "echo from go && exit /b 4").await;
     assert_eq!(ran.rc, 4);
     assert_eq!(ran.stdout, "from go \r\n");
     assert_eq!(ran.stderr, "");
+    let ran = go("basic", "type C:\\missing.txt").await;
+    assert_eq!(ran.rc, 1);
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.stderr, "The system cannot find the file specified.\r\n");
     emu.shutdown().await;
 }
 

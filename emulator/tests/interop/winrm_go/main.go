@@ -1,6 +1,7 @@
 // A masterzen/winrm client for emulator/tests/interop_winrs.rs.
 //
-// Usage: winrm_go <host> <port> <user> <command>; the password comes from PSRM_TEST_PASSWORD.
+// Usage: winrm_go <host> <port> <user> <basic|ntlm> <command>; the password comes from
+// PSRM_TEST_PASSWORD.
 // Prints `OK <exit code> <base64 stdout> <base64 stderr>` (empty output is `-`) or
 // `ERROR <text>`.
 package main
@@ -23,8 +24,8 @@ func b64(b []byte) string {
 }
 
 func main() {
-	if len(os.Args) != 5 {
-		fmt.Println("ERROR usage: winrm_go <host> <port> <user> <command>")
+	if len(os.Args) != 6 {
+		fmt.Println("ERROR usage: winrm_go <host> <port> <user> <basic|ntlm> <command>")
 		return
 	}
 	port, err := strconv.Atoi(os.Args[2])
@@ -33,13 +34,17 @@ func main() {
 		return
 	}
 	endpoint := winrm.NewEndpoint(os.Args[1], port, false, false, nil, nil, nil, 0)
-	client, err := winrm.NewClient(endpoint, os.Args[3], os.Getenv("PSRM_TEST_PASSWORD"))
+	params := *winrm.DefaultParameters
+	if os.Args[4] == "ntlm" {
+		params.TransportDecorator = func() winrm.Transporter { return &winrm.ClientNTLM{} }
+	}
+	client, err := winrm.NewClientWithParameters(endpoint, os.Args[3], os.Getenv("PSRM_TEST_PASSWORD"), &params)
 	if err != nil {
 		fmt.Printf("ERROR %v\n", err)
 		return
 	}
 	var stdout, stderr bytes.Buffer
-	code, err := client.Run(os.Args[4], &stdout, &stderr)
+	code, err := client.Run(os.Args[5], &stdout, &stderr)
 	if err != nil {
 		fmt.Printf("ERROR %v\n", err)
 		return
