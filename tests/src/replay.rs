@@ -37,22 +37,41 @@ struct State {
     session_id: Option<String>,
 }
 
+/// Compares a recorded request (first) with ours (second); returns the differences.
+pub type Comparator = dyn Fn(&Envelope, &Envelope) -> Vec<String> + Send + Sync;
+
 /// A [`Transport`] that answers from a recorded scenario and checks what the client sends.
-#[derive(Debug)]
 pub struct ScriptedTransport {
     name: String,
     state: Mutex<State>,
+    compare: Box<Comparator>,
+}
+
+impl std::fmt::Debug for ScriptedTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptedTransport")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ScriptedTransport {
-    /// A transport playing `file`'s exchanges in order.
+    /// A transport playing `file`'s exchanges in order, comparing with [`compare_requests`].
     pub fn new(file: &FixtureFile) -> Self {
+        Self::with_comparator(file, Box::new(compare_requests))
+    }
+
+    /// The same with another comparison. PSRP drivers use [`compare_headers`] plus their own
+    /// body comparison, since `creationXml` / `Arguments` carry fragments whose CLIXML text
+    /// need not be byte-identical, and inject the recorded RunspacePool / pipeline ids.
+    pub fn with_comparator(file: &FixtureFile, compare: Box<Comparator>) -> Self {
         Self {
             name: file.test_name(),
             state: Mutex::new(State {
                 pending: file.exchanges.iter().cloned().collect(),
                 ..State::default()
             }),
+            compare,
         }
     }
 
@@ -106,7 +125,7 @@ impl ScriptedTransport {
         let recorded = ex.request.as_deref().map(Envelope::decode);
         match recorded {
             Some(Ok(rec)) => {
-                for p in compare_requests(&rec, &ours) {
+                for p in (self.compare)(&rec, &ours) {
                     st.problems.push(format!("{}: {p}", ex.name()));
                 }
             }
@@ -178,9 +197,23 @@ impl Transport for ScriptedTransport {
     }
 }
 
-/// The differences that matter between a recorded request and ours: action, resource URI,
-/// selectors, options (names; values case-insensitively), MaxEnvelopeSize and the typed body.
+/// The differences that matter between a recorded request and ours: [`compare_headers`] and
+/// the typed body.
 pub fn compare_requests(recorded: &Envelope, ours: &Envelope) -> Vec<String> {
+    let mut out = compare_headers(recorded, ours);
+    if recorded.body != ours.body {
+        out.push(format!(
+            "body differs:\n  ours:     {:?}\n  recorded: {:?}",
+            ours.body, recorded.body
+        ));
+    }
+    out
+}
+
+/// Header differences that matter: action, resource URI, selectors (values
+/// case-insensitively), options (names; values case-insensitively) and MaxEnvelopeSize. Message
+/// ids, `To`, timeouts, locales and prefixes are ignored.
+pub fn compare_headers(recorded: &Envelope, ours: &Envelope) -> Vec<String> {
     let (r, o) = (&recorded.header, &ours.header);
     let mut out = Vec::new();
     if r.action != o.action {
@@ -231,12 +264,6 @@ pub fn compare_requests(recorded: &Envelope, ours: &Envelope) -> Vec<String> {
             o.max_envelope_size, r.max_envelope_size
         ));
     }
-    if recorded.body != ours.body {
-        out.push(format!(
-            "body differs:\n  ours:     {:?}\n  recorded: {:?}",
-            ours.body, recorded.body
-        ));
-    }
     out
 }
 
@@ -273,10 +300,14 @@ impl ReplayResult {
 ///
 /// When the fixture does not exist.
 pub fn pypsrp_scenario(stem: &str) -> FixtureFile {
+    // Parsed once per test binary: the 66 files take a while to load in debug builds.
+    static FILES: std::sync::OnceLock<Vec<FixtureFile>> = std::sync::OnceLock::new();
     let file = format!("pypsrp-captures/responses/{stem}.yml");
-    pypsrp_files()
-        .into_iter()
+    FILES
+        .get_or_init(pypsrp_files)
+        .iter()
         .find(|f| f.file == file)
+        .cloned()
         .unwrap_or_else(|| panic!("no fixture {file}"))
 }
 
@@ -288,8 +319,22 @@ where
     F: FnOnce(WsManClient) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
+    replay_with(stem, options, Box::new(compare_requests), driver).await
+}
+
+/// [`replay`] with another request comparison (see [`ScriptedTransport::with_comparator`]).
+pub async fn replay_with<F, Fut>(
+    stem: &str,
+    options: ClientOptions,
+    compare: Box<Comparator>,
+    driver: F,
+) -> ReplayResult
+where
+    F: FnOnce(WsManClient) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
     let file = pypsrp_scenario(stem);
-    let transport = Arc::new(ScriptedTransport::new(&file));
+    let transport = Arc::new(ScriptedTransport::with_comparator(&file, compare));
     let client = WsManClient::new(transport.clone(), options);
     let outcome = driver(client).await;
     let mut problems = transport.finish();
