@@ -29,6 +29,12 @@ pub enum TransportError {
         /// The scheme used.
         method: &'static str,
     },
+    /// Authentication succeeded but the server refused the unsealed message (HTTP 401): it does
+    /// not allow unencrypted traffic; use message encryption or HTTPS.
+    #[error(
+        "server refused the unencrypted message (AllowUnencrypted is false): use message encryption or https"
+    )]
+    UnencryptedRefused,
     /// The server does not offer the configured scheme (`WWW-Authenticate` lists).
     #[error("server does not offer {method} authentication (offers: {offered})")]
     AuthNotOffered {
@@ -96,7 +102,10 @@ impl TransportError {
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
-            Self::AuthFailed { .. } | Self::AuthNotOffered { .. } | Self::MissingCredentials
+            Self::AuthFailed { .. }
+                | Self::AuthNotOffered { .. }
+                | Self::MissingCredentials
+                | Self::UnencryptedRefused
         )
     }
 
@@ -115,7 +124,7 @@ impl TransportError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { status, .. } => Some(*status),
-            Self::AuthFailed { .. } => Some(401),
+            Self::AuthFailed { .. } | Self::UnencryptedRefused => Some(401),
             _ => None,
         }
     }

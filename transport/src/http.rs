@@ -158,6 +158,11 @@ impl HttpTransport {
                     *slot = None;
                     // An established context the server forgot (it restarted, or closed it):
                     // authenticate again once; a 401 on a fresh context is a refusal.
+                    if !reused && !self.seal && self.config.auth != AuthMethod::Basic {
+                        // The context was just established (the handshake ended in 200): the
+                        // refusal is of the plaintext message, not of the credentials.
+                        return Err(TransportError::UnencryptedRefused);
+                    }
                     if !reused || attempt > 0 || self.config.auth == AuthMethod::Basic {
                         return Err(self.auth_failed());
                     }

@@ -238,3 +238,20 @@ async fn through_an_http_proxy() {
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unencrypted_refused_is_named() {
+    let emu = Emulator::start(config("[service]\nallow_unencrypted = false"), EchoService)
+        .await
+        .unwrap();
+    let t =
+        HttpTransport::new(client(&emu, AuthMethod::Ntlm, ALICE_PW).encryption(Encryption::Never))
+            .unwrap();
+    let err = post(&t, Lane::CONTROL).await.unwrap_err();
+    assert!(
+        matches!(err, wsman_transport::TransportError::UnencryptedRefused),
+        "{err}"
+    );
+    assert!(err.to_string().contains("unencrypted"), "{err}");
+    emu.shutdown().await;
+}
