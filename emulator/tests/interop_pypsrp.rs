@@ -99,6 +99,7 @@ async fn scenario(name: &str, url: &str) -> Seen {
         Some("DONE"),
         "scenario {name} failed:\n{stdout}\n{stderr}"
     );
+    eprintln!("--- scenario {name}:\n{stdout}");
     let map = stdout
         .lines()
         .filter_map(|l| l.split_once('='))
@@ -128,6 +129,8 @@ async fn pypsrp_runspace_pool_every_stream_input_and_pool_requests() {
     let emu = start(config("")).await;
     let seen = scenario("pool_streams", &emu.url()).await;
     seen.is("pool_state", "2");
+    seen.is("ps_version", r#""5.1.17763.1""#);
+    seen.is("protocol_version", r#""2.3""#);
     seen.is(
         "script_output",
         r#"[{"Count": 3, "Name": "alpha"}, "text", 42]"#,

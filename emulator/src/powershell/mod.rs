@@ -33,6 +33,9 @@
 //! [`WsManService::with_powershell`](crate::service::WsManService::with_powershell) and a
 //! [`PowerShellShells`] factory.
 
+// `wsman::Fault` is the error every `ShellBackend` method returns (as in `crate::service`).
+#![allow(clippy::result_large_err)]
+
 mod convert;
 mod metadata;
 pub mod queue;

@@ -93,7 +93,9 @@ def pool_streams(url, user, password):
 
     with RunspacePool(wsman(url, user, password)) as pool:
         out("pool_state", pool.state)
-        out("ps_version", str((pool.application_private_data or {}).get("PSVersionTable", {}).get("PSVersion")) if isinstance(pool.application_private_data, dict) else None)
+        table = pool.application_private_data.data.get("PSVersionTable", {})
+        out("ps_version", str(table.get("PSVersion")))
+        out("protocol_version", str(table.get("PSRemotingProtocolVersion")))
         ps = PowerShell(pool)
         ps.add_script(
             "$VerbosePreference = 'Continue'; $DebugPreference = 'Continue'\n"
