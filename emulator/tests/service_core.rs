@@ -1139,3 +1139,184 @@ fn winrs_ctrl_c_stops_a_running_command_and_terminate_frees_its_slot() {
         "echo second",
     ));
 }
+
+/// Polls the shell's command list (enumeration works on a disconnected shell) until `id` is in
+/// `state` or `limit` passes.
+fn wait_command_state(
+    svc: &mut emulator::service::Service,
+    shell: &ShellId,
+    id: &CommandId,
+    state: &str,
+    limit: Duration,
+) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        let e = req(Action::Enumerate, ns::RESOURCE_COMMANDS).body(enumerate_body(
+            true,
+            None,
+            Some(shell),
+        ));
+        let env = ok(svc.handle(Instant::now(), &alice(), e));
+        let Body::EnumerateResponse(r) = env.body else {
+            panic!()
+        };
+        let found = r.items.unwrap_or_default().into_iter().any(|i| match i {
+            Item::Command(c) => {
+                c.command_id.as_ref() == Some(id) && c.command_state.as_deref() == Some(state)
+            }
+            _ => false,
+        });
+        if found {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+const SMALL_BUFFER: &str = "[[session_configurations]]\nname = \"Microsoft.PowerShell\"\noutput_buffer_size_kb = 1\nmin_idle_timeout_ms = 1000\n";
+
+#[test]
+fn winrs_block_mode_suspends_the_command_until_output_is_received() {
+    let (mut svc, _) = service(SMALL_BUFFER);
+    let big = "b".repeat(2048);
+    let shell = create_cmd_with(
+        &mut svc,
+        Instant::now(),
+        &alice(),
+        Shell {
+            environment: vec![("BIG".into(), big.clone())],
+            ..Shell::default()
+        },
+    );
+    let cmd = command_id(command(
+        &mut svc,
+        Instant::now(),
+        &alice(),
+        ns::RESOURCE_CMD,
+        &shell,
+        "echo %BIG% & echo %BIG% & echo done-marker",
+    ));
+    // The second echo does not fit the 1 KiB buffer: the command waits for a Receive.
+    assert!(
+        !wait_command_state(&mut svc, &shell, &cmd, "Done", Duration::from_millis(400)),
+        "blocked on a full buffer"
+    );
+    let (out, _, code, _) = drain_command(&mut svc, &alice(), &shell, &cmd, 153_600);
+    assert_eq!(code, 0);
+    // cmd keeps the space before `&` in echo's text.
+    let expected = format!("{big} \r\n{big} \r\ndone-marker\r\n");
+    assert!(
+        out == expected,
+        "nothing lost: {} of {} bytes",
+        out.len(),
+        expected.len()
+    );
+}
+
+#[test]
+fn winrs_drop_mode_while_disconnected_discards_the_oldest_output() {
+    let (mut svc, _) = service(SMALL_BUFFER);
+    let big = "d".repeat(2048);
+    let shell = create_cmd_with(
+        &mut svc,
+        Instant::now(),
+        &alice(),
+        Shell {
+            environment: vec![("BIG".into(), big.clone())],
+            ..Shell::default()
+        },
+    );
+    let cmd = command_id(command(
+        &mut svc,
+        Instant::now(),
+        &alice(),
+        ns::RESOURCE_CMD,
+        &shell,
+        "ping -n 2 127.0.0.1 & echo %BIG% & echo %BIG% & echo done-marker",
+    ));
+    let d = on(Action::Disconnect, ns::RESOURCE_CMD, &shell)
+        .body(disconnect_body(None, Some(BufferMode::Drop)));
+    ok(svc.handle(Instant::now(), &alice(), d));
+    // Nobody receives, yet the command runs to the end.
+    assert!(
+        wait_command_state(&mut svc, &shell, &cmd, "Done", Duration::from_secs(5)),
+        "Drop never blocks"
+    );
+    ok(svc.handle(
+        Instant::now(),
+        &alice(),
+        on(Action::Reconnect, ns::RESOURCE_CMD, &shell).body(reconnect_body()),
+    ));
+    let (out, _, code, _) = drain_command(&mut svc, &alice(), &shell, &cmd, 153_600);
+    assert_eq!(code, 0);
+    assert!(out.ends_with("done-marker\r\n"), "{} bytes", out.len());
+    assert!(!out.contains("Pinging"), "the oldest output was dropped");
+    assert!(out.len() < 2 * big.len(), "{}", out.len());
+}
+
+#[test]
+fn enumeration_pages_by_envelope_size_too() {
+    let (mut svc, _) = service("");
+    let now = Instant::now();
+    let made: Vec<ShellId> = (0..8)
+        .map(|_| create_cmd(&mut svc, now, &alice()))
+        .collect();
+    let e = req(Action::Enumerate, ns::RESOURCE_SHELLS)
+        .max_envelope_size(4096)
+        .body(enumerate_body(true, Some(32_000), None));
+    let r = reply(svc.handle(now, &alice(), e));
+    assert!(r.body.len() <= 4096, "{}", r.body.len());
+    let Body::EnumerateResponse(first) = r.envelope.body else {
+        panic!()
+    };
+    let mut seen: Vec<ShellId> = first
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(shell_id)
+        .collect();
+    assert!(
+        !seen.is_empty() && seen.len() < made.len(),
+        "{}",
+        seen.len()
+    );
+    let context = first.context.expect("context");
+    loop {
+        let p = req(Action::Pull, ns::RESOURCE_SHELLS)
+            .max_envelope_size(4096)
+            .body(Body::Pull(Pull {
+                context: context.clone(),
+                max_elements: Some(32_000),
+            }));
+        let r = reply(svc.handle(now, &alice(), p));
+        assert!(r.body.len() <= 4096, "{}", r.body.len());
+        let Body::PullResponse(pr) = r.envelope.body else {
+            panic!("{}", r.body)
+        };
+        seen.extend(pr.items.into_iter().filter_map(shell_id));
+        if pr.end_of_sequence {
+            break;
+        }
+    }
+    assert_eq!(seen, made);
+}
+
+#[test]
+fn unsupported_actions_are_refused_with_action_not_supported() {
+    let (mut svc, _) = service("");
+    let now = Instant::now();
+    let shell = create_cmd(&mut svc, now, &alice());
+    let put =
+        on(Action::Put, ns::RESOURCE_CMD, &shell).body(Body::Put(Resource::Shell(Box::default())));
+    fault(svc.handle(now, &alice(), put), "ActionNotSupported", None);
+    let other = req(
+        Action::from_uri("http://schemas.xmlsoap.org/ws/2004/09/transfer/Frobnicate"),
+        ns::RESOURCE_CMD,
+    )
+    .body(Body::Empty);
+    fault(svc.handle(now, &alice(), other), "ActionNotSupported", None);
+    // Connect is a PowerShell operation.
+    let c = on(Action::Connect, ns::RESOURCE_CMD, &shell).body(connect_body());
+    fault(svc.handle(now, &alice(), c), "ActionNotSupported", None);
+}
