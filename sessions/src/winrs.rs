@@ -313,6 +313,15 @@ impl Shell {
     }
 }
 
+/// How many input bytes fit one Send: base64 grows data by 4/3 and the envelope around it
+/// takes about 2 KiB.
+fn input_chunk(max_envelope_size: u32) -> usize {
+    let room = usize::try_from(max_envelope_size)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(4096);
+    (room / 4 * 3).max(1024)
+}
+
 #[derive(Debug, Default)]
 struct ProcessState {
     done: bool,
@@ -372,6 +381,42 @@ impl Process {
         self.client
             .send(&self.resource_uri, &self.shell_id, send)
             .await
+    }
+
+    /// Streams `reader` to the command's stdin until end of file, in chunks that fit the
+    /// client's MaxEnvelopeSize, and closes stdin (`End="true"`) after the last one. Returns
+    /// the number of bytes sent. Run it next to [`Process::receive`] (e.g. `tokio::join!`) for
+    /// commands that produce output while reading.
+    ///
+    /// # Errors
+    ///
+    /// Reading `reader` fails (a usage error naming the IO error), transport errors, faults.
+    pub async fn copy_input<R>(&self, mut reader: R) -> Result<u64, Error>
+    where
+        R: tokio::io::AsyncRead + Unpin,
+    {
+        use tokio::io::AsyncReadExt as _;
+        let chunk = input_chunk(self.client.max_envelope_size());
+        let mut buf = vec![0u8; chunk];
+        let mut pending: Option<Vec<u8>> = None;
+        let mut total = 0u64;
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .await
+                .map_err(|e| Error::usage(format!("reading input: {e}")))?;
+            if n == 0 {
+                // Close stdin with the last chunk (or an empty one).
+                self.send_input(&pending.take().unwrap_or_default(), true)
+                    .await?;
+                return Ok(total);
+            }
+            total += n as u64;
+            // Keep one chunk back so the final one can carry End="true".
+            if let Some(prev) = pending.replace(buf[..n].to_vec()) {
+                self.send_input(&prev, false).await?;
+            }
+        }
     }
 
     /// Sends Ctrl-C (`signal/ctrl_c`).

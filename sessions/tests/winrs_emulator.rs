@@ -600,3 +600,27 @@ async fn enumerate_get_disconnect_reconnect() {
     shell.close().await.unwrap();
     emu.shutdown().await;
 }
+
+/// Input larger than one envelope is streamed in several Sends, the last one closing stdin.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_input_streams_large_stdin() {
+    let svc = MiniWinrs::default();
+    let emu = Emulator::start(config("[service]\nallow_unencrypted = false"), svc.clone())
+        .await
+        .unwrap();
+    let client = client_for(&emu, AuthMethod::Ntlm, ALICE_PW);
+    let shell = Shell::open(&client, ShellOptions::default()).await.unwrap();
+    let process = shell
+        .start("cat", &[], CommandOptions::default())
+        .await
+        .unwrap();
+    let input: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = process.copy_input(&input[..]).await.unwrap();
+    assert_eq!(sent, input.len() as u64);
+    let out = process.wait().await.unwrap();
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout == input, "stdin arrived intact");
+    let sends = svc.seen().iter().filter(|s| s.action == "Send").count();
+    assert!(sends >= 4, "{sends} sends for 400 kB at 150 kB envelopes");
+    emu.shutdown().await;
+}
