@@ -83,7 +83,7 @@ pub enum TransportError {
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     /// An HTTP status other than 200/500 (and 401 after authentication).
-    #[error("unexpected http status {status}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) })]
+    #[error("http status {status}{}", status_detail(*.status, .body))]
     Status {
         /// The status code.
         status: u16,
@@ -127,5 +127,43 @@ impl TransportError {
             Self::AuthFailed { .. } | Self::UnencryptedRefused => Some(401),
             _ => None,
         }
+    }
+}
+
+fn status_detail(status: u16, body: &str) -> String {
+    let hint = match status {
+        413 => " (request larger than the server's MaxEnvelopeSize)",
+        404 => " (no WS-Management listener at this path)",
+        400 => " (the server could not read the request)",
+        _ => "",
+    };
+    if body.trim().is_empty() {
+        hint.to_owned()
+    } else {
+        format!("{hint}: {}", body.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_messages_name_the_cause() {
+        let e = TransportError::Status {
+            status: 413,
+            body: String::new(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "http status 413 (request larger than the server's MaxEnvelopeSize)"
+        );
+        let e = TransportError::Status {
+            status: 502,
+            body: "bad gateway ".into(),
+        };
+        assert_eq!(e.to_string(), "http status 502: bad gateway");
+        assert_eq!(e.status(), Some(502));
+        assert!(!e.is_auth() && !e.is_timeout() && !e.is_tls());
     }
 }
