@@ -638,9 +638,29 @@ fn reconnect_needs_the_same_session_and_connect_refuses_a_shell_connected_elsewh
     };
     assert_eq!(cr.connect_response_xml.as_deref(), Some(&b"response"[..]));
     assert!(fake.calls().contains(&"connect".to_owned()));
-    // S1 is now the other client.
+    // S1 is now the other client: its Connect, Receive and Command are refused.
     let c = on(Action::Connect, PS_URI, &shell).body(connect_body());
     fault(svc.handle(now, &alice(), c), "InternalError", None);
+    let f = fault(
+        receive(&mut svc, now, &alice(), PS_URI, &shell, None),
+        "InternalError",
+        None,
+    );
+    assert!(format!("{f:?}").contains("another client"));
+    fault(
+        command(&mut svc, now, &alice(), PS_URI, &shell, "x"),
+        "InternalError",
+        None,
+    );
+    // S2 works.
+    let e = on(Action::Command, PS_URI, &shell)
+        .session_id("uuid:S2")
+        .body(Body::Command(CommandLine {
+            command_id: None,
+            command: Some("y".into()),
+            arguments: vec![],
+        }));
+    ok(svc.handle(now, &alice(), e));
 }
 
 #[test]

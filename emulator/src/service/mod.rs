@@ -52,7 +52,9 @@
 //!   `[testing] unpolled_disconnect_ms` turns Disconnected; its own client (same `SessionId`)
 //!   picks it up again transparently with its next request.
 //! - Connect while connected to another `SessionId` is refused (`w:InternalError`); Reconnect
-//!   needs the `SessionId` that disconnected. Receive / Command / Send on a disconnected shell
+//!   needs the `SessionId` that disconnected; after another client connected, Command / Send /
+//!   Receive from the previous `SessionId` are refused the same way (requests without a
+//!   `SessionId`, as pywinrm's, are not compared). Receive / Command / Send on a disconnected shell
 //!   fault with 2150859230; parked Receives end with that fault when the shell disconnects.
 //! - Replies never exceed the request's `MaxEnvelopeSize` (nor the server's MaxEnvelopeSizekb):
 //!   Receive output is cut to fit, enumeration items are paged, anything else that cannot fit
@@ -682,6 +684,20 @@ impl Service {
     ) -> Result<&mut ShellEntry, Fault> {
         let machine = self.config.computer_name.clone();
         let shell = self.shell_for(caller, header)?;
+        if let (
+            Link::Connected {
+                session: Some(owner),
+                ..
+            },
+            Some(asking),
+        ) = (&shell.link, &header.session_id)
+        {
+            // Another client took the shell over (Connect): this client's view is
+            // Disconnected / Busy, and its requests are refused.
+            if owner != asking {
+                return Err(Fault::already_connected(&machine));
+            }
+        }
         if let Link::Disconnected { session, cause, .. } = &shell.link {
             let same = session == &header.session_id;
             if *cause == DisconnectCause::Unpolled && same {
