@@ -13,6 +13,8 @@
 //!   get / disconnect / reconnect / connect, one request each (plus polling helpers).
 //! - [`winrs`]: [`winrs::Shell::open`], [`winrs::Shell::exec`], streaming
 //!   [`winrs::Process`] with stdin and Ctrl-C.
+//! - [`rds`] / [`smb`]: Remote Desktop and SMB sessions through `query`, `reset session`,
+//!   `logoff`, `msg` and `net session`, parsed from Windows' own output formats.
 //! - [`Error`]: opaque, with [`Error::is_timeout`], [`Error::is_auth`], [`Error::fault`].
 //!
 //! Connection settings are [`ConnectionConfig`] (re-exported from `wsman-transport`).
@@ -23,6 +25,8 @@
 pub mod client;
 mod error;
 pub mod pssession;
+pub mod rds;
+pub mod smb;
 pub mod winrs;
 
 pub use client::{ClientOptions, WsManClient};
