@@ -91,7 +91,15 @@ async fn run_emulator(args: &emulator::cli::EmulatorArgs) -> anyhow::Result<i32>
 
 /// One line naming the cause, for any failure.
 pub fn one_line(e: &anyhow::Error) -> String {
-    let text = format!("{e:#}");
+    // Library errors print their source in their own message: skip causes already said.
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    let text = parts.join(": ");
     let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(se) = e.chain().find_map(|c| c.downcast_ref::<sessions::Error>()) {
         if se.is_auth() {

@@ -290,20 +290,28 @@ pub async fn get(g: &GlobalArgs, a: &GetArgs) -> anyhow::Result<i32> {
     let remote = PsSession::enumerate(&c.client)
         .await
         .context("cannot list the sessions on the server")?;
+    let mut next_display_id = store.state.next_id;
     let rows: Vec<Row> = remote
         .iter()
         .filter(|r| wanted(&r.name))
-        .map(|r| remote_row(&store, &c, r))
+        .map(|r| {
+            let held = store.find_shell(r.shell_id.as_str()).is_some();
+            let row = remote_row(&store, &c, r, next_display_id);
+            if !held {
+                next_display_id += 1;
+            }
+            row
+        })
         .collect();
     print_sessions(g.json, &rows);
     Ok(0)
 }
 
-fn remote_row(store: &Store, c: &Connection, r: &RemoteSession) -> Row {
+fn remote_row(store: &Store, c: &Connection, r: &RemoteSession, display_id: u32) -> Row {
     let local = store.find_shell(r.shell_id.as_str());
     let (state, availability) = r.view(local.map(StoredSession::session_state));
-    // Sessions this client does not hold get no local Id (PowerShell numbers them anew).
-    let id = local.map_or(0, |s| s.id);
+    // Sessions this client does not hold get the next free Ids, as PowerShell numbers them.
+    let id = local.map_or(display_id, |s| s.id);
     session_row(
         id,
         &r.name,

@@ -1,0 +1,337 @@
+//! The `psrm` binary end to end: an emulator process (`psrm emulator`) and client processes with
+//! two state directories, i.e. two clients (SPEC A1, C2).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PSRM: &str = env!("CARGO_BIN_EXE_psrm");
+const PASSWORD: &str = "Cli-pw-3141";
+
+/// A running `psrm emulator` child, killed on drop.
+struct EmulatorProcess {
+    child: Child,
+    addr: String,
+    dir: PathBuf,
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "psrm-cli-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn emulator(extra: &str) -> EmulatorProcess {
+    let dir = scratch_dir();
+    let config = dir.join("emu.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "computer_name = \"SERVER01\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\nadmin = true\n\
+             [[session_configurations]]\nname = \"Microsoft.PowerShell\"\nmin_idle_timeout_ms = 500\n{extra}"
+        ),
+    )
+    .expect("write config");
+    let mut child = Command::new(PSRM)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn psrm emulator");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|r| r.strip_suffix("/wsman"))
+        .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+        .to_owned();
+    EmulatorProcess { child, addr, dir }
+}
+
+/// Runs `psrm -H addr --state-dir dir ARGS`.
+fn psrm(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Output {
+    psrm_with(emu, state, PASSWORD, args)
+}
+
+fn psrm_with(emu: &EmulatorProcess, state: &Path, password: &str, args: &[&str]) -> Output {
+    Command::new(PSRM)
+        .args(["-H", &emu.addr, "--state-dir"])
+        .arg(state)
+        .args(["--operation-timeout", "2"])
+        .args(args)
+        .env("PSRM_USER", "alice")
+        .env("PSRM_PASSWORD", password)
+        .env_remove("PSRM_IDLE_TIMEOUT_SEC")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run psrm")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "psrm failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(ok(out).trim()).expect("one JSON document")
+}
+
+/// (State, Availability) of the session `name` in a `--json` session list.
+fn view(doc: &Value, name: &str) -> (String, String) {
+    let list = doc.as_array().expect("an array of sessions");
+    let s = list
+        .iter()
+        .find(|s| s["Name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {doc}"));
+    (
+        s["State"].as_str().unwrap_or_default().to_owned(),
+        s["Availability"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn pair(state: &str, availability: &str) -> (String, String) {
+    (state.to_owned(), availability.to_owned())
+}
+
+#[test]
+fn invoke_in_disconnected_session_in_one_process_receive_in_another_client() {
+    let emu = emulator("");
+    let a = emu.dir.join("client-a");
+    let b = emu.dir.join("client-b");
+    let doc = json(&psrm(
+        &emu,
+        &a,
+        &[
+            "invoke",
+            "--in-disconnected-session",
+            "--name",
+            "Nightly",
+            "--json",
+            "1..3 | ForEach-Object { \"item $_\"; Start-Sleep -Milliseconds 100 }",
+        ],
+    ));
+    assert_eq!(view(&doc, "Nightly"), pair("Disconnected", "None"));
+    // Client B has no local record: it finds the session by enumerating the server.
+    let doc = json(&psrm(&emu, &b, &["get", "--json"]));
+    assert_eq!(view(&doc, "Nightly"), pair("Disconnected", "None"));
+    let text = ok(&psrm(&emu, &b, &["receive", "--name", "Nightly"]));
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["item 1", "item 2", "item 3"]
+    );
+    let doc = json(&psrm(&emu, &b, &["get", "--json"]));
+    assert_eq!(view(&doc, "Nightly"), pair("Opened", "Available"));
+    let doc = json(&psrm(&emu, &a, &["get", "--json"]));
+    assert_eq!(view(&doc, "Nightly"), pair("Disconnected", "Busy"));
+    ok(&psrm(&emu, &b, &["remove", "--name", "Nightly"]));
+    let doc = json(&psrm(&emu, &a, &["get", "--json"]));
+    assert_eq!(doc.as_array().map(Vec::len), Some(0), "{doc}");
+}
+
+#[test]
+fn the_seed_two_client_walk_through() {
+    let emu = emulator("");
+    let one = emu.dir.join("session-1");
+    let two = emu.dir.join("session-2");
+    let doc = json(&psrm(&emu, &one, &["new", "--name", "Test", "--json"]));
+    assert_eq!(view(&doc, "Test"), pair("Opened", "Available"));
+    let doc = json(&psrm(&emu, &two, &["get", "--name", "Test", "--json"]));
+    assert_eq!(view(&doc, "Test"), pair("Disconnected", "Busy"));
+    let doc = json(&psrm(
+        &emu,
+        &one,
+        &["disconnect", "--name", "Test", "--json"],
+    ));
+    assert_eq!(view(&doc, "Test"), pair("Disconnected", "None"));
+    let doc = json(&psrm(&emu, &two, &["get", "--json"]));
+    assert_eq!(view(&doc, "Test"), pair("Disconnected", "None"));
+    let doc = json(&psrm(&emu, &two, &["connect", "--name", "Test", "--json"]));
+    assert_eq!(view(&doc, "Test"), pair("Opened", "Available"));
+    let doc = json(&psrm(&emu, &one, &["get", "--json"]));
+    assert_eq!(view(&doc, "Test"), pair("Disconnected", "Busy"));
+    // The table form has PowerShell's columns.
+    let table = ok(&psrm(&emu, &one, &["get"]));
+    let header = table
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "Id",
+            "Name",
+            "ComputerName",
+            "State",
+            "ConfigurationName",
+            "Availability"
+        ]
+    );
+    // Session state survives the hand-over; the new holder runs commands in it.
+    ok(&psrm(
+        &emu,
+        &two,
+        &["invoke", "--name", "Test", "$held = 'by two'"],
+    ));
+    let text = ok(&psrm(&emu, &two, &["invoke", "--name", "Test", "$held"]));
+    assert_eq!(text.trim(), "by two");
+    // Client one may not run commands in a session it does not hold.
+    let refused = psrm(&emu, &one, &["invoke", "--name", "Test", "1"]);
+    assert!(!refused.status.success());
+    ok(&psrm(&emu, &two, &["remove", "--name", "Test"]));
+}
+
+#[test]
+fn receive_as_a_job_prints_the_job_table_then_the_output() {
+    let emu = emulator("");
+    let a = emu.dir.join("a");
+    ok(&psrm(
+        &emu,
+        &a,
+        &[
+            "invoke",
+            "--in-disconnected-session",
+            "--name",
+            "J",
+            "'from job'",
+        ],
+    ));
+    let out = psrm(&emu, &a, &["receive", "--name", "J", "--out-target", "job"]);
+    let stdout = ok(&out);
+    assert_eq!(stdout.trim(), "from job");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let header = stderr
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "Id",
+            "Name",
+            "PSJobTypeName",
+            "State",
+            "HasMoreData",
+            "Location"
+        ]
+    );
+    assert!(stderr.contains("RemoteJob"), "{stderr}");
+}
+
+#[test]
+fn idle_timeout_options_and_refusals() {
+    let emu = emulator("max_idle_timeout_ms = 10000");
+    let a = emu.dir.join("a");
+    // Above MaxIdleTimeoutMs: one line naming the server's refusal.
+    let out = psrm(
+        &emu,
+        &a,
+        &["new", "--name", "Big", "--idle-timeout-sec", "60"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("server fault"), "{err}");
+    // Disconnect with a short idle timeout: the session is gone after it.
+    ok(&psrm(&emu, &a, &["new", "--name", "Short"]));
+    ok(&psrm(
+        &emu,
+        &a,
+        &["disconnect", "--name", "Short", "--idle-timeout-sec", "1"],
+    ));
+    std::thread::sleep(Duration::from_millis(2500));
+    let doc = json(&psrm(&emu, &a, &["get", "--json", "--name", "Short"]));
+    assert_eq!(doc.as_array().map(Vec::len), Some(0), "expired: {doc}");
+    // Given at connect it is ignored (with a warning), as in PowerShell.
+    ok(&psrm(
+        &emu,
+        &a,
+        &["new", "--name", "Keep", "--idle-timeout-sec", "5"],
+    ));
+    ok(&psrm(&emu, &a, &["disconnect", "--name", "Keep"]));
+    let out = psrm(
+        &emu,
+        &a,
+        &["connect", "--name", "Keep", "--idle-timeout-sec", "9"],
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ignored"));
+}
+
+#[test]
+fn errors_are_one_line_and_name_the_cause() {
+    let emu = emulator("");
+    let a = emu.dir.join("a");
+    let out = psrm_with(&emu, &a, "wrong-password", &["get"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("authentication"), "{err}");
+    let out = psrm(&emu, &a, &["disconnect", "--name", "nope"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown session nope"), "{err}");
+}
+
+#[test]
+fn exec_returns_the_remote_exit_code() {
+    let emu = emulator("");
+    let a = emu.dir.join("a");
+    let out = psrm(&emu, &a, &["exec", "echo", "hello"]);
+    assert_eq!(ok(&out).trim(), "hello");
+    let out = psrm(&emu, &a, &["exec", "exit", "/b", "7"]);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn demo_runs_to_the_end_in_under_a_minute() {
+    let started = Instant::now();
+    let out = Command::new(PSRM)
+        .arg("demo")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run psrm demo");
+    let text = ok(&out);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    for needle in [
+        "Opened Microsoft.PowerShell Available",
+        "Disconnected Microsoft.PowerShell Busy",
+        "Disconnected Microsoft.PowerShell None",
+        "line 5",
+        "OutputBufferingMode Block: received 3000 of 3000",
+        "OutputBufferingMode Drop",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}

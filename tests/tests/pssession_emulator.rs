@@ -1,0 +1,555 @@
+//! `sessions::pssession` against the in-process emulator over loopback HTTP: every rule of SPEC
+//! A1 the emulator supports, as seen by two clients (two WS-Man SessionIds).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use emulator::powershell::PowerShellShells;
+use emulator::service::WsManService;
+use emulator::{Config, Emulator};
+use psrp::clixml::Value;
+use psrp::records::PsInvocationState;
+use sessions::pssession::{
+    Availability, DisconnectOptions, Invocation, PsSession, RemoteSession, SessionOptions,
+    SessionState, StreamItem, resolve_idle_timeout, value_text,
+};
+use sessions::{
+    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
+};
+use wsman::shell::BufferMode;
+
+const PASSWORD: &str = "Alice-pw-0451";
+const HOST: &str = "SERVER01";
+
+fn config(extra: &str) -> Config {
+    Config::from_toml(&format!(
+        "computer_name = \"{HOST}\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\nadmin = true\n{extra}"
+    ))
+    .expect("test configuration parses")
+}
+
+/// A PowerShell configuration with test-sized bounds.
+fn ps_config(extra: &str) -> String {
+    format!(
+        "[[session_configurations]]\nname = \"Microsoft.PowerShell\"\nmin_idle_timeout_ms = 500\n{extra}"
+    )
+}
+
+async fn start(config: Config) -> Emulator {
+    let service = WsManService::with_powershell(config.clone(), PowerShellShells::new());
+    Emulator::builder(config)
+        .start(service)
+        .await
+        .expect("emulator starts")
+}
+
+fn client_with(emu: &Emulator, options: ClientOptions) -> WsManClient {
+    let config = ConnectionConfig::from_url(&emu.url())
+        .expect("emulator url")
+        .auth(AuthMethod::Basic, Credentials::new("alice", PASSWORD));
+    let transport = HttpTransport::new(config).expect("transport");
+    WsManClient::new(Arc::new(transport), options)
+}
+
+fn client(emu: &Emulator) -> WsManClient {
+    client_with(
+        emu,
+        ClientOptions::default().operation_timeout(Duration::from_secs(2)),
+    )
+}
+
+async fn remote(c: &WsManClient, name: &str) -> Option<RemoteSession> {
+    PsSession::enumerate(c)
+        .await
+        .expect("enumerate")
+        .into_iter()
+        .find(|r| r.name == name)
+}
+
+async fn view(
+    c: &WsManClient,
+    name: &str,
+    local: Option<SessionState>,
+) -> (SessionState, Availability) {
+    remote(c, name)
+        .await
+        .unwrap_or_else(|| panic!("session {name} is listed"))
+        .view(local)
+}
+
+fn lines(outs: &[sessions::pssession::InvokeOutput]) -> Vec<String> {
+    outs.iter().flat_map(|o| o.output_lines()).collect()
+}
+
+#[tokio::test]
+async fn state_and_availability_follow_the_two_client_table() {
+    let emu = start(config(&ps_config(""))).await;
+    let one = client(&emu);
+    let two = client(&emu);
+    assert_ne!(one.session_id(), two.session_id());
+
+    let mut s1 = PsSession::new(&one, HOST, SessionOptions::default().name("Test"))
+        .await
+        .expect("New-PSSession");
+    assert_eq!(
+        (s1.state(), s1.availability()),
+        (SessionState::Opened, Availability::Available)
+    );
+    assert_eq!(
+        view(&one, "Test", Some(s1.state())).await,
+        (SessionState::Opened, Availability::Available)
+    );
+    assert_eq!(
+        view(&two, "Test", None).await,
+        (SessionState::Disconnected, Availability::Busy)
+    );
+
+    s1.disconnect(DisconnectOptions::default())
+        .await
+        .expect("disconnect");
+    assert_eq!(
+        (s1.state(), s1.availability()),
+        (SessionState::Disconnected, Availability::None)
+    );
+    assert_eq!(
+        view(&one, "Test", Some(s1.state())).await,
+        (SessionState::Disconnected, Availability::None)
+    );
+    assert_eq!(
+        view(&two, "Test", None).await,
+        (SessionState::Disconnected, Availability::None)
+    );
+
+    let r = remote(&two, "Test").await.expect("listed");
+    let mut s2 = PsSession::connect(&two, HOST, &r)
+        .await
+        .expect("Connect-PSSession");
+    assert_eq!(
+        (s2.state(), s2.availability()),
+        (SessionState::Opened, Availability::Available)
+    );
+    assert_eq!(
+        s1.refresh().await.expect("refresh"),
+        (SessionState::Disconnected, Availability::Busy)
+    );
+    assert_eq!(
+        s2.refresh().await.expect("refresh"),
+        (SessionState::Opened, Availability::Available)
+    );
+    // Connecting to a session another client holds is refused.
+    let err = PsSession::connect(&one, HOST, &r).await.expect_err("busy");
+    assert!(err.fault().is_some(), "{err}");
+    // Session state (variables) persisted across the hand-over.
+    let out = s2
+        .invoke(&Invocation::script("$PID -gt 0"))
+        .await
+        .expect("invoke");
+    assert_eq!(out.output_lines(), ["True"]);
+    s2.remove().await.expect("remove");
+    assert!(remote(&one, "Test").await.is_none());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn pipelines_carry_input_parameters_and_every_stream() {
+    let emu = start(config(&ps_config(""))).await;
+    let c = client(&emu);
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default())
+        .await
+        .expect("new");
+    let out = s
+        .invoke(&Invocation::script(
+            "$VerbosePreference = 'Continue'; $DebugPreference = 'Continue'; \
+             'out'; Write-Error 'err'; Write-Warning 'warn'; Write-Verbose 'verb'; \
+             Write-Debug 'dbg'; Write-Information 'info'; \
+             Write-Progress -Activity 'act' -Status 'half' -PercentComplete 50; 42",
+        ))
+        .await
+        .expect("invoke");
+    assert_eq!(out.output_lines(), ["out", "42"]);
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(out.errors.first().and_then(|e| e.message()), Some("err"));
+    assert_eq!(out.warnings, ["warn"]);
+    assert_eq!(out.verbose, ["verb"]);
+    assert_eq!(out.debug, ["dbg"]);
+    assert_eq!(out.information, ["info"]);
+    assert_eq!(out.progress.len(), 1);
+    assert_eq!(out.progress.first().map(|p| p.percent_complete), Some(50));
+    assert!(out.is_completed());
+
+    // Variables persist between pipelines of the session.
+    s.invoke(&Invocation::script("$kept = 'yes'"))
+        .await
+        .expect("set");
+    let out = s.invoke(&Invocation::script("$kept")).await.expect("get");
+    assert_eq!(out.output_lines(), ["yes"]);
+
+    // Input objects.
+    let out = s
+        .invoke(
+            &Invocation::script("$input | ForEach-Object { $_ * 2 }").input([
+                Value::I32(1),
+                Value::I32(2),
+                Value::I32(3),
+            ]),
+        )
+        .await
+        .expect("input");
+    assert_eq!(out.output_lines(), ["2", "4", "6"]);
+
+    // A command with a named parameter.
+    let out = s
+        .invoke(&Invocation::command("Write-Output").parameter("InputObject", "by parameter"))
+        .await
+        .expect("command");
+    assert_eq!(out.output_lines(), ["by parameter"]);
+
+    // A failing command reports Failed with its reason, or an error record.
+    let out = s
+        .invoke(&Invocation::script("Get-NoSuchThing"))
+        .await
+        .expect("unknown command");
+    assert!(
+        !out.errors.is_empty() || out.state == PsInvocationState::FAILED,
+        "{out:?}"
+    );
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_poll_that_times_out_is_repeated() {
+    let emu = start(config(&ps_config(""))).await;
+    let c = client_with(
+        &emu,
+        ClientOptions::default().operation_timeout(Duration::from_millis(500)),
+    );
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default())
+        .await
+        .expect("new");
+    // Three seconds of silence = several w:TimedOut faults, each answered by a new Receive.
+    let out = s
+        .invoke(&Invocation::script(
+            "Start-Sleep -Seconds 2; 'after the wait'",
+        ))
+        .await
+        .expect("invoke survives TimedOut");
+    assert_eq!(out.output_lines(), ["after the wait"]);
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn stopping_a_pipeline_ends_it_stopped() {
+    let emu = start(config(&ps_config(""))).await;
+    let c = client(&emu);
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default())
+        .await
+        .expect("new");
+    let mut p = s
+        .start(&Invocation::script(
+            "'started'; Start-Sleep -Seconds 30; 'never'",
+        ))
+        .await
+        .expect("start");
+    let first = p.next().await.expect("first record");
+    assert_eq!(
+        first,
+        Some(StreamItem::Output(Value::String("started".into())))
+    );
+    p.stopper().stop().await.expect("stop");
+    let started = std::time::Instant::now();
+    let rest = p.collect().await.expect("collect");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(rest.state, PsInvocationState::STOPPED);
+    assert!(rest.output_lines().is_empty(), "{:?}", rest.output_lines());
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn invoke_in_disconnected_session_then_receive_from_another_client() {
+    let emu = start(config(&ps_config(""))).await;
+    let one = client(&emu);
+    let two = client(&emu);
+    let s = PsSession::invoke_in_disconnected_session(
+        &one,
+        HOST,
+        SessionOptions::default().name("Job"),
+        &Invocation::script("1..4 | ForEach-Object { \"item $_\"; Start-Sleep -Milliseconds 100 }"),
+    )
+    .await
+    .expect("invoke -InDisconnectedSession");
+    assert_eq!(s.state(), SessionState::Disconnected);
+    assert_eq!(s.pending_commands().len(), 1);
+    let r = remote(&two, "Job").await.expect("listed");
+    assert_eq!(
+        r.commands.len(),
+        1,
+        "the command is enumerated with its shell"
+    );
+    let mut other = PsSession::connect(&two, HOST, &r).await.expect("connect");
+    let outs = other.receive(None).await.expect("receive");
+    assert_eq!(lines(&outs), ["item 1", "item 2", "item 3", "item 4"]);
+    assert!(outs.iter().all(|o| o.is_completed()));
+    assert!(other.pending_commands().is_empty());
+    other.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_client_reconnects_from_a_new_process_by_record() {
+    let emu = start(config(&ps_config(""))).await;
+    let first = client(&emu);
+    let s = PsSession::invoke_in_disconnected_session(
+        &first,
+        HOST,
+        SessionOptions::default().name("Mine"),
+        &Invocation::script("'a'; 'b'"),
+    )
+    .await
+    .expect("invoke");
+    let record = s.record();
+    drop(s);
+    // "A new process": a new HTTP client with the stored WS-Man SessionId.
+    let again = client_with(
+        &emu,
+        ClientOptions::default()
+            .operation_timeout(Duration::from_secs(2))
+            .session_id(first.session_id().to_owned()),
+    );
+    let mut s = PsSession::from_record(&again, &record);
+    assert_eq!(s.state(), SessionState::Disconnected);
+    let outs = s.receive(None).await.expect("reconnect + receive");
+    assert_eq!(lines(&outs), ["a", "b"]);
+    assert_eq!(s.state(), SessionState::Opened);
+    // Another client may not Reconnect (only Connect) to it.
+    s.disconnect(DisconnectOptions::default())
+        .await
+        .expect("disconnect");
+    let stranger = client(&emu);
+    let mut foreign = PsSession::from_record(&stranger, &s.record());
+    assert!(foreign.reconnect(None).await.is_err());
+    s.reconnect(None).await.expect("own reconnect");
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn receive_as_a_job_streams_in_the_background() {
+    let emu = start(config(&ps_config(""))).await;
+    let c = client(&emu);
+    let s = PsSession::invoke_in_disconnected_session(
+        &c,
+        HOST,
+        SessionOptions::default().name("Bg"),
+        &Invocation::script("1..3 | ForEach-Object { \"job $_\" }"),
+    )
+    .await
+    .expect("invoke");
+    let mut job = s.receive_job(7, None);
+    assert_eq!(job.name(), "Job7");
+    assert_eq!(job.ps_job_type_name(), "RemoteJob");
+    let mut got = Vec::new();
+    while let Some((_, item)) = job.next().await {
+        if let StreamItem::Output(v) = item {
+            got.push(value_text(&v));
+        }
+    }
+    assert_eq!(got, ["job 1", "job 2", "job 3"]);
+    let (s, outs) = job.wait().await.expect("job ends");
+    assert_eq!(lines(&outs), ["job 1", "job 2", "job 3"]);
+    assert_eq!(s.state(), SessionState::Opened);
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_timeout_precedence_and_server_default() {
+    let emu = start(config(&ps_config("idle_timeout_ms = 3600000"))).await;
+    let c = client(&emu);
+    let explicit = Duration::from_secs(5);
+    let preference = Duration::from_secs(7);
+    let cases = [
+        (
+            "Explicit",
+            resolve_idle_timeout(Some(explicit), Some(preference)),
+            5_000,
+        ),
+        (
+            "Preference",
+            resolve_idle_timeout(None, Some(preference)),
+            7_000,
+        ),
+        ("Default", resolve_idle_timeout(None, None), 3_600_000),
+    ];
+    for (name, idle, expected_ms) in cases {
+        let mut options = SessionOptions::default().name(name);
+        options.idle_timeout = idle;
+        let s = PsSession::new(&c, HOST, options).await.expect("new");
+        let r = remote(&c, name).await.expect("listed");
+        assert_eq!(
+            r.idle_timeout,
+            Some(Duration::from_millis(expected_ms)),
+            "{name}"
+        );
+        s.remove().await.expect("remove");
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_timeout_is_capped_by_max_idle_timeout() {
+    let emu = start(config(&ps_config("max_idle_timeout_ms = 10000"))).await;
+    let c = client(&emu);
+    let err = PsSession::new(
+        &c,
+        HOST,
+        SessionOptions::default().idle_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .expect_err("above MaxIdleTimeoutMs");
+    assert!(
+        err.fault().is_some(),
+        "a server fault, clearly reported: {err}"
+    );
+    let mut s = PsSession::new(
+        &c,
+        HOST,
+        SessionOptions::default()
+            .name("Capped")
+            .idle_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .expect("at the cap");
+    let err = s
+        .disconnect(DisconnectOptions::default().idle_timeout(Duration::from_secs(11)))
+        .await
+        .expect_err("disconnect above the cap");
+    assert!(err.fault().is_some(), "{err}");
+    assert_eq!(
+        s.state(),
+        SessionState::Opened,
+        "a refused disconnect changes nothing"
+    );
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn disconnect_sets_the_idle_timeout_and_connect_does_not_change_it() {
+    let emu = start(config(&ps_config(""))).await;
+    let one = client(&emu);
+    let two = client(&emu);
+    let mut s = PsSession::new(&one, HOST, SessionOptions::default().name("Kept"))
+        .await
+        .expect("new");
+    s.disconnect(DisconnectOptions::default().idle_timeout(Duration::from_secs(30)))
+        .await
+        .expect("disconnect");
+    let r = remote(&two, "Kept").await.expect("listed");
+    assert_eq!(r.idle_timeout, Some(Duration::from_secs(30)));
+    let other = PsSession::connect(&two, HOST, &r).await.expect("connect");
+    let r = remote(&two, "Kept").await.expect("listed");
+    assert_eq!(
+        r.idle_timeout,
+        Some(Duration::from_secs(30)),
+        "connect keeps the idle timeout set at disconnect"
+    );
+    other.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_disconnected_session_is_deleted_even_with_a_running_command() {
+    let emu = start(config(&ps_config(""))).await;
+    let c = client(&emu);
+    let mut options = SessionOptions::default().name("Expiring");
+    options.idle_timeout = Some(Duration::from_secs(1));
+    let s = PsSession::invoke_in_disconnected_session(
+        &c,
+        HOST,
+        options,
+        &Invocation::script("Start-Sleep -Seconds 60"),
+    )
+    .await
+    .expect("invoke");
+    assert!(remote(&c, "Expiring").await.is_some());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        remote(&c, "Expiring").await.is_none(),
+        "the idle clock started at disconnect although the command still ran"
+    );
+    let mut s = s;
+    assert!(
+        s.receive(None).await.is_err(),
+        "gone sessions cannot be received"
+    );
+    emu.shutdown().await;
+}
+
+const HEAVY: &str =
+    "1..2000 | ForEach-Object { \"row $_ ..........................................\" }";
+
+async fn heavy_rows(
+    c: &WsManClient,
+    name: &str,
+    at_creation: Option<BufferMode>,
+    at_disconnect: Option<BufferMode>,
+) -> Vec<String> {
+    let mut options = SessionOptions::default().name(name);
+    options.output_buffering_mode = at_creation;
+    let mut s = PsSession::new(c, HOST, options).await.expect("new");
+    drop(s.start(&Invocation::script(HEAVY)).await.expect("start"));
+    let mut d = DisconnectOptions::default();
+    d.output_buffering_mode = at_disconnect;
+    s.disconnect(d).await.expect("disconnect");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let outs = s.receive(None).await.expect("receive");
+    s.remove().await.expect("remove");
+    lines(&outs)
+}
+
+#[tokio::test]
+async fn output_buffering_mode_block_keeps_everything_drop_keeps_the_newest() {
+    let emu = start(config(&ps_config("output_buffer_size_kb = 16"))).await;
+    let c = client(&emu);
+    let block = heavy_rows(&c, "Block", None, Some(BufferMode::Block)).await;
+    assert_eq!(block.len(), 2000, "Block loses nothing");
+    let drop = heavy_rows(&c, "Drop", None, Some(BufferMode::Drop)).await;
+    assert!(drop.len() < 2000, "Drop discards: kept {}", drop.len());
+    assert!(
+        drop.last().is_some_and(|l| l.starts_with("row 2000 ")),
+        "the newest stays"
+    );
+    assert!(
+        drop.first().is_some_and(|l| !l.starts_with("row 1 ")),
+        "the oldest went"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn output_buffering_mode_can_change_at_reconnect() {
+    let emu = start(config(&ps_config(""))).await;
+    let c = client(&emu);
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Modes"))
+        .await
+        .expect("new");
+    s.disconnect(DisconnectOptions::default().output_buffering_mode(BufferMode::Drop))
+        .await
+        .expect("disconnect");
+    assert_eq!(
+        remote(&c, "Modes").await.and_then(|r| r.buffer_mode),
+        Some(BufferMode::Drop)
+    );
+    s.reconnect(Some(BufferMode::Block))
+        .await
+        .expect("reconnect");
+    assert_eq!(
+        remote(&c, "Modes").await.and_then(|r| r.buffer_mode),
+        Some(BufferMode::Block)
+    );
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
