@@ -1340,3 +1340,39 @@ fn unsupported_actions_are_refused_with_action_not_supported() {
     let c = on(Action::Connect, ns::RESOURCE_CMD, &shell).body(connect_body());
     fault(svc.handle(now, &alice(), c), "ActionNotSupported", None);
 }
+
+#[test]
+fn huge_configured_intervals_never_overflow_the_clock() {
+    let max = u64::MAX;
+    let (mut svc, _) = service(&format!(
+        "[service]\nmax_timeout_ms = {max}\nenumeration_timeout_ms = {max}\n[winrs]\nidle_timeout_ms = {max}\n[testing]\nunpolled_disconnect_ms = {max}\n[[session_configurations]]\nname = \"Microsoft.PowerShell\"\nidle_timeout_ms = {max}\nmax_idle_timeout_ms = {max}\n"
+    ));
+    let now = Instant::now();
+    let shell = create_ps(
+        &mut svc,
+        now,
+        &alice(),
+        "AAAAAAAA-1111-2222-3333-44444444444D",
+    );
+    let e = on(Action::Receive, PS_URI, &shell)
+        .operation_timeout(Duration::from_secs(u64::MAX / 4))
+        .body(Body::Receive(wsman::shell::Receive {
+            command_id: None,
+            streams: vec!["stdout".into()],
+        }));
+    let Outcome::Wait(w) = svc.handle(now, &alice(), e) else {
+        panic!("parked")
+    };
+    assert!(svc.wait_info(w).is_some());
+    assert!(svc.resume(now + Duration::from_secs(3600), w).is_none());
+    let d = on(Action::Disconnect, PS_URI, &shell).body(disconnect_body(
+        Some(Duration::from_secs(u64::MAX / 4)),
+        None,
+    ));
+    let _ = svc.handle(now, &alice(), d);
+    let e = req(Action::Enumerate, ns::RESOURCE_SHELLS).body(enumerate_body(false, None, None));
+    ok(svc.handle(now, &alice(), e));
+    assert!(svc.poll_timeout().is_some());
+    svc.handle_timeout(now + Duration::from_secs(86_400));
+    assert_eq!(svc.shell_count(), 1);
+}

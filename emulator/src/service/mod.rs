@@ -497,7 +497,7 @@ impl Service {
     }
 
     fn unpolled_interval(&self) -> Duration {
-        Duration::from_millis(self.config.testing.unpolled_disconnect_ms.max(1))
+        span(self.config.testing.unpolled_disconnect_ms.max(1))
     }
 
     fn release_operation(&mut self, user_key: &str) {
@@ -823,7 +823,7 @@ impl Service {
             name,
             created: now,
             last_activity: now,
-            idle_timeout: Duration::from_millis(idle_ms),
+            idle_timeout: span(idle_ms),
             max_idle_timeout: Duration::from_millis(max_idle),
             buffer_mode: mode,
             input_streams: body
@@ -936,7 +936,7 @@ impl Service {
         receive: wsman::shell::Receive,
         limit: usize,
     ) -> Outcome {
-        let max_timeout = Duration::from_millis(self.config.service.max_timeout_ms);
+        let max_timeout = span(self.config.service.max_timeout_ms);
         let room = receive_room(&header, limit);
         let result = match self.attached_shell(now, caller, &header) {
             Err(f) => Err(f),
@@ -1015,7 +1015,7 @@ impl Service {
                 min_idle,
                 backend::millis(shell.max_idle_timeout),
             )?;
-            shell.idle_timeout = t;
+            shell.idle_timeout = t.min(MAX_SPAN);
         }
         if let Some(mode) = &d.buffer_mode {
             shell.buffer_mode = mode.clone();
@@ -1260,7 +1260,7 @@ impl Service {
     }
 
     fn enumeration_timeout(&self) -> Duration {
-        Duration::from_millis(self.config.service.enumeration_timeout_ms)
+        span(self.config.service.enumeration_timeout_ms)
     }
 
     /// Encoded size of a reply with `body` (ids have a fixed length, so this is exact up to the
@@ -1332,6 +1332,15 @@ fn receive_room(header: &wsman::Header, limit: usize) -> usize {
     .encode()
     .len();
     limit.saturating_sub(probe)
+}
+
+/// The longest interval the service schedules: configured values beyond it (which would
+/// overflow `Instant` arithmetic) mean "practically never".
+const MAX_SPAN: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// A configured number of milliseconds as a schedulable interval.
+fn span(ms: u64) -> Duration {
+    Duration::from_millis(ms).min(MAX_SPAN)
 }
 
 /// A stand-in with the length of every id an [`IdSource`] makes (`uuid:` + 36), for sizing.
