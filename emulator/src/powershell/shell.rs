@@ -10,7 +10,7 @@ use psrp::fragment::{Defragmenter, Fragmenter, ObjectId};
 use psrp::message::{Destination, Message, MessageType, PipelineId, RunspacePoolId, UTF8_BOM};
 use psrp::messages::{
     ApplicationPrivateData, AvailabilityResponse, CreatePipeline, GetCommandMetadata, Payload,
-    PipelineStateInfo, PsrpMessage, RunspacePoolInitData, SessionCapability,
+    PipelineStateInfo,
 };
 use psrp::pipeline::{Event as PipelineEvent, Pipeline};
 use psrp::records::{
@@ -74,6 +74,8 @@ pub struct PowerShellShell {
     context: EngineContext,
     runspace: Arc<Mutex<Runspace>>,
     pipelines: Vec<PsPipeline>,
+    /// Pool messages held back from a Connect for the next pool Receive.
+    pool_backlog: Fragmenter,
     policy: BufferPolicy,
     capacity: usize,
     process_id: u32,
@@ -221,19 +223,6 @@ fn message_bytes(pool: RunspacePoolId, pipeline: PipelineId, payload: &Payload) 
     .to_bytes()
 }
 
-fn pool_message_len<M: PsrpMessage>(pool: RunspacePoolId, body: &M) -> usize {
-    let text = psrp::clixml::to_clixml(&body.to_value());
-    Message::new(
-        Destination::CLIENT,
-        M::TYPE,
-        pool,
-        PipelineId::NIL,
-        [UTF8_BOM, text.as_bytes()].concat(),
-    )
-    .to_bytes()
-    .len()
-}
-
 fn internal_error(machine: &str, what: &str) -> Fault {
     let m = format!("The WS-Management service cannot process the request. {what}. ");
     Fault::new(
@@ -338,6 +327,8 @@ impl PowerShellShell {
             runspace: Arc::new(Mutex::new(Runspace::new(context.clone()))),
             context,
             pipelines: Vec::new(),
+            // Object ids far from the pool's own, so the two never collide.
+            pool_backlog: Fragmenter::with_first_object_id(ObjectId(1 << 48)),
             policy,
             capacity,
             process_id,
@@ -571,18 +562,26 @@ impl PowerShellShell {
             internal_error(&self.machine, &format!("The connectXml is not valid: {e}"))
         })?;
         self.pool_events()?;
-        let (min, max) = self.pool.runspaces();
-        let pool = self.pool_id();
-        let first = pool_message_len(pool, &SessionCapability::default())
-            + pool_message_len(
-                pool,
-                &RunspacePoolInitData {
-                    min_runspaces: min,
-                    max_runspaces: max,
-                },
-            )
-            + 2 * psrp::fragment::HEADER_LEN;
-        let xml = self.pool.poll_transmit(first).unwrap_or_default();
+        // The pool answered SESSION_CAPABILITY, RUNSPACEPOOL_INIT_DATA (the connectResponseXml)
+        // and what follows on the next pool Receive (APPLICATION_PRIVATE_DATA, state).
+        let mut answer = Defragmenter::new();
+        while let Some(bytes) = self.pool.poll_transmit(usize::MAX) {
+            answer
+                .receive(&bytes)
+                .map_err(|e| internal_error(&self.machine, &e.to_string()))?;
+        }
+        let mut response = Fragmenter::new();
+        while let Some(blob) = answer.poll_message() {
+            let ty = Message::decode(&blob)
+                .map_err(|e| internal_error(&self.machine, &e.to_string()))?
+                .message_type;
+            if ty == MessageType::SESSION_CAPABILITY || ty == MessageType::RUNSPACEPOOL_INIT_DATA {
+                response.queue(blob);
+            } else {
+                self.pool_backlog.queue(blob);
+            }
+        }
+        let xml = response.poll_transmit(usize::MAX).unwrap_or_default();
         self.notify.output_ready(&self.shell_id);
         Ok(ConnectResponse {
             input_streams: Some(vec!["stdin".into(), "pr".into()]),
@@ -816,10 +815,16 @@ impl ShellBackend for PowerShellShell {
             .unwrap_or_else(|| "stdout".to_owned());
         let Some(id) = command else {
             let bytes = max_bytes_for(0, room);
-            if bytes <= psrp::fragment::HEADER_LEN && self.pool.has_pending() {
+            let pending = self.pool.has_pending() || !self.pool_backlog.is_empty();
+            if bytes <= psrp::fragment::HEADER_LEN && pending {
                 return Err(Fault::encoding_limit(&self.machine));
             }
-            return Ok(self.pool.poll_transmit(bytes).map(|data| ReceiveResponse {
+            let data = if self.pool_backlog.is_empty() {
+                self.pool.poll_transmit(bytes)
+            } else {
+                self.pool_backlog.poll_transmit(bytes)
+            };
+            return Ok(data.map(|data| ReceiveResponse {
                 streams: vec![Stream {
                     name,
                     command_id: None,
