@@ -4,6 +4,7 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::task::Poll;
 
 use crate::config::Config;
 use crate::http::{Emulator, SoapService};
@@ -72,9 +73,16 @@ pub async fn run<S: SoapService>(
         });
     }
     let emulator = builder.start(service).await?;
+    // Poll the shutdown future once before announcing readiness: a signal handler it installs
+    // lazily (tokio's `ctrl_c()`) is then in place when a supervisor reacts to the line.
+    let mut shutdown = std::pin::pin!(shutdown);
+    let already =
+        std::future::poll_fn(|cx| Poll::Ready(shutdown.as_mut().poll(cx).is_ready())).await;
     writeln!(out, "listening on {}", emulator.url()).map_err(CliError::Output)?;
     out.flush().map_err(CliError::Output)?;
-    shutdown.await;
+    if !already {
+        shutdown.await;
+    }
     emulator.shutdown().await;
     Ok(())
 }
