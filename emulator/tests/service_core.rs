@@ -65,6 +65,18 @@ fn create_reply_carries_every_shell_field_relates_to_and_a_fresh_message_id() {
     assert_eq!(shell.client_ip.as_deref(), Some("10.0.0.1"));
     assert_eq!(shell.state, Some(ShellState::Connected));
     assert_eq!(shell.buffer_mode, Some(BufferMode::Block));
+    // BufferMode given at creation is kept.
+    let e = req(Action::Create, ns::RESOURCE_CMD).body(Body::Create(Box::new(Shell {
+        buffer_mode: Some(BufferMode::Drop),
+        ..Shell::default()
+    })));
+    let Body::CreateResponse(dropping) = ok(svc.handle(now, &alice(), e)).body else {
+        panic!()
+    };
+    assert_eq!(
+        dropping.shell.and_then(|s| s.buffer_mode),
+        Some(BufferMode::Drop)
+    );
 
     // Get of the shell: the same fields plus MemoryUsed and ChildProcesses, durations moving.
     let later = now + Duration::from_secs(9);

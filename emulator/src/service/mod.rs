@@ -825,7 +825,11 @@ impl Service {
             last_activity: now,
             idle_timeout: span(idle_ms),
             max_idle_timeout: Duration::from_millis(max_idle),
-            buffer_mode: mode,
+            // A BufferMode in the Create body wins over the configuration's.
+            buffer_mode: match &body.buffer_mode {
+                Some(m @ (BufferMode::Block | BufferMode::Drop)) => m.clone(),
+                _ => mode,
+            },
             input_streams: body
                 .input_streams
                 .clone()
