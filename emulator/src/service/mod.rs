@@ -399,6 +399,12 @@ impl Service {
                     cause: DisconnectCause::Client,
                     ..
                 } => Some(Err(Fault::stream_disconnected(&machine))),
+                Link::Connected {
+                    session: Some(owner),
+                    ..
+                } if request.session_id.as_ref().is_some_and(|s| s != owner) => {
+                    Some(Err(Fault::already_connected(&machine)))
+                }
                 _ => {
                     let room = receive_room(&request, wait.limit);
                     match shell
@@ -1095,6 +1101,9 @@ impl Service {
             last_poll: now,
         };
         touch(shell, now);
+        // Receives the previous client left parked end now.
+        let id = shell.id.clone();
+        self.wake.push(id);
         Ok(Body::ConnectResponse(response))
     }
 
