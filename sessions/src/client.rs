@@ -36,6 +36,9 @@ pub struct ClientOptions {
     /// The WS-Man `p:SessionId` (`uuid:…`) identifying this client to the server; a new one when
     /// `None`. Reuse a stored one to act as the same client after a restart (Reconnect).
     pub session_id: Option<String>,
+    /// Send `WSMAN_CMDSHELL_OPTION_KEEPALIVE` with each Receive (default on, as Windows' own
+    /// client and pypsrp do: it keeps a connected shell from being reclaimed while polled).
+    pub keep_alive: bool,
 }
 
 impl Default for ClientOptions {
@@ -45,6 +48,7 @@ impl Default for ClientOptions {
             max_envelope_size: wsman_transport::config::DEFAULT_MAX_ENVELOPE_SIZE,
             locale: "en-US".into(),
             session_id: None,
+            keep_alive: true,
         }
     }
 }
@@ -65,6 +69,12 @@ impl ClientOptions {
     /// Sets the locale.
     pub fn locale(mut self, locale: impl Into<String>) -> Self {
         self.locale = locale.into();
+        self
+    }
+
+    /// Sends the Receive keep-alive option or not.
+    pub fn keep_alive(mut self, on: bool) -> Self {
+        self.keep_alive = on;
         self
     }
 
@@ -300,8 +310,8 @@ impl WsManClient {
         expect_empty(self.call(Lane::CONTROL, req).await?, "SendResponse")
     }
 
-    /// One `shell/Receive` long poll on [`Lane::RECEIVE`], with `WSMAN_CMDSHELL_OPTION_KEEPALIVE`
-    /// and `OperationTimeout` = `timeout`. A `w:TimedOut` fault is returned as an error
+    /// One `shell/Receive` long poll on [`Lane::RECEIVE`], with `OperationTimeout` = `timeout`
+    /// (and `WSMAN_CMDSHELL_OPTION_KEEPALIVE` unless [`ClientOptions::keep_alive`] is off). A `w:TimedOut` fault is returned as an error
     /// ([`Error::is_timeout`]); [`WsManClient::receive`] polls again instead.
     ///
     /// # Errors
@@ -314,12 +324,14 @@ impl WsManClient {
         receive: Receive,
         timeout: Duration,
     ) -> Result<ReceiveResponse, Error> {
-        let req = self
+        let mut req = self
             .request(Action::Receive, resource_uri)
             .operation_timeout(timeout)
-            .shell_id(shell_id)
-            .option("WSMAN_CMDSHELL_OPTION_KEEPALIVE", "True", None)
-            .body(Body::Receive(receive));
+            .shell_id(shell_id);
+        if self.inner.options.keep_alive {
+            req = req.option("WSMAN_CMDSHELL_OPTION_KEEPALIVE", "True", None);
+        }
+        let req = req.body(Body::Receive(receive));
         match self.call(Lane::RECEIVE, req).await?.body {
             Body::ReceiveResponse(r) => Ok(r),
             other => Err(unexpected("ReceiveResponse", &other)),

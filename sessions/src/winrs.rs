@@ -37,8 +37,8 @@ pub struct ShellOptions {
     pub lifetime: Option<Duration>,
     /// `rsp:Name`.
     pub name: Option<String>,
-    /// `WINRS_NOPROFILE`: do not load the user profile.
-    pub no_profile: bool,
+    /// `WINRS_NOPROFILE`: `Some(true)` skips loading the user profile; `None` sends nothing.
+    pub no_profile: Option<bool>,
     /// `WINRS_CODEPAGE`: the console code page of the shell (e.g. 65001 for UTF-8).
     pub codepage: Option<u32>,
     /// Input stream names (`stdin`).
@@ -56,7 +56,7 @@ impl Default for ShellOptions {
             idle_timeout: None,
             lifetime: None,
             name: None,
-            no_profile: false,
+            no_profile: None,
             codepage: None,
             input_streams: vec!["stdin".into()],
             output_streams: vec!["stdout".into(), "stderr".into()],
@@ -95,9 +95,9 @@ impl ShellOptions {
         self
     }
 
-    /// Skips loading the user profile.
+    /// Sends `WINRS_NOPROFILE` (true: skip loading the user profile).
     pub fn no_profile(mut self, on: bool) -> Self {
-        self.no_profile = on;
+        self.no_profile = Some(on);
         self
     }
 
@@ -122,8 +122,9 @@ impl ShellOptions {
 
     fn option_set(&self) -> OptionSet {
         let mut options = OptionSet::default();
-        if self.no_profile {
-            options = options.with("WINRS_NOPROFILE", "TRUE", Some(true));
+        if let Some(on) = self.no_profile {
+            let value = if on { "TRUE" } else { "FALSE" };
+            options = options.with("WINRS_NOPROFILE", value, Some(true));
         }
         if let Some(cp) = self.codepage {
             options = options.with("WINRS_CODEPAGE", cp.to_string(), Some(true));
@@ -159,6 +160,12 @@ impl CommandOptions {
     /// Run the executable directly.
     pub fn skip_cmd_shell(mut self, on: bool) -> Self {
         self.skip_cmd_shell = on;
+        self
+    }
+
+    /// Sends `WINRS_CONSOLEMODE_STDIN`.
+    pub fn console_mode_stdin(mut self, on: bool) -> Self {
+        self.console_mode_stdin = Some(on);
         self
     }
 

@@ -37,6 +37,19 @@ struct State {
     session_id: Option<String>,
 }
 
+/// How the recorded `RelatesTo` of a response is adapted to the client's `MessageID`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RelatesTo {
+    /// Always set it to the request's `MessageID` (recordings are not trusted on this: one
+    /// pypsrp recording, `test_winrs_unicode` exchange 4, relates to another request).
+    #[default]
+    Rewrite,
+    /// Replace the *recorded* request's `MessageID` with ours and leave any other value alone,
+    /// so a deliberately mismatched reply (pywinrm's `test_wsmv_mismatch_message_id`) stays
+    /// mismatched.
+    Translate,
+}
+
 /// Compares a recorded request (first) with ours (second); returns the differences.
 pub type Comparator = dyn Fn(&Envelope, &Envelope) -> Vec<String> + Send + Sync;
 
@@ -45,6 +58,7 @@ pub struct ScriptedTransport {
     name: String,
     state: Mutex<State>,
     compare: Box<Comparator>,
+    relates_to: RelatesTo,
 }
 
 impl std::fmt::Debug for ScriptedTransport {
@@ -72,7 +86,14 @@ impl ScriptedTransport {
                 ..State::default()
             }),
             compare,
+            relates_to: RelatesTo::Rewrite,
         }
+    }
+
+    /// Chooses how `RelatesTo` is adapted (default [`RelatesTo::Rewrite`]).
+    pub fn with_relates_to(mut self, policy: RelatesTo) -> Self {
+        self.relates_to = policy;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -123,11 +144,13 @@ impl ScriptedTransport {
             _ => {}
         }
         let recorded = ex.request.as_deref().map(Envelope::decode);
+        let mut recorded_id = None;
         match recorded {
             Some(Ok(rec)) => {
                 for p in (self.compare)(&rec, &ours) {
                     st.problems.push(format!("{}: {p}", ex.name()));
                 }
+                recorded_id = Some(rec.header.message_id.as_str().to_owned());
             }
             Some(Err(e)) => st.problems.push(format!(
                 "{}: recorded request does not decode: {e}",
@@ -150,10 +173,13 @@ impl ScriptedTransport {
         } else {
             200
         };
-        let body = fix_relates_to(
-            &ex.response.clone().unwrap_or_default(),
-            ours.header.message_id.as_str(),
-        );
+        let recorded_response = ex.response.clone().unwrap_or_default();
+        let ours_id = ours.header.message_id.as_str();
+        let body = match (self.relates_to, recorded_id) {
+            (RelatesTo::Translate, Some(id)) => recorded_response.replace(&id, ours_id),
+            (RelatesTo::Translate, None) => recorded_response,
+            (RelatesTo::Rewrite, _) => fix_relates_to(&recorded_response, ours_id),
+        };
         Ok(HttpReply {
             status,
             body: body.into_bytes(),
@@ -311,15 +337,111 @@ pub fn pypsrp_scenario(stem: &str) -> FixtureFile {
         .unwrap_or_else(|| panic!("no fixture {file}"))
 }
 
-/// Replays the pypsrp scenario `stem`: builds a [`WsManClient`] over a [`ScriptedTransport`]
-/// with `options` and runs `driver` with it. The driver's own error (a step failed or an
-/// assertion on the output did not hold) counts as a problem.
+/// The pywinrm scenario folder `name` (e.g. `test_run_cmd`).
+///
+/// # Panics
+///
+/// When the fixture does not exist.
+pub fn pywinrm_scenario(name: &str) -> FixtureFile {
+    let file = format!("pywinrm-captures/test_xmls/{name}/");
+    crate::pywinrm_files()
+        .into_iter()
+        .find(|f| f.file == file)
+        .unwrap_or_else(|| panic!("no fixture {file}"))
+}
+
+/// A replay to run: the scenario, the client options, the comparison and the `RelatesTo`
+/// policy. [`Replay::run`] builds a [`WsManClient`] over a [`ScriptedTransport`] and hands it
+/// to the driver.
+pub struct Replay {
+    file: FixtureFile,
+    options: ClientOptions,
+    compare: Box<Comparator>,
+    relates_to: RelatesTo,
+}
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay")
+            .field("file", &self.file.file)
+            .field("relates_to", &self.relates_to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replay {
+    /// Replays `file` with default options, [`compare_requests`] and [`RelatesTo::Rewrite`].
+    pub fn new(file: FixtureFile) -> Self {
+        Self {
+            file,
+            options: ClientOptions::default(),
+            compare: Box::new(compare_requests),
+            relates_to: RelatesTo::Rewrite,
+        }
+    }
+
+    /// The pypsrp scenario `stem`.
+    pub fn pypsrp(stem: &str) -> Self {
+        Self::new(pypsrp_scenario(stem))
+    }
+
+    /// The pywinrm scenario folder `name`, with [`RelatesTo::Translate`] (its ids are
+    /// sanitised to one value, so translating is exact).
+    pub fn pywinrm(name: &str) -> Self {
+        Self::new(pywinrm_scenario(name)).relates_to(RelatesTo::Translate)
+    }
+
+    /// Client options.
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Request comparison.
+    pub fn compare(mut self, compare: Box<Comparator>) -> Self {
+        self.compare = compare;
+        self
+    }
+
+    /// `RelatesTo` policy.
+    pub fn relates_to(mut self, policy: RelatesTo) -> Self {
+        self.relates_to = policy;
+        self
+    }
+
+    /// Runs `driver` against the scenario. The driver's own error (a step failed or an
+    /// assertion on the output did not hold) counts as a problem.
+    pub async fn run<F, Fut>(self, driver: F) -> ReplayResult
+    where
+        F: FnOnce(WsManClient) -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        let transport = Arc::new(
+            ScriptedTransport::with_comparator(&self.file, self.compare)
+                .with_relates_to(self.relates_to),
+        );
+        let client = WsManClient::new(transport.clone(), self.options);
+        let outcome = driver(client).await;
+        let mut problems = transport.finish();
+        if let Err(e) = outcome {
+            problems.insert(0, format!("driver failed: {e}"));
+        }
+        ReplayResult {
+            name: self.file.test_name(),
+            answered: transport.answered(),
+            recorded: self.file.exchanges.len(),
+            problems,
+        }
+    }
+}
+
+/// Replays the pypsrp scenario `stem` with `options` (see [`Replay`]).
 pub async fn replay<F, Fut>(stem: &str, options: ClientOptions, driver: F) -> ReplayResult
 where
     F: FnOnce(WsManClient) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
-    replay_with(stem, options, Box::new(compare_requests), driver).await
+    Replay::pypsrp(stem).options(options).run(driver).await
 }
 
 /// [`replay`] with another request comparison (see [`ScriptedTransport::with_comparator`]).
@@ -333,18 +455,9 @@ where
     F: FnOnce(WsManClient) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
-    let file = pypsrp_scenario(stem);
-    let transport = Arc::new(ScriptedTransport::with_comparator(&file, compare));
-    let client = WsManClient::new(transport.clone(), options);
-    let outcome = driver(client).await;
-    let mut problems = transport.finish();
-    if let Err(e) = outcome {
-        problems.insert(0, format!("driver failed: {e}"));
-    }
-    ReplayResult {
-        name: file.test_name(),
-        answered: transport.answered(),
-        recorded: file.exchanges.len(),
-        problems,
-    }
+    Replay::pypsrp(stem)
+        .options(options)
+        .compare(compare)
+        .run(driver)
+        .await
 }
