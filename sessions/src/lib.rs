@@ -24,6 +24,7 @@
 
 pub mod client;
 mod error;
+pub mod fanout;
 pub mod pssession;
 pub mod rds;
 pub mod smb;

@@ -620,6 +620,131 @@ impl<'a> Tokens<'a> {
     }
 }
 
+/// Which logged-on sessions a policy applies to (all conditions must hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Only sessions in this state (`--state Disc`).
+    pub state: Option<SessionState>,
+    /// Only sessions idle for longer than this (`none` counts as not idle).
+    pub idle_longer_than: Option<Duration>,
+    /// Only this user's sessions (case-insensitive; a `DOMAIN\` prefix is ignored).
+    pub user: Option<String>,
+}
+
+impl SessionFilter {
+    /// Whether `u` is selected.
+    pub fn matches(&self, u: &LoggedOnUser) -> bool {
+        if self.state.as_ref().is_some_and(|s| *s != u.state) {
+            return false;
+        }
+        if let Some(limit) = self.idle_longer_than {
+            if u.idle.is_none_or(|idle| idle <= limit) {
+                return false;
+            }
+        }
+        if let Some(want) = &self.user {
+            let want = want.rsplit('\\').next().unwrap_or(want);
+            if !u.user.eq_ignore_ascii_case(want) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// What a sweep does to each selected session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SweepAction {
+    /// `reset session`.
+    Reset,
+    /// `logoff`.
+    Logoff,
+}
+
+/// A warning shown before acting: the message, then a wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The text sent with `msg`.
+    pub text: String,
+    /// How long to wait between the message and the action (also the message's display time).
+    pub grace: Duration,
+}
+
+/// "Find the sessions matching a filter, warn their users, wait, then reset them."
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepPlan {
+    /// Which sessions.
+    pub filter: SessionFilter,
+    /// What to do to them.
+    pub action: SweepAction,
+    /// Warn first.
+    pub warning: Option<Warning>,
+    /// Only report what would be done: nothing is sent or changed.
+    pub dry_run: bool,
+}
+
+/// What a sweep did on one host.
+#[derive(Debug)]
+pub struct SweepOutcome {
+    /// The sessions the filter selected.
+    pub selected: Vec<LoggedOnUser>,
+    /// Sessions that were warned.
+    pub warned: Vec<u32>,
+    /// Sessions reset or logged off.
+    pub done: Vec<u32>,
+    /// Sessions the action failed on (the others were still tried).
+    pub failed: Vec<(u32, ToolError)>,
+}
+
+/// Runs `plan` on the host behind `shell`. Per-session failures (another user's session
+/// without rights, a session that ended meanwhile) are collected, not fatal.
+///
+/// # Errors
+///
+/// Listing the sessions failed.
+pub async fn sweep(shell: &Shell, plan: &SweepPlan) -> Result<SweepOutcome, ToolError> {
+    let selected: Vec<LoggedOnUser> = users(shell, None)
+        .await?
+        .into_iter()
+        .filter(|u| plan.filter.matches(u))
+        .collect();
+    let mut outcome = SweepOutcome {
+        selected,
+        warned: Vec::new(),
+        done: Vec::new(),
+        failed: Vec::new(),
+    };
+    if plan.dry_run || outcome.selected.is_empty() {
+        return Ok(outcome);
+    }
+    let ids: Vec<u32> = outcome.selected.iter().map(|u| u.id).collect();
+    if let Some(w) = &plan.warning {
+        for id in &ids {
+            match message(shell, &id.to_string(), &w.text, Some(w.grace)).await {
+                Ok(()) => outcome.warned.push(*id),
+                Err(e) => outcome.failed.push((*id, e)),
+            }
+        }
+        tokio::time::sleep(w.grace).await;
+    }
+    for id in ids {
+        if outcome.failed.iter().any(|(f, _)| *f == id) {
+            continue;
+        }
+        let target = id.to_string();
+        let r = match plan.action {
+            SweepAction::Reset => reset(shell, &target).await,
+            SweepAction::Logoff => logoff(shell, &target).await,
+        };
+        match r {
+            Ok(()) => outcome.done.push(id),
+            Err(e) => outcome.failed.push((id, e)),
+        }
+    }
+    Ok(outcome)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
