@@ -202,7 +202,6 @@ fn go_client() -> PathBuf {
         .env("GO111MODULE", "off")
         .env("GOPATH", "/usr/share/gocode")
         .env("GOCACHE", out_dir.join("gocache"))
-        .env("GOFLAGS", "-mod=mod")
         .status()
         .expect("the go toolchain runs (apt-get install -y golang-go)");
     assert!(
