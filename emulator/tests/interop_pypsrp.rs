@@ -201,6 +201,18 @@ async fn pypsrp_disconnect_then_connect_from_a_second_client() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypsrp_disconnect_then_reconnect_from_the_same_client() {
+    let emu = start(config("")).await;
+    let seen = scenario("reconnect_same_client", &emu.url()).await;
+    seen.is("pool_state_disconnected", "9");
+    seen.is("pool_state_reconnected", "2");
+    seen.is("received", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]");
+    seen.is("received_state", "4");
+    seen.is("session_state", "[1000]");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pypsrp_block_mode_pauses_the_script_and_loses_nothing() {
     let emu = start(config(
         "output_buffer_size_kb = 8\noutput_buffering_mode = \"Block\"",

@@ -587,3 +587,73 @@ fn unknown_commands_and_garbage_fault() {
     };
     assert!(rig.shell.send(Instant::now(), &garbage).is_err());
 }
+
+#[test]
+fn terminate_ends_a_running_pipeline_and_frees_its_slot() {
+    let mut rig = open(config(1024, "Block"));
+    let (id, _p) = rig.start(script(
+        "while ($true) { Start-Sleep -Milliseconds 10 }",
+        true,
+    ));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(rig.shell.running_commands(), 1);
+    let listed = rig.shell.commands();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].command_line.contains("Start-Sleep"), "{listed:?}");
+    rig.shell
+        .signal(Instant::now(), Some(&id), &SignalCode::Terminate)
+        .expect("terminate");
+    assert_eq!(rig.shell.running_commands(), 0);
+    assert!(rig.shell.commands().is_empty());
+    // The runspace is free again for the next pipeline.
+    let (id, mut p) = rig.start(script("'next'", true));
+    let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
+    assert_eq!(strings(&seen), ["next"]);
+}
+
+#[test]
+fn drop_from_the_configuration_applies_at_creation() {
+    let mut rig = open(config(4, "Drop"));
+    assert_eq!(rig.shell.policy(), BufferPolicy::Drop);
+    let (id, mut p) = rig.start(script("1..100 | ForEach-Object { 'd' * 400 + $_ }", true));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while written(&rig, &id) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Nobody received: the script still ran to the end.
+    assert_eq!(written(&rig, &id), 100);
+    let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
+    assert!(seen.output.len() < 20, "{}", seen.output.len());
+    assert_eq!(seen.state, Some(PsInvocationState::COMPLETED));
+    // A Reconnect with BufferMode switches the policy back.
+    rig.shell.disconnect(Instant::now(), &BufferMode::Drop);
+    rig.shell
+        .reconnect(Instant::now(), None, Some(&BufferMode::Block))
+        .expect("reconnect");
+    assert_eq!(rig.shell.policy(), BufferPolicy::Block);
+}
+
+#[test]
+fn host_responses_on_pr_reach_the_pipeline() {
+    let mut rig = open(config(1024, "Block"));
+    let (id, mut p) = rig.start(script("Start-Sleep -Milliseconds 200; 'ok'", true));
+    let response = psrp::messages::HostResponse {
+        call_id: 1,
+        method: psrp::records::RemoteHostMethodId::READ_LINE,
+        return_value: Some(X::String("typed".into())),
+        error: None,
+    };
+    p.host_response(response).expect("client host response");
+    let data = p.poll_transmit(BIG).expect("PIPELINE_HOST_RESPONSE");
+    let stream = Stream {
+        name: "pr".into(),
+        command_id: Some(id.clone()),
+        end: None,
+        data,
+    };
+    rig.shell
+        .send(Instant::now(), &stream)
+        .expect("pr accepted");
+    let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
+    assert_eq!(strings(&seen), ["ok"]);
+}

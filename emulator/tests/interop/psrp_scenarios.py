@@ -282,6 +282,29 @@ def disconnect_connect(url, user, password):
     pool2.close()
 
 
+def reconnect_same_client(url, user, password):
+    """RunspacePool.disconnect() then connect() on the same object (WSMan Reconnect by the same
+    SessionId), then PowerShell.connect() for the pipeline that ran meanwhile."""
+    from pypsrp.powershell import PowerShell, RunspacePool
+
+    pool = RunspacePool(wsman(url, user, password))
+    pool.open()
+    ps = PowerShell(pool)
+    ps.add_script("$n = 0; while ($n -lt 10) { $n++; $n; Start-Sleep -Milliseconds 40 }")
+    ps.begin_invoke()
+    pool.disconnect()
+    out("pool_state_disconnected", pool.state)
+    time.sleep(0.6)
+    pool.connect()
+    out("pool_state_reconnected", pool.state)
+    out("received", ps.connect())
+    out("received_state", ps.state)
+    ps = PowerShell(pool)
+    ps.add_script("$n * 100")
+    out("session_state", ps.invoke())
+    pool.close()
+
+
 def block_mode(url, user, password):
     from pypsrp.powershell import PowerShell, RunspacePool
 
@@ -346,6 +369,7 @@ SCENARIOS = {
     "pool_streams": pool_streams,
     "disconnect_connect": disconnect_connect,
     "block_mode": block_mode,
+    "reconnect_same_client": reconnect_same_client,
     "drop_mode": drop_mode,
     "pywinrm_run_ps": pywinrm_run_ps,
 }
