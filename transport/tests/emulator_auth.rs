@@ -255,3 +255,88 @@ async fn unencrypted_refused_is_named() {
     assert!(err.to_string().contains("unencrypted"), "{err}");
     emu.shutdown().await;
 }
+
+/// Reads one HTTP/1.1 message (head + Content-Length body) from `r`.
+async fn read_message<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut msg = Vec::new();
+    let mut byte = [0u8; 1];
+    while !msg.ends_with(b"\r\n\r\n") {
+        if r.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        msg.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&msg).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await.ok()?;
+    msg.extend_from_slice(&body);
+    Some(msg)
+}
+
+/// A relay that forwards each request over its current upstream connection, and opens a new
+/// upstream connection (losing the server-side security context) when `swap` is set, while
+/// the client keeps its own connection.
+async fn start_swapping_relay(
+    upstream: std::net::SocketAddr,
+    swap: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let swap = swap.clone();
+            tokio::spawn(async move {
+                let mut up = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                while let Some(request) = read_message(&mut client).await {
+                    if swap.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        up = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                    }
+                    up.write_all(&request).await.unwrap();
+                    let Some(response) = read_message(&mut up).await else {
+                        return;
+                    };
+                    if client.write_all(&response).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The server forgets the context of a connection the client still holds (401 on a request
+/// that used to be authenticated): the transport authenticates again and retries once.
+#[tokio::test(flavor = "multi_thread")]
+async fn forgotten_context_is_reestablished() {
+    let emu = Emulator::start(config(""), EchoService).await.unwrap();
+    let swap = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = start_swapping_relay(emu.local_addr(), swap.clone()).await;
+    let c = ConnectionConfig::from_url(&format!("http://127.0.0.1:{port}/wsman"))
+        .unwrap()
+        .auth(AuthMethod::Ntlm, Credentials::new("alice", ALICE_PW))
+        .encryption(Encryption::Never);
+    let t = HttpTransport::new(c).unwrap();
+    assert!(
+        post(&t, Lane::CONTROL)
+            .await
+            .unwrap()
+            .contains(r#"User="alice""#)
+    );
+    swap.store(true, std::sync::atomic::Ordering::SeqCst);
+    let body = post(&t, Lane::CONTROL).await.unwrap();
+    assert!(body.contains(r#"User="alice""#), "{body}");
+    assert!(
+        !swap.load(std::sync::atomic::Ordering::SeqCst),
+        "the relay swapped"
+    );
+    assert!(post(&t, Lane::CONTROL).await.is_ok());
+    emu.shutdown().await;
+}
