@@ -237,3 +237,59 @@ fn step_with<P: Sspi + SspiImpl>(
         .unwrap_or_default();
     Ok(Step { token, done })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_tokens_are_raw_ntlm_or_spnego() {
+        let creds = Credentials::new("SERVER01\\alice", "pw");
+        let mut ntlm = ClientContext::new(AuthMethod::Ntlm, &creds, "server01").unwrap();
+        let step = ntlm.step(None).unwrap();
+        assert!(
+            step.token.starts_with(b"NTLMSSP\0\x01\0\0\0"),
+            "{:?}",
+            step.token
+        );
+        assert!(!step.done && !ntlm.is_done());
+        let mut spnego = ClientContext::new(AuthMethod::Negotiate, &creds, "server01").unwrap();
+        let step = spnego.step(None).unwrap();
+        // GSS-API InitialContextToken ([APPLICATION 0]) carrying the SPNEGO OID.
+        assert_eq!(step.token.first(), Some(&0x60));
+        let spnego_oid = [0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
+        assert!(
+            step.token
+                .windows(spnego_oid.len())
+                .any(|w| w == spnego_oid)
+        );
+        assert!(
+            step.token.windows(7).any(|w| w == b"NTLMSSP"),
+            "NTLM inside SPNEGO"
+        );
+    }
+
+    #[test]
+    fn hostile_server_tokens_are_errors_not_panics() {
+        let creds = Credentials::new("alice", "pw");
+        for method in [AuthMethod::Ntlm, AuthMethod::Negotiate] {
+            for junk in [
+                &b""[..],
+                b"NTLMSSP\0\x02\0\0\0",
+                b"\xa1\x03\x0a\x01",
+                &[0xff; 64],
+            ] {
+                let mut ctx = ClientContext::new(method, &creds, "h").unwrap();
+                ctx.step(None).unwrap();
+                assert!(
+                    ctx.step(Some(junk)).is_err(),
+                    "{method:?} accepted {junk:?}"
+                );
+            }
+        }
+        assert!(matches!(
+            ClientContext::new(AuthMethod::Kerberos, &creds, "h"),
+            Err(TransportError::Unsupported("kerberos"))
+        ));
+    }
+}
