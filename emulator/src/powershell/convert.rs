@@ -194,10 +194,10 @@ pub fn from_clixml(v: &X, key: Option<&SessionKey>) -> Value {
         | X::XmlDocument(s)
         | X::Decimal(s)
         | X::ScriptBlock(s) => {
-            if let X::Decimal(_) = v {
-                if let Ok(d) = s.parse::<f64>() {
-                    return Value::Double(d);
-                }
+            if let X::Decimal(_) = v
+                && let Ok(d) = s.parse::<f64>()
+            {
+                return Value::Double(d);
             }
             Value::String(s.clone())
         }
@@ -254,15 +254,14 @@ fn object_from(o: &XObject, key: Option<&SessionKey>) -> Value {
         .type_names
         .as_deref()
         .is_some_and(|t| t.iter().any(|n| n == clixml::ENUM_BASE_TYPES[0]));
-    if is_enum {
-        if let Some(text) = &o.to_string {
-            return Value::String(text.clone());
-        }
+    if is_enum && let Some(text) = &o.to_string {
+        return Value::String(text.clone());
     }
-    if o.adapted.is_empty() && o.extended.is_empty() {
-        if let Some(inner) = &o.value {
-            return from_clixml(inner, key);
-        }
+    if o.adapted.is_empty()
+        && o.extended.is_empty()
+        && let Some(inner) = &o.value
+    {
+        return from_clixml(inner, key);
     }
     let mut obj = PsObject::custom();
     if let Some(names) = o.type_names.as_deref() {

@@ -859,19 +859,20 @@ impl ShellBackend for PowerShellShell {
                     None => break,
                 }
             }
-            if io.queue.is_empty() && !p.final_queued {
-                if let Some(end) = io.end.clone() {
-                    let info = PipelineStateInfo {
-                        state: end.state,
-                        error: end.error,
-                    };
-                    p.out.queue(message_bytes(
-                        p.shared.pool_id,
-                        p.id,
-                        &Payload::PipelineState(info),
-                    ));
-                    p.final_queued = true;
-                }
+            if io.queue.is_empty()
+                && !p.final_queued
+                && let Some(end) = io.end.clone()
+            {
+                let info = PipelineStateInfo {
+                    state: end.state,
+                    error: end.error,
+                };
+                p.out.queue(message_bytes(
+                    p.shared.pool_id,
+                    p.id,
+                    &Payload::PipelineState(info),
+                ));
+                p.final_queued = true;
             }
         }
         // A writer blocked on a full queue may go on.
