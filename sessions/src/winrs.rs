@@ -224,6 +224,9 @@ pub enum OutputEvent {
 }
 
 /// An open WinRS shell on the server.
+///
+/// Dropping it does not delete the remote shell (that needs a request): call [`Shell::close`],
+/// or the server removes it after its idle timeout.
 #[derive(Debug)]
 pub struct Shell {
     client: WsManClient,
@@ -251,6 +254,30 @@ impl Shell {
             id,
             info: created.shell,
         })
+    }
+
+    /// A handle on an existing shell (found by enumeration, or kept from an earlier process),
+    /// without any request.
+    pub fn attach(client: &WsManClient, resource_uri: &str, id: ShellId) -> Self {
+        Self {
+            client: client.clone(),
+            resource_uri: resource_uri.to_owned(),
+            id,
+            info: None,
+        }
+    }
+
+    /// A handle on a command already running in this shell, without any request; the cleanup
+    /// signal of [`Process::wait`] is `terminate`.
+    pub fn process(&self, command_id: CommandId) -> Process {
+        Process {
+            client: self.client.clone(),
+            resource_uri: self.resource_uri.clone(),
+            shell_id: self.id.clone(),
+            command_id,
+            cleanup_signal: SignalCode::Terminate,
+            state: Mutex::new(ProcessState::default()),
+        }
     }
 
     /// The shell's id.

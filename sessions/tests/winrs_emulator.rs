@@ -583,6 +583,9 @@ async fn enumerate_get_disconnect_reconnect() {
         .reconnect(ns::RESOURCE_CMD, &id, Reconnect::default())
         .await
         .unwrap();
+    // A handle rebuilt from the ids alone (as another process of this client would) reads it.
+    let attached = Shell::attach(&client, ns::RESOURCE_CMD, id.clone());
+    let p = attached.process(p.id().clone());
     let out = p.wait().await.unwrap();
     assert!(out.stdout_text().contains("127.0.0.1"), "{out:?}");
     assert_eq!(out.exit_code, Some(0));
