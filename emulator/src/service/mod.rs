@@ -1090,10 +1090,11 @@ impl Service {
     ) -> OpResult {
         let machine = self.config.computer_name.clone();
         let shell = self.shell_for(caller, header)?;
-        if let Link::Connected { session, .. } = &shell.link {
-            if session != &header.session_id && c.command_id.is_none() {
-                return Err(Fault::already_connected(&machine));
-            }
+        if let Link::Connected { session, .. } = &shell.link
+            && session != &header.session_id
+            && c.command_id.is_none()
+        {
+            return Err(Fault::already_connected(&machine));
         }
         let response = shell.backend.connect(now, c)?;
         shell.link = Link::Connected {

@@ -342,10 +342,10 @@ impl ShellBackend for Fake {
         room: usize,
     ) -> Result<Option<ReceiveResponse>, Fault> {
         let mut s = self.state.lock().unwrap();
-        if let Some(id) = command {
-            if !s.commands.iter().any(|c| &c.id == id) {
-                return Err(Fault::unknown_command("SERVER01"));
-            }
+        if let Some(id) = command
+            && !s.commands.iter().any(|c| &c.id == id)
+        {
+            return Err(Fault::unknown_command("SERVER01"));
         }
         if s.output.is_empty() {
             return Ok(None);
