@@ -161,6 +161,38 @@ impl Proxy {
     }
 }
 
+/// The proxy the environment asks for to reach `host` over `scheme`: `HTTPS_PROXY` /
+/// `HTTP_PROXY` (either case), unless `NO_PROXY` lists the host (exact, domain suffix with or
+/// without a leading dot, or `*`). `lookup` reads a variable (`std::env::var` in practice).
+pub fn proxy_from_env(
+    scheme: Scheme,
+    host: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Option<Proxy> {
+    let var = |upper: &str| {
+        lookup(upper)
+            .or_else(|| lookup(&upper.to_ascii_lowercase()))
+            .filter(|v| !v.trim().is_empty())
+    };
+    if let Some(no_proxy) = var("NO_PROXY") {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        let bypass = no_proxy.split(',').map(str::trim).any(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            let domain = entry.trim_start_matches('.');
+            entry == "*"
+                || (!domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}"))))
+        });
+        if bypass {
+            return None;
+        }
+    }
+    let value = match scheme {
+        Scheme::Https => var("HTTPS_PROXY"),
+        Scheme::Http => var("HTTP_PROXY"),
+    }?;
+    Proxy::parse(&value)
+}
+
 /// Splits `host[:port]`, with `[v6]:port` support.
 pub(crate) fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     if let Some(rest) = s.strip_prefix('[') {
@@ -304,6 +336,12 @@ impl ConnectionConfig {
         self
     }
 
+    /// Use the proxy the environment names for this endpoint, if any ([`proxy_from_env`]).
+    pub fn proxy_from_env(mut self) -> Self {
+        self.proxy = proxy_from_env(self.scheme, &self.host, |k| std::env::var(k).ok());
+        self
+    }
+
     /// The port actually used.
     pub fn effective_port(&self) -> u16 {
         self.port.unwrap_or_else(|| self.scheme.default_port())
@@ -353,6 +391,39 @@ mod tests {
             })
         );
         assert!(Proxy::parse("http://a/b").is_none());
+    }
+
+    #[test]
+    fn proxies_from_the_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let vars = env(&[
+            ("https_proxy", "http://secure-proxy:3128"),
+            ("HTTP_PROXY", "plain-proxy:8000"),
+            ("NO_PROXY", "localhost, .corp.example,10.0.0.5"),
+        ]);
+        let p = |scheme, host| proxy_from_env(scheme, host, vars);
+        assert_eq!(p(Scheme::Https, "server01").unwrap().host, "secure-proxy");
+        assert_eq!(p(Scheme::Http, "server01").unwrap().port, 8000);
+        assert_eq!(p(Scheme::Http, "localhost"), None);
+        assert_eq!(p(Scheme::Http, "dc1.corp.example"), None);
+        assert_eq!(p(Scheme::Http, "corp.example"), None);
+        assert_eq!(
+            p(Scheme::Http, "notcorp.example").unwrap().host,
+            "plain-proxy"
+        );
+        assert_eq!(p(Scheme::Http, "10.0.0.5"), None);
+        let all = env(&[("HTTP_PROXY", "p:1"), ("no_proxy", "*")]);
+        assert_eq!(proxy_from_env(Scheme::Http, "x", all), None);
+        assert_eq!(
+            proxy_from_env(Scheme::Https, "x", env(&[("HTTP_PROXY", "p:1")])),
+            None
+        );
     }
 
     #[test]

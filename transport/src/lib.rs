@@ -30,7 +30,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use config::{AuthMethod, ConnectionConfig, Credentials, Encryption, Proxy, Scheme};
+pub use config::{
+    AuthMethod, ConnectionConfig, Credentials, Encryption, Proxy, Scheme, proxy_from_env,
+};
 pub use error::TransportError;
 pub use http::HttpTransport;
 
