@@ -6,7 +6,9 @@
 pub mod conn;
 pub mod demo;
 pub mod exec;
+pub mod netsession;
 pub mod print;
+pub mod rds;
 pub mod session;
 pub mod state;
 pub mod table;
@@ -46,6 +48,10 @@ pub enum Command {
     Enter(session::EnterArgs),
     /// Run a command in a WinRS cmd shell; exits with its exit code.
     Exec(exec::ExecArgs),
+    /// Remote Desktop sessions: query, reset, logoff, msg (one or many hosts).
+    Rds(rds::RdsArgs),
+    /// SMB sessions to the host: list, info, delete (one or many hosts).
+    Netsession(netsession::NetSessionArgs),
     /// Run the WinRM service emulator until Ctrl-C.
     Emulator(emulator::cli::EmulatorArgs),
     /// Start an in-process emulator and walk the disconnected-session scenarios.
@@ -65,6 +71,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Remove(a) => session::remove(g, a).await,
         Command::Enter(a) => session::enter(g, a).await,
         Command::Exec(a) => exec::exec(g, a).await,
+        Command::Rds(a) => rds::run(g, a).await,
+        Command::Netsession(a) => netsession::run(g, a).await,
         Command::Emulator(a) => run_emulator(a).await,
         Command::Demo(a) => demo::demo(a).await,
     }
