@@ -26,6 +26,8 @@ password = "{ALICE_PW}"
 admin = true
 [service]
 max_timeout_ms = 5000
+# Plaintext SOAP over HTTP is refused, so every passing client really encrypted its messages.
+allow_unencrypted = false
 [[session_configurations]]
 name = "Microsoft.PowerShell"
 min_idle_timeout_ms = 1000
@@ -121,6 +123,15 @@ async fn pypsrp_execute_ps_output_streams_and_had_errors() {
     seen.is("clean_had_errors", "false");
     seen.is("throw_had_errors", "true");
     assert!(seen.get("throw_errors").contains("fatal"), "{}", seen.1);
+    // The control: the same client without encryption is refused by this configuration.
+    let plain = scenario("plaintext_basic", &emu.url()).await;
+    plain.is("plaintext", r#""refused""#);
+    emu.shutdown().await;
+    let mut open_cfg = config("");
+    open_cfg.service.allow_unencrypted = true;
+    let emu = start(open_cfg).await;
+    let plain = scenario("plaintext_basic", &emu.url()).await;
+    plain.is("plaintext", r#""accepted""#);
     emu.shutdown().await;
 }
 

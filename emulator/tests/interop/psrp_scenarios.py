@@ -88,6 +88,22 @@ def execute_ps(url, user, password):
     out("throw_errors", [str(e) for e in streams.error])
 
 
+def plaintext_basic(url, user, password):
+    """The same call without message encryption (Basic over HTTP): accepted or refused."""
+    from pypsrp.client import Client
+
+    u = urlparse(url)
+    c = Client(
+        u.hostname, port=u.port, username=user, password=password, ssl=False, auth="basic", encryption="never"
+    )
+    try:
+        c.execute_ps("'should not run'")
+        out("plaintext", "accepted")
+    except Exception as e:  # noqa: BLE001 - the refusal is the expected outcome
+        out("plaintext", "refused")
+        out("plaintext_error", type(e).__name__)
+
+
 def pool_streams(url, user, password):
     from pypsrp.powershell import PowerShell, RunspacePool
 
@@ -367,6 +383,7 @@ def pywinrm_run_ps(url, user, password):
 SCENARIOS = {
     "execute_ps": execute_ps,
     "pool_streams": pool_streams,
+    "plaintext_basic": plaintext_basic,
     "disconnect_connect": disconnect_connect,
     "block_mode": block_mode,
     "reconnect_same_client": reconnect_same_client,
