@@ -296,6 +296,8 @@ impl PowerShellShell {
             computer_name: machine.clone(),
             user_name: ctx.owner.to_owned(),
             user_domain: machine.clone(),
+            is_admin: ctx.config.user(ctx.owner).is_some_and(|u| u.admin),
+            sessions: ctx.config.sessions(),
             process_id,
             ..EngineContext::default()
         };
@@ -472,6 +474,23 @@ impl PowerShellShell {
             shared,
             final_queued: false,
             delivered: false,
+        });
+    }
+
+    /// Forgets the oldest pipelines whose Done was delivered, keeping a few so that a late
+    /// `terminate` from the client still finds its command (clients that never signal would
+    /// otherwise grow the list forever).
+    fn prune_delivered(&mut self) {
+        const KEEP: usize = 32;
+        let delivered = self.pipelines.iter().filter(|p| p.delivered).count();
+        let mut excess = delivered.saturating_sub(KEEP);
+        self.pipelines.retain(|p| {
+            if excess > 0 && p.delivered {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
         });
     }
 
@@ -755,6 +774,7 @@ impl ShellBackend for PowerShellShell {
             ));
         };
         let pid = first.pipeline_id;
+        self.prune_delivered();
         if first.message_type == MessageType::GET_COMMAND_METADATA {
             let payload = Payload::decode(first.message_type, &first.data)
                 .map_err(|e| internal_error(&self.machine, &e.to_string()))?;

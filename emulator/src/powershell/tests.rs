@@ -657,3 +657,22 @@ fn host_responses_on_pr_reach_the_pipeline() {
     let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
     assert_eq!(strings(&seen), ["ok"]);
 }
+
+#[test]
+fn delivered_pipelines_are_forgotten_after_a_while() {
+    let mut rig = open(config(1024, "Block"));
+    let mut first = None;
+    for i in 0..40 {
+        let (id, mut p) = rig.start(script(&format!("{i}"), true));
+        rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
+        first.get_or_insert(id);
+    }
+    let first = first.expect("a first command");
+    // The oldest is gone; a recent one still answers a late terminate.
+    assert!(rig.shell.records_written(&first).is_none());
+    let (id, mut p) = rig.start(script("'last'", true));
+    rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
+    rig.shell
+        .signal(Instant::now(), Some(&id), &SignalCode::Terminate)
+        .expect("a late terminate is accepted");
+}
