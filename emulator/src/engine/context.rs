@@ -12,7 +12,8 @@ pub struct EngineContext {
     /// The user's domain (`whoami` prints `domain\user`, lowercased).
     pub user_domain: String,
     /// The connected user is a member of Administrators (may reset other users' sessions,
-    /// run `net session`, `Get-SmbSession`).
+    /// run `net session`, `Get-SmbSession`). Off by default: a backend that forgets to set it
+    /// refuses rather than elevates.
     pub is_admin: bool,
     /// The host's logon and network sessions (shared by every shell of one emulator).
     pub sessions: crate::sessions_table::SharedSessions,
@@ -122,7 +123,7 @@ impl Default for EngineContext {
             computer_name,
             user_name,
             user_domain: "SERVER01".to_owned(),
-            is_admin: true,
+            is_admin: false,
             sessions: crate::sessions_table::SharedSessions::default(),
             utc_offset_minutes: 0,
             ps_version: "5.1.17763.1".to_owned(),
