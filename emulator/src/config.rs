@@ -295,6 +295,20 @@ impl Config {
                 });
             }
         }
+        for (i, r) in self.rds_sessions.iter().enumerate() {
+            if crate::sessions_table::RdsState::parse(&r.state).is_none() {
+                return Err(ConfigError::Invalid {
+                    key: format!("rds_sessions[{i}].state"),
+                    reason: "must be Active, Conn, ConnQ, Shadow, Disc, Idle, Listen, Reset, Down or Init".into(),
+                });
+            }
+            if self.rds_sessions[..i].iter().any(|o| o.id == r.id) {
+                return Err(ConfigError::Invalid {
+                    key: format!("rds_sessions[{i}].id"),
+                    reason: format!("session id {} is used twice", r.id),
+                });
+            }
+        }
         if self.session_configuration(DEFAULT_CONFIGURATION).is_none() {
             self.session_configurations
                 .insert(0, SessionConfiguration::default());
@@ -542,6 +556,19 @@ unpolled_disconnect_ms = 500
         assert!(!e.to_string().contains("98765"), "{e}");
         let e = Config::from_toml("[service]\nauth = []\n").unwrap_err();
         assert!(e.to_string().contains("service.auth"), "{e}");
+    }
+
+    #[test]
+    fn rds_sessions_are_checked() {
+        let e = Config::from_toml("[[rds_sessions]]\nid = 2\nstate = \"Sleeping\"\n").unwrap_err();
+        assert!(e.to_string().contains("rds_sessions[0].state"), "{e}");
+        let e =
+            Config::from_toml("[[rds_sessions]]\nid = 2\n[[rds_sessions]]\nid = 2\n").unwrap_err();
+        assert!(e.to_string().contains("rds_sessions[1].id"), "{e}");
+        let c =
+            Config::from_toml("[[rds_sessions]]\nid = 2\nstate = \"disc\"\nunsaved_work = false\n")
+                .unwrap();
+        assert!(!c.rds_sessions[0].unsaved_work);
     }
 
     #[test]

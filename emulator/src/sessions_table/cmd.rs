@@ -234,19 +234,20 @@ impl Tool<'_> {
                 return Ok(1);
             }
         };
+        // Output is written after the table is unlocked: a full output buffer may block.
+        let result = table.reset(id, &self.actor(), now);
+        drop(table);
         if sw.verbose {
             self.out(format!("Resetting session ID {id}\r\n"))?;
         }
-        match table.reset(id, &self.actor(), now) {
+        match result {
             Ok(_) => {
-                drop(table);
                 if sw.verbose {
                     self.out(format!("Session ID {id} has been reset\r\n"))?;
                 }
                 Ok(0)
             }
             Err(e) => {
-                drop(table);
                 self.err(format!(
                     "Could not reset session ID {id}, Error code {code}\r\nError [{code}]:{msg}\r\n",
                     code = e.code(),
@@ -287,13 +288,14 @@ impl Tool<'_> {
                 return Ok(1);
             }
         };
+        let result = table.logoff(id, &self.actor(), now);
+        drop(table);
         if sw.verbose {
             self.out(format!("Logging off session ID {id}\r\n"))?;
         }
-        match table.logoff(id, &self.actor(), now) {
+        match result {
             Ok(_) => Ok(0),
             Err(e) => {
-                drop(table);
                 self.err(format!(
                     "Could not logoff session ID {id} from session {current}, Error code {code}\r\nError [{code}]:{msg}\r\n",
                     code = e.code(),
