@@ -22,7 +22,7 @@ fn object(i: u32, type_names: &Arc<[String]>) -> Value {
                 "StartTime",
                 Value::DateTime(format!("2024-01-01T12:00:{:02}Z", i % 60)),
             )
-            .with_member("Responding", i % 2 == 0)
+            .with_member("Responding", i.is_multiple_of(2))
             .with_member("Company", "Contoso\r\nLtd")
             .with_member("Guid", Value::Guid(uuid::Uuid::from_u128(u128::from(i)))),
     )

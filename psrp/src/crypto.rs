@@ -90,7 +90,7 @@ impl SessionKey {
     /// [`CryptoError::SecureString`] when the length, the padding or the UTF-16 is wrong (which
     /// is what a wrong key looks like).
     pub fn decrypt_secure_string(&self, data: &[u8]) -> Result<String, CryptoError> {
-        if data.is_empty() || data.len() % AES_BLOCK != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(AES_BLOCK) {
             return Err(CryptoError::SecureString(
                 "length is not a multiple of 16 bytes",
             ));

@@ -471,10 +471,8 @@ impl Defragmenter {
         }
         partial.data.extend_from_slice(data);
         partial.next_fragment_id += 1;
-        if end {
-            if let Some(partial) = self.partial.remove(&object_id) {
-                self.complete(object_id, partial.data);
-            }
+        if end && let Some(partial) = self.partial.remove(&object_id) {
+            self.complete(object_id, partial.data);
         }
         Ok(())
     }

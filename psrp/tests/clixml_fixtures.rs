@@ -36,10 +36,10 @@ fn base64_blobs(line: &str) -> Vec<Vec<u8>> {
             let body = &rest[gt + 1..];
             let end = body.find('<').unwrap_or(body.len());
             let text: String = body[..end].split_whitespace().collect();
-            if let Ok(bytes) = BASE64.decode(&text) {
-                if !bytes.is_empty() {
-                    out.push(bytes);
-                }
+            if let Ok(bytes) = BASE64.decode(&text)
+                && !bytes.is_empty()
+            {
+                out.push(bytes);
             }
         }
     }

@@ -416,12 +416,11 @@ impl<'i, 'l> Parser<'i, 'l> {
     fn resolve_qname_text(&self, el: &mut Element) {
         let text = el.text();
         let qname = text.trim();
-        if qname.contains(':') {
-            if let (ResolveResult::Bound(n), _) =
+        if qname.contains(':')
+            && let (ResolveResult::Bound(n), _) =
                 self.reader.resolve_element(QName(qname.as_bytes()))
-            {
-                el.text_ns = namespace(n.as_ref(), 0).ok();
-            }
+        {
+            el.text_ns = namespace(n.as_ref(), 0).ok();
         }
     }
 }

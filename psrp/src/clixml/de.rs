@@ -262,10 +262,10 @@ impl<'a> Parser<'a> {
             let value = attr.unescape_value().map_err(|err| self.xml_error(err))?;
             *slot = Some(value.into_owned());
         }
-        if let Some(name) = &mut attrs.name {
-            if let Cow::Owned(decoded) = decode_escapes(name) {
-                *name = decoded;
-            }
+        if let Some(name) = &mut attrs.name
+            && let Cow::Owned(decoded) = decode_escapes(name)
+        {
+            *name = decoded;
         }
         Ok(attrs)
     }
