@@ -16,6 +16,17 @@ pub(crate) const CHALLENGE: u32 = 2;
 pub(crate) const AUTHENTICATE: u32 = 3;
 
 const NEGOTIATE_UNICODE: u32 = 0x0000_0001;
+/// NTLMSSP_REQUEST_TARGET.
+const REQUEST_TARGET: u32 = 0x0000_0004;
+/// NTLMSSP_NEGOTIATE_NTLM.
+const NEGOTIATE_NTLM: u32 = 0x0000_0200;
+/// Where NegotiateFlags sit in a NEGOTIATE_MESSAGE.
+const NEGOTIATE_FLAGS_AT: usize = 12;
+/// MsvAvFlags AV pair id, and its bit saying the AUTHENTICATE message carries a MIC.
+const MSV_AV_FLAGS: u16 = 6;
+const AV_FLAG_MIC: u32 = 0x0000_0002;
+/// MsvAvEOL.
+const MSV_AV_EOL: u16 = 0;
 /// NTProofStr (16) + RespType, HiRespType, Reserved1/2 (8) + TimeStamp (8) + ChallengeFromClient
 /// (8) + Reserved3 (4): the AV pairs of the NTLMv2 client challenge start here.
 const AV_PAIRS_OFFSET: usize = 44;
@@ -28,6 +39,32 @@ pub(crate) fn message_type(token: &[u8]) -> Option<u32> {
         return None;
     }
     read_u32(token, 8)
+}
+
+/// A copy of a NEGOTIATE_MESSAGE with NTLMSSP_REQUEST_TARGET and NTLMSSP_NEGOTIATE_NTLM set,
+/// when it lacks either; `None` when it has both (or is too short to carry flags).
+///
+/// sspi's acceptor refuses a NEGOTIATE without these two flags, although Windows answers it:
+/// Go's Azure/go-ntlmssp (masterzen/winrm `ClientNTLM`) sends 0xa0880001 and has neither. Both
+/// only ask the server for something (NTLM rather than LM, a target name in the CHALLENGE), so
+/// setting them does not lower what is checked afterwards. The one thing an amended copy changes
+/// is the MIC: it is computed over the NEGOTIATE bytes as sent, and sspi keeps the copy, so a
+/// MIC can never verify after an amendment. The caller refuses such AUTHENTICATE messages
+/// outright (fail closed); clients sending these NEGOTIATE messages send no MIC (go-ntlmssp
+/// never does), and without a MIC nothing protects the NEGOTIATE bytes anyway.
+pub(crate) fn with_required_flags(token: &[u8]) -> Option<Vec<u8>> {
+    if message_type(token) != Some(NEGOTIATE) {
+        return None;
+    }
+    let flags = read_u32(token, NEGOTIATE_FLAGS_AT)?;
+    let wanted = flags | REQUEST_TARGET | NEGOTIATE_NTLM;
+    if wanted == flags {
+        return None;
+    }
+    let mut copy = token.to_vec();
+    copy.get_mut(NEGOTIATE_FLAGS_AT..NEGOTIATE_FLAGS_AT + 4)?
+        .copy_from_slice(&wanted.to_le_bytes());
+    Some(copy)
 }
 
 /// The 8-byte server challenge of a CHALLENGE_MESSAGE.
@@ -87,6 +124,23 @@ impl Authenticate {
             domain,
             nt_response,
         })
+    }
+
+    /// Whether the client says it sent a MIC: MsvAvFlags bit 0x2 in the AV pairs of its NTLMv2
+    /// response (MS-NLMP 2.2.2.1). Responses that are not NTLMv2 have none.
+    pub(crate) fn announces_mic(&self) -> bool {
+        let mut pairs = self.nt_response.get(AV_PAIRS_OFFSET..).unwrap_or_default();
+        while let (Some(id), Some(len)) = (read_u16(pairs, 0), read_u16(pairs, 2)) {
+            let Some(value) = pairs.get(4..4 + usize::from(len)) else {
+                return false;
+            };
+            match id {
+                MSV_AV_EOL => return false,
+                MSV_AV_FLAGS => return read_u32(value, 0).is_some_and(|f| f & AV_FLAG_MIC != 0),
+                _ => pairs = pairs.get(4 + usize::from(len)..).unwrap_or_default(),
+            }
+        }
+        false
     }
 
     /// Checks the NTProofStr against `server_challenge` and `password`.

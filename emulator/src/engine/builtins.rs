@@ -36,11 +36,12 @@ impl Args {
             match item {
                 ArgItem::Named(n, Some(v)) => out.named.push((n, Some(v))),
                 ArgItem::Named(n, None) => {
-                    if !is_switch(&n) && matches!(it.peek(), Some(ArgItem::Pos(_))) {
-                        if let Some(ArgItem::Pos(v)) = it.next() {
-                            out.named.push((n, Some(v)));
-                            continue;
-                        }
+                    if !is_switch(&n)
+                        && matches!(it.peek(), Some(ArgItem::Pos(_)))
+                        && let Some(ArgItem::Pos(v)) = it.next()
+                    {
+                        out.named.push((n, Some(v)));
+                        continue;
                     }
                     out.named.push((n, None));
                 }
@@ -233,10 +234,10 @@ pub fn is_switch(cmd: Builtin, name: &str) -> bool {
 
 /// The `begin` step.
 pub(crate) fn begin(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, _st: &mut State) -> R<()> {
-    if cmd == Builtin::ForEachObject {
-        if let Some(sb) = args.get(&["begin"]) {
-            ev.run_scriptblock_items(&sb, None)?;
-        }
+    if cmd == Builtin::ForEachObject
+        && let Some(sb) = args.get(&["begin"])
+    {
+        ev.run_scriptblock_items(&sb, None)?;
     }
     Ok(())
 }
@@ -352,10 +353,10 @@ fn process_inner(
             if st.count <= skip {
                 return Ok(());
             }
-            if let Some(f) = first {
-                if st.count - skip > f.max(0) as usize {
-                    return Ok(());
-                }
+            if let Some(f) = first
+                && st.count - skip > f.max(0) as usize
+            {
+                return Ok(());
             }
             select_project(ev, args, v)
         }
@@ -650,10 +651,10 @@ fn process_inner(
                 .map(Value::into_items);
             let display = args.get(&["displayname"]).map(|v| v.to_string());
             for s in &svcs {
-                if let Some(d) = &display {
-                    if ops::wildcard_match(d, &s.display_name, false) {
-                        ev.write_output(s.to_object())?;
-                    }
+                if let Some(d) = &display
+                    && ops::wildcard_match(d, &s.display_name, false)
+                {
+                    ev.write_output(s.to_object())?;
                 }
             }
             if display.is_some() {

@@ -426,12 +426,13 @@ fn split_operators(line: &str) -> Vec<(Op, String)> {
         if c == '"' {
             quoted = !quoted;
         }
-        if !quoted && c == '^' {
-            if let Some(&n) = chars.get(i + 1) {
-                cur.push(n);
-                i += 2;
-                continue;
-            }
+        if !quoted
+            && c == '^'
+            && let Some(&n) = chars.get(i + 1)
+        {
+            cur.push(n);
+            i += 2;
+            continue;
         }
         if !quoted && (c == '&' || (c == '|' && chars.get(i + 1) == Some(&'|'))) {
             out.push((op, std::mem::take(&mut cur)));
@@ -456,10 +457,10 @@ fn split_operators(line: &str) -> Vec<(Op, String)> {
 
 fn split_word(s: &str) -> (&str, &str) {
     let s = s.trim_start();
-    if let Some(rest) = s.strip_prefix('"') {
-        if let Some(end) = rest.find('"') {
-            return (&s[..end + 2], &rest[end + 1..]);
-        }
+    if let Some(rest) = s.strip_prefix('"')
+        && let Some(end) = rest.find('"')
+    {
+        return (&s[..end + 2], &rest[end + 1..]);
     }
     let end = s.find(char::is_whitespace).unwrap_or(s.len());
     let (w, r) = s.split_at(end);

@@ -118,7 +118,7 @@ impl<'a> Evaluator<'a> {
         if self.host.should_stop() {
             return Err(Flow::Stopped);
         }
-        if self.steps % YIELD_EVERY == 0 {
+        if self.steps.is_multiple_of(YIELD_EVERY) {
             self.host.yield_now();
         }
         Ok(())
@@ -372,10 +372,10 @@ impl<'a> Evaluator<'a> {
                 }
                 loop {
                     self.tick()?;
-                    if let Some(c) = cond {
-                        if !self.pipeline_value(c)?.is_truthy() {
-                            return Ok(());
-                        }
+                    if let Some(c) = cond
+                        && !self.pipeline_value(c)?.is_truthy()
+                    {
+                        return Ok(());
                     }
                     if self.loop_body(body, label)? {
                         return Ok(());
@@ -463,17 +463,15 @@ impl<'a> Evaluator<'a> {
                             }
                         }
                     }
-                    if !matched {
-                        if let Some(d) = default {
-                            self.set_var("_", item.clone());
-                            match self.exec_block(d) {
-                                Ok(()) => {}
-                                Err(Flow::Break(l)) if l.is_none() || l == *label => break 'items,
-                                Err(Flow::Continue(l)) if l.is_none() || l == *label => {
-                                    continue 'items;
-                                }
-                                Err(e) => return Err(e),
+                    if !matched && let Some(d) = default {
+                        self.set_var("_", item.clone());
+                        match self.exec_block(d) {
+                            Ok(()) => {}
+                            Err(Flow::Break(l)) if l.is_none() || l == *label => break 'items,
+                            Err(Flow::Continue(l)) if l.is_none() || l == *label => {
+                                continue 'items;
                             }
+                            Err(e) => return Err(e),
                         }
                     }
                 }
@@ -594,11 +592,11 @@ impl<'a> Evaluator<'a> {
 
     /// The value of a statement used as an expression (assignment right-hand side).
     pub(crate) fn stmt_value(&mut self, s: &Stmt) -> R<Value> {
-        if let StmtKind::Pipeline(p) = &s.kind {
-            if let [PipeElement::Expr(e)] = p.elements.as_slice() {
-                self.current_offset = p.offset;
-                return self.eval(e);
-            }
+        if let StmtKind::Pipeline(p) = &s.kind
+            && let [PipeElement::Expr(e)] = p.elements.as_slice()
+        {
+            self.current_offset = p.offset;
+            return self.eval(e);
         }
         let out = self.collect(|ev| ev.exec_stmt(s))?;
         Ok(Value::from_output(out))
@@ -1296,11 +1294,11 @@ impl<'a> Evaluator<'a> {
                 })
             }
             Expr::Cast(t, x) => {
-                if t.eq_ignore_ascii_case("ordered") {
-                    if let Expr::Hashtable(_) = x.as_ref() {
-                        let v = self.eval(x)?;
-                        return Ok(ops::cast("ordered", v, 0)?);
-                    }
+                if t.eq_ignore_ascii_case("ordered")
+                    && let Expr::Hashtable(_) = x.as_ref()
+                {
+                    let v = self.eval(x)?;
+                    return Ok(ops::cast("ordered", v, 0)?);
                 }
                 let v = self.eval(x)?;
                 let off = self.rs.ctx.utc_offset_minutes;
@@ -1522,16 +1520,16 @@ impl<'a> Evaluator<'a> {
             }
             _ => {}
         }
-        if let Value::Array(items) = &lv {
-            if !matches!(op, CmpOp::Contains | CmpOp::NotContains) {
-                let mut out = Vec::new();
-                for x in items {
-                    if ops::compare_op(op, x, &rv, cs)? {
-                        out.push(x.clone());
-                    }
+        if let Value::Array(items) = &lv
+            && !matches!(op, CmpOp::Contains | CmpOp::NotContains)
+        {
+            let mut out = Vec::new();
+            for x in items {
+                if ops::compare_op(op, x, &rv, cs)? {
+                    out.push(x.clone());
                 }
-                return Ok(Value::Array(out));
             }
+            return Ok(Value::Array(out));
         }
         Ok(Value::Bool(ops::compare_op(op, &lv, &rv, cs)?))
     }

@@ -256,17 +256,18 @@ pub fn error_text(e: &ErrorRecord, invocation: Option<&str>) -> String {
         out.push_str(&format!("{prefix} : {}", e.message));
     }
     out.push_str("\r\n");
-    if let Some(p) = &e.position {
-        if !p.line_text.is_empty() && e.activity != "Write-Error" {
-            out.push_str(&format!(
-                "At line:{} char:{}\r\n+ {}\r\n+ {}{}\r\n",
-                p.line,
-                p.column,
-                p.line_text,
-                " ".repeat(p.column.saturating_sub(1)),
-                "~".repeat(p.length.max(1))
-            ));
-        }
+    if let Some(p) = &e.position
+        && !p.line_text.is_empty()
+        && e.activity != "Write-Error"
+    {
+        out.push_str(&format!(
+            "At line:{} char:{}\r\n+ {}\r\n+ {}{}\r\n",
+            p.line,
+            p.column,
+            p.line_text,
+            " ".repeat(p.column.saturating_sub(1)),
+            "~".repeat(p.length.max(1))
+        ));
     }
     out.push_str(&format!(
         "    + CategoryInfo          : {}\r\n",

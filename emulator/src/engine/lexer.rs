@@ -188,12 +188,12 @@ impl Cursor {
             if c.is_whitespace() || matches!(c, '|' | ';' | '(' | ')' | '{' | '}' | ',' | '&') {
                 break;
             }
-            if c == '`' {
-                if let Some(n) = self.peek_at(1) {
-                    s.push(n);
-                    self.bump(2);
-                    continue;
-                }
+            if c == '`'
+                && let Some(n) = self.peek_at(1)
+            {
+                s.push(n);
+                self.bump(2);
+                continue;
             }
             s.push(c);
             self.bump(1);

@@ -223,10 +223,12 @@ impl Runspace {
         input: Option<Vec<Value>>,
         host: &dyn EngineHost,
     ) -> PipelineOutcome {
-        if let [single] = commands {
-            if single.is_script && single.parameters.is_empty() && !single.merge_errors {
-                return self.run_script(&single.command, input, host);
-            }
+        if let [single] = commands
+            && single.is_script
+            && single.parameters.is_empty()
+            && !single.merge_errors
+        {
+            return self.run_script(&single.command, input, host);
         }
         let text = commands
             .iter()

@@ -366,12 +366,12 @@ impl Tool<'_> {
         let mut lines = String::new();
         let from = self.ctx.user_name.clone();
         for id in ids {
-            if let Ok(name) = table.message(id, &from, &text, seconds, now) {
-                if sw.verbose {
-                    lines.push_str(&format!(
+            if let Ok(name) = table.message(id, &from, &text, seconds, now)
+                && sw.verbose
+            {
+                lines.push_str(&format!(
                         "Sending message to session {name}, display time {seconds}\r\nAsync message sent to session {name}.\r\n"
                     ));
-                }
             }
         }
         drop(table);

@@ -95,10 +95,10 @@ impl CustomCommand for CloseSmbSession {
             let mut t = inv.context().sessions.lock();
             t.close_smb(&by, now, |s| filter.matches(s))
         };
-        if closed.is_empty() {
-            if let Some(e) = filter.not_found(cmdlet) {
-                inv.write_error(e);
-            }
+        if closed.is_empty()
+            && let Some(e) = filter.not_found(cmdlet)
+        {
+            inv.write_error(e);
         }
         Ok(())
     }
