@@ -575,7 +575,138 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn command_lines_parse() {
+        let cli = parse(&[
+            "psrm",
+            "rds",
+            "reset",
+            "--state",
+            "Disc",
+            "--idle-longer-than",
+            "2h",
+            "--session-user",
+            "bob",
+            "--warn",
+            "saving time",
+            "--grace",
+            "30s",
+            "--dry-run",
+            "-H",
+            "a,b",
+            "--throttle-limit",
+            "4",
+        ]);
+        let Command::Rds(RdsArgs {
+            command: RdsCommand::Reset(a),
+        }) = &cli.command
+        else {
+            panic!("not rds reset");
+        };
+        assert_eq!(a.session, None);
+        assert_eq!(a.grace, Duration::from_secs(30));
+        assert!(a.dry_run);
+        assert_eq!(a.hosts.throttle_limit, 4);
+        let f = filter(&a.filter).unwrap();
+        assert_eq!(f.state, Some(SessionState::Disconnected));
+        assert_eq!(f.idle_longer_than, Some(Duration::from_secs(7200)));
+        assert_eq!(f.user.as_deref(), Some("bob"));
+        assert_eq!(hosts(&cli.global, &a.hosts).unwrap(), ["a", "b"]);
+
+        let cli = parse(&["psrm", "-H", "h1", "rds", "logoff", "rdp-tcp#6"]);
+        let Command::Rds(RdsArgs {
+            command: RdsCommand::Logoff(a),
+        }) = &cli.command
+        else {
+            panic!("not rds logoff");
+        };
+        assert_eq!(a.session.as_deref(), Some("rdp-tcp#6"));
+        assert_eq!(a.grace, Duration::from_secs(60));
+
+        let cli = parse(&["psrm", "rds", "msg", "*", "back", "in", "5", "--time", "2m"]);
+        let Command::Rds(RdsArgs {
+            command: RdsCommand::Msg(m),
+        }) = &cli.command
+        else {
+            panic!("not rds msg");
+        };
+        assert_eq!(m.text.join(" "), "back in 5");
+        assert_eq!(m.time, Some(Duration::from_secs(120)));
+        assert!(hosts(&cli.global, &m.hosts).is_err(), "no host given");
+
+        for line in [
+            &["psrm", "netsession", "list", "-H", "x"][..],
+            &[
+                "psrm",
+                "netsession",
+                "info",
+                "10.0.0.7",
+                "-H",
+                "x",
+                "--json",
+            ],
+            &[
+                "psrm",
+                "netsession",
+                "delete",
+                "\\\\10.0.0.7",
+                "--dry-run",
+                "-H",
+                "x",
+            ],
+            &["psrm", "rds", "query", "--all", "-H", "x"],
+        ] {
+            parse(line);
+        }
+        assert!(
+            Cli::try_parse_from(["psrm", "rds", "reset", "--idle-longer-than", "soon"]).is_err()
+        );
+        let cli = parse(&["psrm", "rds", "reset", "--state", "Sleeping", "-H", "x"]);
+        let Command::Rds(RdsArgs {
+            command: RdsCommand::Reset(a),
+        }) = &cli.command
+        else {
+            panic!("not rds reset");
+        };
+        assert!(filter(&a.filter).is_err());
+    }
+
+    #[test]
+    fn hosts_file_adds_hosts_once() {
+        let dir = std::env::temp_dir().join(format!("psrm-hosts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hosts.txt");
+        std::fs::write(&file, "# servers\nsrv1\n\nSRV2:5986\nsrv3\n").unwrap();
+        let cli = parse(&[
+            "psrm",
+            "-H",
+            "srv2:5986,srv0",
+            "rds",
+            "query",
+            "--hosts-file",
+            file.to_str().unwrap(),
+        ]);
+        let Command::Rds(RdsArgs {
+            command: RdsCommand::Query(q),
+        }) = &cli.command
+        else {
+            panic!("not rds query");
+        };
+        assert_eq!(
+            hosts(&cli.global, &q.hosts).unwrap(),
+            ["srv2:5986", "srv0", "srv1", "srv3"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn durations() {
