@@ -109,10 +109,10 @@ pub fn one_line(e: &anyhow::Error) -> String {
     }
     let text = parts.join(": ");
     let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some(se) = e.chain().find_map(|c| c.downcast_ref::<sessions::Error>()) {
-        if se.is_auth() {
-            line.push_str(" (authentication failed: check -u, PSRM_PASSWORD and --auth)");
-        }
+    if let Some(se) = e.chain().find_map(|c| c.downcast_ref::<sessions::Error>())
+        && se.is_auth()
+    {
+        line.push_str(" (authentication failed: check -u, PSRM_PASSWORD and --auth)");
     }
     line
 }

@@ -597,10 +597,10 @@ pub async fn run_interruptible(
     out.reason = pipeline.reason().cloned();
     session.forget_command(&id);
     result.context("receiving the output failed")?;
-    if let Some(reason) = &out.reason {
-        if !json {
-            eprintln!("{}", reason.message().unwrap_or("the pipeline failed"));
-        }
+    if let Some(reason) = &out.reason
+        && !json
+    {
+        eprintln!("{}", reason.message().unwrap_or("the pipeline failed"));
     }
     printer.output(&out);
     printer.finish();

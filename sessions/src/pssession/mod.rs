@@ -30,8 +30,8 @@ use std::fmt;
 use std::time::Duration;
 
 use psrp::clixml::Value;
-use psrp::fragment::ObjectId;
-use psrp::message::{PipelineId, RunspacePoolId};
+use psrp::fragment::{Defragmenter, ObjectId};
+use psrp::message::{Message, PipelineId, RunspacePoolId};
 use psrp::messages::CreatePipeline;
 use psrp::pipeline::{Event as PipelineEvent, Pipeline as PipelineCore};
 use psrp::records::{
@@ -142,6 +142,11 @@ pub struct SessionOptions {
     pub output_buffering_mode: Option<BufferMode>,
     /// MinRunspaces / MaxRunspaces of the pool.
     pub runspaces: (i32, i32),
+    /// The runspace pool id (= ShellId); a random one when `None`. Ids are injectable so
+    /// replays and tests come out the same on every run.
+    pub runspace_pool_id: Option<Uuid>,
+    /// `WINRS_NOPROFILE`: do not load the user profile (`-NoMachineProfile`).
+    pub no_profile: bool,
 }
 
 impl Default for SessionOptions {
@@ -152,6 +157,8 @@ impl Default for SessionOptions {
             idle_timeout: None,
             output_buffering_mode: None,
             runspaces: (1, 1),
+            runspace_pool_id: None,
+            no_profile: false,
         }
     }
 }
@@ -225,6 +232,8 @@ pub struct Invocation {
     pub commands: Vec<Command>,
     /// Input objects sent before the end of input.
     pub input: Vec<Value>,
+    /// The pipeline id (= CommandId); a random one when `None`.
+    pub pipeline_id: Option<Uuid>,
 }
 
 impl Invocation {
@@ -233,6 +242,7 @@ impl Invocation {
         Self {
             commands: vec![Command::new(text, true)],
             input: Vec::new(),
+            pipeline_id: None,
         }
     }
 
@@ -241,6 +251,7 @@ impl Invocation {
         Self {
             commands: vec![Command::new(name, false)],
             input: Vec::new(),
+            pipeline_id: None,
         }
     }
 
@@ -417,7 +428,7 @@ impl PsSession {
         computer_name: &str,
         options: SessionOptions,
     ) -> Result<Self, Error> {
-        let pool_id = RunspacePoolId(Uuid::new_v4());
+        let pool_id = RunspacePoolId(options.runspace_pool_id.unwrap_or_else(Uuid::new_v4));
         let shell_id = ShellId::new(pool_id.0.to_string().to_uppercase());
         let (min, max) = options.runspaces;
         let mut pool = RunspacePool::client(pool_id, min, max);
@@ -434,9 +445,11 @@ impl PsSession {
             creation_xml: Some(creation_xml),
             ..Shell::default()
         };
-        let created = client
-            .create(&resource_uri, body, protocol_options())
-            .await?;
+        let mut create_options = protocol_options();
+        if options.no_profile {
+            create_options = create_options.with("WINRS_NOPROFILE", "TRUE", Some(true));
+        }
+        let created = client.create(&resource_uri, body, create_options).await?;
         let shell_id = created.shell_id().unwrap_or(shell_id);
         let name = options
             .name
@@ -591,15 +604,16 @@ impl PsSession {
         let mut out = Vec::new();
         for item in items {
             let Item::Shell(shell) = item else { continue };
-            // PowerShell skips items lacking ShellId, State, Name or ResourceUri.
-            let (Some(id), Some(state), Some(name), Some(uri)) = (
+            // PowerShell skips items lacking ShellId, State, Name or ResourceUri. A missing Name
+            // is tolerated here (shells created by pypsrp have none): the ShellId stands in.
+            let (Some(id), Some(state), Some(uri)) = (
                 shell.id().cloned(),
                 shell.state.clone(),
-                shell.name.clone(),
                 shell.resource_uri.clone(),
             ) else {
                 continue;
             };
+            let name = shell.name.clone().unwrap_or_else(|| id.as_str().to_owned());
             let Some(config) = uri.strip_prefix(ns::RESOURCE_POWERSHELL_PREFIX) else {
                 continue;
             };
@@ -707,7 +721,7 @@ impl PsSession {
     /// A usage error unless Opened here; faults (command quota…) and transport errors.
     pub async fn start(&mut self, invocation: &Invocation) -> Result<Pipeline, Error> {
         self.expect_opened("start a pipeline")?;
-        let pipeline_id = PipelineId(Uuid::new_v4());
+        let pipeline_id = PipelineId(invocation.pipeline_id.unwrap_or_else(Uuid::new_v4));
         let command_id = CommandId::new(pipeline_id.0.to_string().to_uppercase());
         let mut core = PipelineCore::client(
             self.pool.id(),
@@ -723,14 +737,11 @@ impl PsSession {
             command: Some(invocation.summary()),
             arguments: vec![base64_encode(&first)],
         };
+        // As Windows' client and pypsrp: PowerShell commands are not run through cmd.
+        let options = OptionSet::default().with("WINRS_SKIP_CMD_SHELL", "False", None);
         let got = self
             .client
-            .command(
-                &self.resource_uri,
-                &self.shell_id,
-                line,
-                OptionSet::default(),
-            )
+            .command(&self.resource_uri, &self.shell_id, line, options)
             .await?;
         let command_id = if got.as_str().is_empty() {
             command_id
@@ -983,6 +994,7 @@ pub struct Pipeline {
     shell_id: ShellId,
     command_id: CommandId,
     core: PipelineCore,
+    defragmenter: Defragmenter,
     room: usize,
     instance_id: Uuid,
     pending: VecDeque<StreamItem>,
@@ -1000,6 +1012,7 @@ impl Pipeline {
             command_id,
             state: core.state(),
             core,
+            defragmenter: Defragmenter::new(),
             room: room(&session.client),
             instance_id: session.instance_id,
             pending: VecDeque::new(),
@@ -1085,17 +1098,17 @@ impl Pipeline {
                     .as_ref()
                     .is_none_or(|c| c.as_str().eq_ignore_ascii_case(self.command_id.as_str()));
                 if ours && !stream.data.is_empty() {
-                    self.core.receive(&stream.data).map_err(psrp_error)?;
+                    self.feed(&stream.data)?;
                 }
             }
             let answered = self.drain_events()?;
             if answered {
                 self.flush("pr", false).await?;
             }
-            if let Some(cs) = &reply.command_state {
-                if cs.state == wsman::shell::CommandState::Done {
-                    self.finished = true;
-                }
+            if let Some(cs) = &reply.command_state
+                && cs.state == wsman::shell::CommandState::Done
+            {
+                self.finished = true;
             }
         }
     }
@@ -1126,6 +1139,24 @@ impl Pipeline {
         out.state = self.state;
         out.reason = self.reason;
         Ok(out)
+    }
+
+    /// Reassembles the command's stream and hands its messages to the core. WS-Man already
+    /// routed the stream by CommandId, so a message's PID is taken to be this pipeline's:
+    /// some clients (older pypsrp) write the PID GUID in another byte order than the
+    /// CommandId text, and Windows echoes it as sent.
+    fn feed(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.defragmenter.receive(data).map_err(psrp_error)?;
+        while let Some(blob) = self.defragmenter.poll_message() {
+            let mut message = Message::decode(&blob).map_err(psrp_error)?;
+            if message.pipeline_id.is_nil() {
+                tracing::debug!(message_type = %message.message_type, "pool message on a command stream");
+                continue;
+            }
+            message.pipeline_id = self.core.id();
+            self.core.handle_message(message).map_err(psrp_error)?;
+        }
+        Ok(())
     }
 
     /// Processes the core's events; returns whether host responses were queued.
@@ -1236,7 +1267,7 @@ fn protocol_options() -> OptionSet {
 /// Room for PSRP fragments in one envelope: what MaxEnvelopeSize leaves after the SOAP
 /// headers, in bytes before base64 (4 characters per 3 bytes).
 fn room(client: &WsManClient) -> usize {
-    let max = usize::try_from(client.options().max_envelope_size).unwrap_or(usize::MAX);
+    let max = usize::try_from(client.max_envelope_size()).unwrap_or(usize::MAX);
     (max.saturating_sub(4096) / 4 * 3).max(1024)
 }
 
