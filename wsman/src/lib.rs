@@ -2,7 +2,7 @@
 //!
 //! This crate never opens a socket, spawns a task or reads the clock: it turns SOAP envelopes into
 //! typed values and back. Message ids and every other identifier are inputs. The HTTP transport
-//! lives behind the `transport` feature.
+//! (hyper, auth and sealing through sspi) is the separate `wsman-transport` crate (`transport/`).
 //!
 //! ```text
 //!   bytes from the peer ──► Envelope::decode ──► Envelope { Header, Body } ──► your logic
