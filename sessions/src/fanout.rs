@@ -29,10 +29,10 @@ where
     }
     let mut results: Vec<Option<T>> = hosts.iter().map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
-        if let Ok((i, r)) = joined {
-            if let Some(slot) = results.get_mut(i) {
-                *slot = Some(r);
-            }
+        if let Ok((i, r)) = joined
+            && let Some(slot) = results.get_mut(i)
+        {
+            *slot = Some(r);
         }
     }
     hosts.into_iter().zip(results).collect()

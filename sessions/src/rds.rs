@@ -637,10 +637,10 @@ impl SessionFilter {
         if self.state.as_ref().is_some_and(|s| *s != u.state) {
             return false;
         }
-        if let Some(limit) = self.idle_longer_than {
-            if u.idle.is_none_or(|idle| idle <= limit) {
-                return false;
-            }
+        if let Some(limit) = self.idle_longer_than
+            && u.idle.is_none_or(|idle| idle <= limit)
+        {
+            return false;
         }
         if let Some(want) = &self.user {
             let want = want.rsplit('\\').next().unwrap_or(want);

@@ -211,14 +211,14 @@ pub fn parse_net_session_info(text: &str) -> Result<NetSessionInfo, ParseError> 
     if let Some(rule) = lines.iter().position(|l| is_rule(l)) {
         for line in lines.iter().skip(rule + 1) {
             let w: Vec<&str> = line.split_whitespace().collect();
-            if let [name, kind, opens] = w.as_slice() {
-                if let Ok(opens) = opens.parse() {
-                    shares.push(ShareUse {
-                        name: (*name).to_owned(),
-                        share_type: (*kind).to_owned(),
-                        opens,
-                    });
-                }
+            if let [name, kind, opens] = w.as_slice()
+                && let Ok(opens) = opens.parse()
+            {
+                shares.push(ShareUse {
+                    name: (*name).to_owned(),
+                    share_type: (*kind).to_owned(),
+                    opens,
+                });
             }
         }
     }
