@@ -167,6 +167,27 @@ async fn admin_resets_another_users_session_and_v_reports_it() {
     assert!(out.stderr.is_empty());
     rds::logoff(&sh, "rdp-tcp#6").await.unwrap();
     assert_eq!(ids(&host.table), vec![0, 1, 4, 65536]);
+    // The client can see what was lost, in the session manager's event log.
+    let out = sh
+        .exec(
+            "powershell",
+            &[
+                "-NoProfile",
+                "-Command",
+                "Get-WinEvent -LogName Microsoft-Windows-TerminalServices-LocalSessionManager/Operational | ForEach-Object { $_.Message }",
+            ],
+        )
+        .await
+        .unwrap();
+    let text = out.stdout_text();
+    assert_eq!(out.exit_code, Some(0), "{}", out.stderr_text());
+    assert_eq!(
+        text.matches("Session logoff succeeded").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("User: RDS01\\carol"), "{text}");
+    assert_eq!(text.matches("Unsaved work lost: Yes").count(), 2, "{text}");
     let t = host.table.lock();
     let ev: Vec<(SessionEventKind, &str, &str, bool)> = t
         .events()
