@@ -335,3 +335,32 @@ fn demo_runs_to_the_end_in_under_a_minute() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
+
+#[test]
+fn enter_reads_commands_from_stdin_when_it_is_not_a_terminal() {
+    use std::io::Write;
+    let emu = emulator("");
+    let a = emu.dir.join("a");
+    let mut child = Command::new(PSRM)
+        .args(["-H", &emu.addr, "--state-dir"])
+        .arg(&a)
+        .arg("enter")
+        .env("PSRM_USER", "alice")
+        .env("PSRM_PASSWORD", PASSWORD)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn psrm enter");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"$n = 20\n$n + 22\nexit\n")
+        .expect("write commands");
+    let out = child.wait_with_output().expect("enter ends");
+    assert_eq!(ok(&out).trim(), "42");
+    // The temporary session was removed on exit.
+    let doc = json(&psrm(&emu, &a, &["get", "--json"]));
+    assert_eq!(doc.as_array().map(Vec::len), Some(0), "{doc}");
+}

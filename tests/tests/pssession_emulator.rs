@@ -553,3 +553,76 @@ async fn output_buffering_mode_can_change_at_reconnect() {
     s.remove().await.expect("remove");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stop_signal_goes_out_while_a_receive_long_poll_waits() {
+    let emu = start(config(&ps_config(""))).await;
+    // A long OperationTimeout: the Receive stays parked on the server while we stop.
+    let c = client_with(
+        &emu,
+        ClientOptions::default().operation_timeout(Duration::from_secs(30)),
+    );
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default())
+        .await
+        .expect("new");
+    let p = s
+        .start(&Invocation::script("Start-Sleep -Seconds 30; 'never'"))
+        .await
+        .expect("start");
+    let stopper = p.stopper();
+    let stop = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        stopper.stop().await
+    });
+    let started = std::time::Instant::now();
+    let out = p.collect().await.expect("collect");
+    stop.await
+        .expect("task")
+        .expect("stop sent during the long poll");
+    assert_eq!(out.state, PsInvocationState::STOPPED);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unintended_disconnect_leaves_the_session_reconnectable() {
+    let emu = start(config(&format!(
+        "{}\n[testing]\nunpolled_disconnect_ms = 300",
+        ps_config("")
+    )))
+    .await;
+    let first = client(&emu);
+    let mut s = PsSession::new(&first, HOST, SessionOptions::default().name("Crash"))
+        .await
+        .expect("new");
+    let p = s
+        .start(&Invocation::script(
+            "1..3 | ForEach-Object { \"kept $_\"; Start-Sleep -Milliseconds 200 }",
+        ))
+        .await
+        .expect("start");
+    // The client "crashes": nobody receives any more.
+    drop(p);
+    let record = s.record();
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let other = client(&emu);
+    assert_eq!(
+        view(&other, "Crash", None).await,
+        (SessionState::Disconnected, Availability::None),
+        "the server kept it, Disconnected"
+    );
+    // The same client (same SessionId) comes back and gets everything.
+    let again = client_with(
+        &emu,
+        ClientOptions::default()
+            .operation_timeout(Duration::from_secs(2))
+            .session_id(first.session_id().to_owned()),
+    );
+    let mut s = PsSession::from_record(&again, &record);
+    let outs = s.receive(None).await.expect("receive after the crash");
+    assert_eq!(lines(&outs), ["kept 1", "kept 2", "kept 3"]);
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}

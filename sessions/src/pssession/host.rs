@@ -109,3 +109,81 @@ fn host_exception(message: &str) -> Value {
     })
     .to_value()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(id: i64, method: M, parameters: Vec<Value>) -> HostCall {
+        HostCall {
+            call_id: id,
+            method,
+            parameters,
+        }
+    }
+
+    #[test]
+    fn writes_become_host_items_without_a_response() {
+        let a = answer(
+            &call(-100, M::WRITE_LINE2, vec!["hello".into()]),
+            uuid::Uuid::nil(),
+        );
+        assert_eq!(a.item, Some(StreamItem::Host("hello".into())));
+        assert!(a.response.is_none());
+        let a = answer(
+            &call(-100, M::WRITE_WARNING_LINE, vec!["careful".into()]),
+            uuid::Uuid::nil(),
+        );
+        assert_eq!(a.item, Some(StreamItem::Warning("careful".into())));
+    }
+
+    #[test]
+    fn getters_and_prompts_get_defaults() {
+        let id = uuid::Uuid::new_v4();
+        let a = answer(&call(5, M::GET_NAME, vec![]), id);
+        let r = a.response.expect("GetName expects a response");
+        assert_eq!(r.call_id, 5);
+        assert_eq!(r.return_value, Some(Value::String("psrm".into())));
+        assert!(r.error.is_none());
+        let r = answer(&call(6, M::GET_INSTANCE_ID, vec![]), id)
+            .response
+            .expect("response");
+        assert_eq!(r.return_value, Some(Value::Guid(id)));
+        let r = answer(&call(7, M::READ_LINE, vec![]), id)
+            .response
+            .expect("response");
+        assert_eq!(r.return_value, Some(Value::String(String::new())));
+        // PromptForChoice(caption, message, choices, default = 2) takes the default.
+        let r = answer(
+            &call(
+                8,
+                M::PROMPT_FOR_CHOICE,
+                vec!["c".into(), "m".into(), Value::Nil, Value::I32(2)],
+            ),
+            id,
+        )
+        .response
+        .expect("response");
+        assert_eq!(r.return_value, Some(Value::I32(2)));
+    }
+
+    #[test]
+    fn unsupported_methods_answer_with_an_exception() {
+        let r = answer(
+            &call(9, M::READ_LINE_AS_SECURE_STRING, vec![]),
+            uuid::Uuid::nil(),
+        )
+        .response
+        .expect("a response");
+        assert!(r.return_value.is_none());
+        let error = r.error.expect("an error record");
+        let record = ErrorRecord::from_value(&error).expect("a valid error record");
+        assert!(
+            record
+                .message()
+                .is_some_and(|m| m.contains("ReadLineAsSecureString")),
+            "{:?}",
+            record.message()
+        );
+    }
+}
