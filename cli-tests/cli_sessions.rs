@@ -364,3 +364,38 @@ fn enter_reads_commands_from_stdin_when_it_is_not_a_terminal() {
     let doc = json(&psrm(&emu, &a, &["get", "--json"]));
     assert_eq!(doc.as_array().map(Vec::len), Some(0), "{doc}");
 }
+
+#[test]
+fn ctrl_c_stops_the_remote_pipeline() {
+    let emu = emulator("");
+    let a = emu.dir.join("a");
+    let child = Command::new(PSRM)
+        .args(["-H", &emu.addr, "--state-dir"])
+        .arg(&a)
+        .args(["invoke", "'started'; Start-Sleep -Seconds 60; 'never'"])
+        .env("PSRM_USER", "alice")
+        .env("PSRM_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn psrm invoke");
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("psrm ends");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.trim(), "started", "{stderr}");
+    assert!(stderr.contains("stopping the remote pipeline"), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a stopped pipeline is a failure"
+    );
+}
