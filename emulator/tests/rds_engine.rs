@@ -257,7 +257,7 @@ fn msg_records_messages_and_v_reports_them() {
     assert_eq!((err.as_str(), code), ("", 0));
     assert_eq!(
         out,
-        "Sending message to session rdp-tcp#6, display time 30\r\nAsync message sent to session rdp-tcp#6.\r\n"
+        "Sending message to session RDP-Tcp#6, display time 30\r\nAsync message sent to session RDP-Tcp#6\r\n"
     );
     let t = sessions.lock();
     let bob = t.rds().iter().find(|s| s.id == 2).unwrap();

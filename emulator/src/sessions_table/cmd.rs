@@ -369,9 +369,12 @@ impl Tool<'_> {
             if let Ok(name) = table.message(id, &from, &text, seconds, now)
                 && sw.verbose
             {
+                // msg names the WinStation as registered (`Console`, `RDP-Tcp#2`), where
+                // query session prints it lowercased.
+                let name = winstation_display_name(&name);
                 lines.push_str(&format!(
-                        "Sending message to session {name}, display time {seconds}\r\nAsync message sent to session {name}.\r\n"
-                    ));
+                    "Sending message to session {name}, display time {seconds}\r\nAsync message sent to session {name}\r\n"
+                ));
             }
         }
         drop(table);
@@ -588,6 +591,19 @@ fn session_detail(s: &SmbSession, now: SystemTime) -> String {
     }
     t.push_str("The command completed successfully.\r\n\r\n");
     t
+}
+
+/// A WinStation name as the system registers it: `Console`, `RDP-Tcp#6`, `Services`.
+pub fn winstation_display_name(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("rdp-tcp") {
+        return format!("RDP-Tcp{rest}");
+    }
+    match lower.as_str() {
+        "console" => "Console".to_owned(),
+        "services" => "Services".to_owned(),
+        _ => name.to_owned(),
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
