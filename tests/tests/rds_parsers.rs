@@ -235,3 +235,25 @@ fn garbage_is_an_error_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn quser_variants_with_wider_gaps_and_no_marker_column_content() {
+    // Some builds leave three spaces before LOGON TIME; the row follows the header.
+    let text = " USERNAME              SESSIONNAME        ID  STATE   IDLE TIME   LOGON TIME\r\n student               console             1  Active          .   7/2/2024 7:34 AM\r\n>operator              rdp-tcp#3           4  Active         12   7/2/2024 10:01 AM\r\n";
+    let rows = parse_query_user(text).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].user.as_str(), rows[0].id), ("student", 1));
+    assert_eq!(rows[0].logon_time_text, "7/2/2024 7:34 AM");
+    assert_eq!(
+        rows[0].logon_time,
+        Some(LogonTime {
+            year: 2024,
+            month: 7,
+            day: 2,
+            hour: 7,
+            minute: 34
+        })
+    );
+    assert!(rows[1].current);
+    assert_eq!(rows[1].idle, Some(Duration::from_secs(12 * 60)));
+}
