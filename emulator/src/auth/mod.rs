@@ -3,9 +3,14 @@
 //! security context that seals and unseals encrypted bodies.
 //!
 //! The wrapper never trusts sspi alone with the password: every NTLM AUTHENTICATE message is
-//! parsed here, must announce a MIC, must name a configured user, and its NTProofStr must have
-//! been computed with that user's password. sspi still runs the exchange (it derives the session
-//! keys), and each of its calls is contained with `catch_unwind`.
+//! parsed here, must name a configured user, and its NTProofStr must have been computed with
+//! that user's password, so messages without a MIC (Go's go-ntlmssp never sends one) are
+//! checked as well. sspi still runs the exchange (it derives the session keys), and each of its
+//! calls is contained with `catch_unwind`.
+//!
+//! A raw NTLM NEGOTIATE lacking NTLMSSP_NEGOTIATE_NTLM or REQUEST_TARGET, which sspi refuses
+//! and Windows answers, reaches sspi as an amended copy (`ntlm::with_required_flags` explains
+//! why that is safe); an AUTHENTICATE announcing a MIC after such an amendment is refused.
 
 pub(crate) mod ntlm;
 pub(crate) mod spnego;
@@ -51,6 +56,8 @@ enum State {
     Challenged {
         ctx: Context,
         server_challenge: [u8; 8],
+        /// sspi was given an amended copy of the NEGOTIATE (`ntlm::with_required_flags`).
+        amended: bool,
     },
     VerifyMic {
         ctx: Context,
@@ -109,7 +116,8 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
                 State::Challenged {
                     ctx: Context::Ntlm(ctx),
                     server_challenge,
-                } => ntlm_authenticate(config, ctx, &server_challenge, token),
+                    amended,
+                } => ntlm_authenticate(config, ctx, &server_challenge, amended, token),
                 _ => (State::Idle, Step::Rejected),
             };
         }
@@ -129,6 +137,7 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
         State::Challenged {
             ctx: Context::Negotiate(ctx, creds),
             server_challenge,
+            amended: false,
         } => spnego_authenticate(config, ctx, creds, &server_challenge, &resp),
         State::VerifyMic {
             ctx: Context::Negotiate(ctx, creds),
@@ -143,7 +152,14 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
 
 fn ntlm_negotiate(token: &[u8]) -> (State, Step) {
     let mut ctx = Box::new(Ntlm::new());
-    let Ok(out) = accept(&mut *ctx, &mut None, token).map(|(_, out)| out) else {
+    // sspi refuses a NEGOTIATE without NTLMSSP_NEGOTIATE_NTLM / REQUEST_TARGET (Go's
+    // go-ntlmssp sends neither); it gets a copy with both set, see `with_required_flags`.
+    let amended = ntlm::with_required_flags(token);
+    if amended.is_some() {
+        tracing::debug!("ntlm negotiate without the ntlm/request-target flags; amended for sspi");
+    }
+    let given = amended.as_deref().unwrap_or(token);
+    let Ok(out) = accept(&mut *ctx, &mut None, given).map(|(_, out)| out) else {
         return (State::Idle, Step::Rejected);
     };
     let Some(server_challenge) = ntlm::server_challenge(&out) else {
@@ -153,6 +169,7 @@ fn ntlm_negotiate(token: &[u8]) -> (State, Step) {
         State::Challenged {
             ctx: Context::Ntlm(ctx),
             server_challenge,
+            amended: amended.is_some(),
         },
         Step::Continue(out),
     )
@@ -162,8 +179,15 @@ fn ntlm_authenticate(
     config: &Config,
     mut ctx: Box<Ntlm>,
     server_challenge: &[u8; 8],
+    amended: bool,
     token: &[u8],
 ) -> (State, Step) {
+    // A MIC covers the NEGOTIATE as the client sent it, not the copy sspi holds: it cannot
+    // verify, so refuse it here rather than rely on sspi failing (fail closed).
+    if amended && ntlm::Authenticate::parse(token).is_ok_and(|m| m.announces_mic()) {
+        tracing::info!("ntlm logon refused: mic over an amended negotiate message");
+        return (State::Idle, Step::Rejected);
+    }
     let Some(user) = check_authenticate(config, server_challenge, token) else {
         return (State::Idle, Step::Rejected);
     };
@@ -232,6 +256,7 @@ fn spnego_init(config: &Config, init: &spnego::NegTokenInit<'_>, token: &[u8]) -
         State::Challenged {
             ctx: Context::Negotiate(ctx, creds),
             server_challenge,
+            amended: false,
         },
         Step::Continue(out),
     )
@@ -387,7 +412,11 @@ where
             Ok((r.status, out.buffer))
         }
         Err(e) => {
-            tracing::debug!(kind = ?e.error_type, "accept_security_context failed");
+            tracing::debug!(
+                kind = ?e.error_type,
+                reason = %e.description,
+                "accept_security_context failed"
+            );
             Err(())
         }
     }
@@ -501,6 +530,141 @@ mod tests {
         bogus.resize(120, 0);
         assert!(matches!(auth.step(&config, &bogus), Step::Rejected));
         assert!(auth.established().is_none());
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn le16(b: &[u8], at: usize) -> usize {
+        usize::from(u16::from_le_bytes([b[at], b[at + 1]]))
+    }
+
+    fn le32(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    /// The NEGOTIATE_MESSAGE Azure/go-ntlmssp sends for masterzen/winrm (flags 0xa0880001:
+    /// neither NTLMSSP_NEGOTIATE_NTLM nor REQUEST_TARGET; version 6.1.7601 rev 15).
+    fn go_negotiate() -> Vec<u8> {
+        hex("4e544c4d5353500001000000010088a0000000002800000000000000280000000601b11d0000000f")
+    }
+
+    /// An AUTHENTICATE_MESSAGE laid out as go-ntlmssp builds it: 64-byte header (no version, no
+    /// MIC field), the CHALLENGE's flags minus VERSION, domain = the CHALLENGE's target name,
+    /// NTLMv2 response over the server's target info verbatim. `mic_flag` adds an MsvAvFlags
+    /// pair announcing a MIC (go-ntlmssp never does).
+    fn go_authenticate(challenge: &[u8], user: &str, password: &str, mic_flag: bool) -> Vec<u8> {
+        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let flags = le32(challenge, 20) & !0x0200_0000;
+        let server_challenge: [u8; 8] = challenge[24..32].try_into().unwrap();
+        let name_at = le32(challenge, 16) as usize;
+        let target = &challenge[name_at..name_at + le16(challenge, 12)];
+        let target = String::from_utf16(
+            &target
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let info_at = le32(challenge, 44) as usize;
+        let mut info = challenge[info_at..info_at + le16(challenge, 40)].to_vec();
+        if mic_flag {
+            // Insert MsvAvFlags = 0x2 before MsvAvEOL (the last four bytes).
+            let eol = info.split_off(info.len() - 4);
+            info.extend_from_slice(&[6, 0, 4, 0, 2, 0, 0, 0]);
+            info.extend_from_slice(&eol);
+        }
+        let mut blob = vec![1, 1, 0, 0, 0, 0, 0, 0];
+        blob.extend_from_slice(&0x01dc_0000_0000_0000u64.to_le_bytes());
+        blob.extend_from_slice(&[0x5a; 8]);
+        blob.extend_from_slice(&[0; 4]);
+        blob.extend_from_slice(&info);
+        blob.extend_from_slice(&[0; 4]);
+        let mut nt = ntlm::nt_proof_str(password, user, &target, &server_challenge, &blob).to_vec();
+        nt.extend_from_slice(&blob);
+        let (domain, user) = (utf16(&target), utf16(user));
+        let mut msg = b"NTLMSSP\0\x03\0\0\0".to_vec();
+        let mut at = 64u32;
+        let mut payload = Vec::new();
+        for field in [&[][..], &nt, &domain, &user, &[]] {
+            let len = u16::try_from(field.len()).unwrap();
+            msg.extend_from_slice(&len.to_le_bytes());
+            msg.extend_from_slice(&len.to_le_bytes());
+            msg.extend_from_slice(&at.to_le_bytes());
+            at += u32::from(len);
+            payload.extend_from_slice(field);
+        }
+        msg.extend_from_slice(&[0; 8]);
+        msg.extend_from_slice(&flags.to_le_bytes());
+        assert_eq!(msg.len(), 64);
+        msg.extend_from_slice(&payload);
+        msg
+    }
+
+    /// NEGOTIATE then AUTHENTICATE the way Go's client does: the step after the AUTHENTICATE.
+    fn go_logon(config: &Config, user: &str, password: &str, mic_flag: bool) -> (Step, bool) {
+        let mut auth = ConnectionAuth::default();
+        let Step::Continue(challenge) = auth.step(config, &go_negotiate()) else {
+            panic!("go's negotiate message must get a challenge");
+        };
+        assert_eq!(ntlm::message_type(&challenge), Some(ntlm::CHALLENGE));
+        // go-ntlmssp gives up on KEY_EXCH (0x40000000) or LM_KEY (0x80) in the challenge.
+        assert_eq!(le32(&challenge, 20) & 0x4000_0080, 0);
+        let step = auth.step(
+            config,
+            &go_authenticate(&challenge, user, password, mic_flag),
+        );
+        let established = auth.established().map(|e| e.user.name.clone());
+        if let Some(name) = &established {
+            assert_eq!(name, "alice");
+        }
+        (step, established.is_some())
+    }
+
+    #[test]
+    fn go_ntlmssp_negotiate_without_ntlm_flag_is_challenged() {
+        let config = config();
+        let mut auth = ConnectionAuth::default();
+        let Step::Continue(challenge) = auth.step(&config, &go_negotiate()) else {
+            panic!("expected a challenge");
+        };
+        assert!(ntlm::server_challenge(&challenge).is_some());
+    }
+
+    #[test]
+    fn go_ntlmssp_logon_without_mic_still_checks_password_and_name() {
+        let config = config();
+        let (step, ok) = go_logon(&config, "alice", "pw", false);
+        assert!(matches!(step, Step::Done(None)), "{step:?}");
+        assert!(ok);
+        let (step, ok) = go_logon(&config, "ALICE", "pw", false);
+        assert!(matches!(step, Step::Done(None)), "{step:?}");
+        assert!(ok);
+        for (user, password) in [
+            ("alice", "pw2"),
+            ("alice", ""),
+            ("bob", "pw"),
+            ("guest", ""),
+        ] {
+            let (step, ok) = go_logon(&config, user, password, false);
+            assert!(
+                matches!(step, Step::Rejected),
+                "{user}/{password}: {step:?}"
+            );
+            assert!(!ok, "{user}/{password}");
+        }
+    }
+
+    #[test]
+    fn mic_after_an_amended_negotiate_is_refused() {
+        // Right password, but a MIC cannot cover the NEGOTIATE sspi was given: refused.
+        let (step, ok) = go_logon(&config(), "alice", "pw", true);
+        assert!(matches!(step, Step::Rejected), "{step:?}");
+        assert!(!ok);
     }
 
     #[test]

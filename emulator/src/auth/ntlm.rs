@@ -211,7 +211,7 @@ fn decode_string(bytes: &[u8], flags: u32) -> Result<String, NtlmCheckError> {
     if flags & NEGOTIATE_UNICODE == 0 {
         return Ok(bytes.iter().map(|b| char::from(*b)).collect());
     }
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(NtlmCheckError::Malformed);
     }
     let units: Vec<u16> = bytes
@@ -264,6 +264,50 @@ mod tests {
                 0x6a, 0x1c
             ]
         );
+    }
+
+    #[test]
+    fn required_flags_are_added_only_when_missing() {
+        // go-ntlmssp: 0xa0880001.
+        let mut go = b"NTLMSSP\0\x01\0\0\0\x01\x00\x88\xa0".to_vec();
+        go.resize(40, 0);
+        let amended = with_required_flags(&go).unwrap();
+        assert_eq!(read_u32(&amended, 12), Some(0xa088_0205));
+        assert_eq!(amended[..12], go[..12]);
+        assert_eq!(amended[16..], go[16..]);
+        // Already has both (pyspnego's 0xe2088237): untouched.
+        assert_eq!(with_required_flags(&amended), None);
+        // Not a NEGOTIATE, or too short for flags.
+        assert_eq!(with_required_flags(b"NTLMSSP\0\x01\0\0\0\x01"), None);
+        let mut other = go.clone();
+        other[8] = 3;
+        assert_eq!(with_required_flags(&other), None);
+    }
+
+    fn authenticate_with_av_pairs(pairs: &[u8]) -> Authenticate {
+        let mut nt_response = vec![0x11; AV_PAIRS_OFFSET];
+        nt_response.extend_from_slice(pairs);
+        Authenticate {
+            user: "alice".into(),
+            domain: String::new(),
+            nt_response,
+        }
+    }
+
+    #[test]
+    fn mic_announcement_is_read_from_msv_av_flags() {
+        let timestamp = [7, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        let mut with_mic = timestamp.to_vec();
+        with_mic.extend_from_slice(&[6, 0, 4, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(authenticate_with_av_pairs(&with_mic).announces_mic());
+        let mut other_flag = timestamp.to_vec();
+        other_flag.extend_from_slice(&[6, 0, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(!authenticate_with_av_pairs(&other_flag).announces_mic());
+        // Flags after EOL, truncated pairs, and no pairs at all announce nothing.
+        assert!(!authenticate_with_av_pairs(&[0, 0, 0, 0, 6, 0, 4, 0, 2, 0, 0, 0]).announces_mic());
+        assert!(!authenticate_with_av_pairs(&[6, 0, 4, 0, 2, 0]).announces_mic());
+        assert!(!authenticate_with_av_pairs(&[6, 0]).announces_mic());
+        assert!(!authenticate_with_av_pairs(&[]).announces_mic());
     }
 
     #[test]
