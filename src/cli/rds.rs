@@ -325,9 +325,8 @@ async fn action(g: &GlobalArgs, a: &ActionArgs, what: SweepAction) -> anyhow::Re
                     let result = if let Some((_, e)) = out.failed.iter().find(|(id, _)| *id == u.id)
                     {
                         format!("failed: {e}")
-                    } else if out.done.contains(&u.id) {
-                        verb.to_owned()
-                    } else if a.dry_run {
+                    } else if out.done.contains(&u.id) || a.dry_run {
+                        // `verb` already says "would …" in a dry run
                         verb.to_owned()
                     } else {
                         "skipped".to_owned()
