@@ -212,6 +212,19 @@ fn powershell_errors_go_to_stderr_as_clixml_and_exit_1() {
 }
 
 #[test]
+fn powershell_exit_code_follows_the_last_statement() {
+    // As Windows: `$?` of the last statement decides, not whether an error was written.
+    let (out, err, o) = run("powershell -Command \"Write-Error 'early'; 'still here'\"");
+    assert_eq!(out, "still here\r\n");
+    assert!(err.contains("early"), "{err}");
+    assert_eq!(o, CmdOutcome::Exited(0));
+    let (_, _, o) = run("powershell -Command \"'out'; Write-Error 'last'\"");
+    assert_eq!(o, CmdOutcome::Exited(1));
+    let (_, _, o) = run("powershell -Command \"'out'; nosuchcommand\"");
+    assert_eq!(o, CmdOutcome::Exited(1));
+}
+
+#[test]
 fn powershell_unknown_command_clixml_matches_windows_shape() {
     let (_, err, o) = run("powershell -Command fake cmdlet");
     assert_eq!(o, CmdOutcome::Exited(1));

@@ -30,6 +30,8 @@ pub struct Param {
     pub type_name: Option<String>,
     /// Default value expression.
     pub default: Option<Expr>,
+    /// `[Parameter(ValueFromPipeline)]`: bound to each pipeline item in `process`.
+    pub from_pipeline: bool,
 }
 
 /// A statement, with the byte offset where it starts.

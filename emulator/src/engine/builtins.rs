@@ -110,6 +110,7 @@ pub enum Builtin {
     Hostname,
     InvokeExpression,
     MeasureObject,
+    NewItem,
     NewObject,
     NewVariable,
     OutDefault,
@@ -120,6 +121,7 @@ pub enum Builtin {
     SetVariable,
     SortObject,
     StartSleep,
+    TestPath,
     WhereObject,
     Whoami,
     WriteDebug,
@@ -151,6 +153,7 @@ pub fn lookup(name: &str) -> Option<Builtin> {
         "hostname" => Hostname,
         "invoke-expression" | "iex" => InvokeExpression,
         "measure-object" | "measure" => MeasureObject,
+        "new-item" | "ni" => NewItem,
         "new-object" => NewObject,
         "new-variable" | "nv" => NewVariable,
         "out-default" | "out-host" | "oh" => OutDefault,
@@ -161,6 +164,7 @@ pub fn lookup(name: &str) -> Option<Builtin> {
         "set-variable" | "set" | "sv" => SetVariable,
         "sort-object" | "sort" => SortObject,
         "start-sleep" | "sleep" => StartSleep,
+        "test-path" => TestPath,
         "where-object" | "?" | "where" => WhereObject,
         "whoami" => Whoami,
         "write-debug" => WriteDebug,
@@ -203,6 +207,7 @@ pub fn is_switch(cmd: Builtin, name: &str) -> bool {
         OutString => &["stream"],
         GetVariable => &["valueonly"],
         ConvertToJson => &["compress"],
+        NewItem => &["force"],
         FormatTable => &["autosize", "wrap", "hidetableheaders"],
         WhereObject => &[
             "eq",
@@ -568,6 +573,7 @@ fn process_inner(
                 },
                 None => DateTime::from_system_time(ev.host.now(), off),
             };
+            let d = set_date_parts(d, args)?;
             match args.get(&["format"]) {
                 Some(f) => ev.write_output(Value::String(d.format(&f.to_string()))),
                 None => ev.write_output(Value::DateTime(d)),
@@ -832,6 +838,13 @@ fn process_inner(
                     .into()),
             }
         }
+        NewItem => super::fs::new_item(ev, args, item),
+        TestPath => {
+            if item.is_some() {
+                return Ok(());
+            }
+            super::fs::test_path(ev, args)
+        }
         GetContent => {
             if item.is_some() {
                 return Ok(());
@@ -840,13 +853,7 @@ fn process_inner(
                 .get_or_pos(&["path", "literalpath"], 0)
                 .map(|v| v.to_string())
                 .unwrap_or_default();
-            let file = ev
-                .rs
-                .ctx
-                .files
-                .iter()
-                .find(|(p, _)| p.eq_ignore_ascii_case(&path))
-                .map(|(_, c)| c.clone());
+            let file = super::fs::content(ev, &path);
             match file {
                 Some(content) => {
                     for line in content.lines() {
@@ -867,6 +874,79 @@ fn process_inner(
             }
         }
     }
+}
+
+/// `Get-Date -Year -Month -Day -Hour -Minute -Second -Millisecond`: each given part replaces the
+/// date's own by adding the difference, in that order, as PowerShell does (so `-Day 31` in a
+/// 30-day month rolls over, and `-Month` keeps the day within the month).
+fn set_date_parts(mut d: DateTime, args: &Args) -> R<DateTime> {
+    let parts: [(&str, &str, i64, i64); 7] = [
+        ("year", "Year", 1, 9999),
+        ("month", "Month", 1, 12),
+        ("day", "Day", 1, 31),
+        ("hour", "Hour", 0, 23),
+        ("minute", "Minute", 0, 59),
+        ("second", "Second", 0, 59),
+        ("millisecond", "Millisecond", 0, 999),
+    ];
+    for (key, name, min, max) in parts {
+        // Exact names: a prefix such as `-m` is ambiguous between month, minute and millisecond.
+        let Some(v) = args
+            .named
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(key))
+            .and_then(|(_, v)| v.clone())
+        else {
+            continue;
+        };
+        let Some(n) = v.as_i64() else {
+            return Err(ErrorRecord::new(
+                "System.Management.Automation.ParameterBindingArgumentTransformationException",
+                format!("Cannot process argument transformation on parameter '{name}'. Cannot convert value \"{v}\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\""),
+                ErrorCategory::InvalidData,
+            )
+            .with_id("ParameterArgumentTransformationError,Microsoft.PowerShell.Commands.GetDateCommand")
+            .with_activity("Get-Date")
+            .into());
+        };
+        if n < min || n > max {
+            let detail = if n < min {
+                format!(
+                    "The {n} argument is less than the minimum allowed range of {min}. Supply an argument that is greater than or equal to {min} and then try the command again."
+                )
+            } else {
+                format!(
+                    "The {n} argument is greater than the maximum allowed range of {max}. Supply an argument that is less than or equal to {max} and then try the command again."
+                )
+            };
+            return Err(ErrorRecord::new(
+                "System.Management.Automation.ParameterBindingValidationException",
+                format!("Cannot validate argument on parameter '{name}'. {detail}"),
+                ErrorCategory::InvalidData,
+            )
+            .with_id(
+                "ParameterArgumentValidationError,Microsoft.PowerShell.Commands.GetDateCommand",
+            )
+            .with_activity("Get-Date")
+            .into());
+        }
+        let (y, mo, day) = d.date();
+        let (h, mi, s, ms) = d.time_of_day();
+        d = match key {
+            "year" => d.add_months((n - y) * 12),
+            "month" => d.add_months(n - i64::from(mo)),
+            "day" => d.add_ticks((n - i64::from(day)) * 86_400 * TICKS_PER_SECOND),
+            "hour" => d.add_ticks((n - i64::from(h)) * 3600 * TICKS_PER_SECOND),
+            "minute" => d.add_ticks((n - i64::from(mi)) * 60 * TICKS_PER_SECOND),
+            "second" => d.add_ticks((n - i64::from(s)) * TICKS_PER_SECOND),
+            // Also drops the sub-millisecond ticks.
+            _ => {
+                let sub_ms = d.ticks.rem_euclid(TICKS_PER_SECOND / 1000);
+                d.add_ticks((n - i64::from(ms)) * (TICKS_PER_SECOND / 1000) - sub_ms)
+            }
+        };
+    }
+    Ok(d)
 }
 
 fn end_inner(ev: &mut Evaluator<'_>, cmd: Builtin, args: &Args, st: &mut State) -> R<()> {

@@ -396,7 +396,9 @@ impl CmdEngine {
         Ok(match (&outcome.state, outcome.exit_code) {
             (_, Some(code)) => code,
             (PipelineState::Failed(_), None) => 1,
-            _ if outcome.had_errors => 1,
+            // As Windows: `$?` of the last statement, so an error followed by a statement
+            // that succeeds still exits 0.
+            _ if !outcome.last_succeeded => 1,
             _ => 0,
         })
     }

@@ -32,6 +32,20 @@ pub(crate) type R<T> = Result<T, Flow>;
 /// `CallDepthOverflow` instead of overflowing the thread's stack.
 const MAX_CALL_DEPTH: usize = 48;
 
+fn call_depth_overflow() -> Flow {
+    Flow::Error(
+        Box::new(
+            ErrorRecord::new(
+                "System.Management.Automation.ScriptCallDepthException",
+                "The script failed due to call depth overflow.",
+                ErrorCategory::InvalidOperation,
+            )
+            .with_id("CallDepthOverflow"),
+        ),
+        true,
+    )
+}
+
 impl From<ErrorRecord> for Flow {
     fn from(e: ErrorRecord) -> Self {
         Self::Error(Box::new(e), false)
@@ -62,13 +76,7 @@ pub(crate) enum Stage {
         args: builtins::Args,
         state: builtins::State,
     },
-    Script {
-        sb: Arc<ScriptBlockAst>,
-        args: builtins::Args,
-        collected: Vec<Value>,
-        filter: bool,
-        dot: bool,
-    },
+    Script(ScriptStage),
     Custom {
         cmd: Arc<dyn CustomCommand>,
         args: builtins::Args,
@@ -77,10 +85,46 @@ pub(crate) enum Stage {
     },
 }
 
+/// Variables of one scope: lowercase name → (name as written, value).
+type Scope = HashMap<String, (String, Value)>;
+
+/// A function, filter or script block in a pipeline. Its `begin`, `process` (per item) and `end`
+/// blocks share one scope, kept here between the calls, as in PowerShell.
+pub(crate) struct ScriptStage {
+    sb: Arc<ScriptBlockAst>,
+    args: builtins::Args,
+    collected: Vec<Value>,
+    filter: bool,
+    dot: bool,
+    scope: Option<Scope>,
+    bound: bool,
+}
+
+impl ScriptStage {
+    fn stage(sb: Arc<ScriptBlockAst>, args: builtins::Args, filter: bool, dot: bool) -> Stage {
+        Stage::Script(Self {
+            sb,
+            args,
+            collected: Vec::new(),
+            filter,
+            dot,
+            scope: None,
+            bound: false,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Begin,
+    Process,
+    End,
+}
+
 pub(crate) struct Evaluator<'a> {
     pub(crate) rs: &'a mut Runspace,
     pub(crate) host: &'a dyn EngineHost,
-    scopes: Vec<HashMap<String, (String, Value)>>,
+    scopes: Vec<Scope>,
     sinks: Vec<Sink>,
     steps: u64,
     try_depth: usize,
@@ -223,14 +267,15 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn get_var(&self, name: &str) -> Option<Value> {
         let (scope, bare) = split_scope(name);
         if scope.as_deref() == Some("env") {
-            return self
-                .rs
-                .ctx
-                .env
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(bare))
-                .map(|(_, v)| Value::String(v.clone()))
-                .or_else(|| self.rs.env_override(bare));
+            // What the session set wins over the process environment it started with.
+            return self.rs.env_override(bare).or_else(|| {
+                self.rs
+                    .ctx
+                    .env
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(bare))
+                    .map(|(_, v)| Value::String(v.clone()))
+            });
         }
         let key = bare.to_ascii_lowercase();
         if scope.as_deref() != Some("global") && scope.as_deref() != Some("script") {
@@ -828,14 +873,11 @@ impl<'a> Evaluator<'a> {
     fn stage_begin(&mut self, st: &mut Stage) -> R<()> {
         match st {
             Stage::Builtin { cmd, args, state } => builtins::begin(self, *cmd, args, state),
-            Stage::Script { sb, args, dot, .. } => {
-                if !sb.begin.is_empty() {
-                    let sb = sb.clone();
-                    let args = args.clone();
-                    let dot = *dot;
-                    self.with_scope(&sb, &args, None, dot, |ev| ev.exec_block(&sb.begin))?;
+            Stage::Script(script) => {
+                if script.sb.begin.is_empty() {
+                    return Ok(());
                 }
-                Ok(())
+                self.stage_phase(script, None, None, Phase::Begin)
             }
             Stage::Custom { .. } => Ok(()),
         }
@@ -844,21 +886,12 @@ impl<'a> Evaluator<'a> {
     fn stage_process(&mut self, st: &mut Stage, item: Option<Value>) -> R<()> {
         match st {
             Stage::Builtin { cmd, args, state } => builtins::process(self, *cmd, args, state, item),
-            Stage::Script {
-                sb,
-                args,
-                collected,
-                filter,
-                dot,
-            } => {
-                if *filter || sb.named_blocks {
-                    let sb = sb.clone();
-                    let args = args.clone();
-                    let dot = *dot;
-                    self.with_scope(&sb, &args, item.clone(), dot, |ev| ev.exec_block(&sb.body))
+            Stage::Script(script) => {
+                if script.filter || script.sb.named_blocks {
+                    self.stage_phase(script, item, None, Phase::Process)
                 } else {
                     if let Some(v) = item {
-                        collected.push(v);
+                        script.collected.push(v);
                     }
                     Ok(())
                 }
@@ -875,27 +908,15 @@ impl<'a> Evaluator<'a> {
     fn stage_end(&mut self, st: &mut Stage) -> R<()> {
         match st {
             Stage::Builtin { cmd, args, state } => builtins::end(self, *cmd, args, state),
-            Stage::Script {
-                sb,
-                args,
-                collected,
-                filter,
-                dot,
-            } => {
-                let sb = sb.clone();
-                let args = args.clone();
-                let input = std::mem::take(collected);
-                let dot = *dot;
-                if *filter || sb.named_blocks {
-                    if sb.end.is_empty() {
+            Stage::Script(script) => {
+                if script.filter || script.sb.named_blocks {
+                    if script.sb.end.is_empty() {
                         return Ok(());
                     }
-                    return self.with_scope(&sb, &args, None, dot, |ev| ev.exec_block(&sb.end));
+                    return self.stage_phase(script, None, None, Phase::End);
                 }
-                self.with_scope(&sb, &args, None, dot, |ev| {
-                    ev.set_var("input", Value::Array(input));
-                    ev.exec_block(&sb.body)
-                })
+                let input = std::mem::take(&mut script.collected);
+                self.stage_phase(script, None, Some(input), Phase::Process)
             }
             Stage::Custom {
                 cmd,
@@ -930,6 +951,55 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Runs one block of a script stage in the stage's scope: parameters are bound on the first
+    /// call; `item` sets `$_` and the `ValueFromPipeline` parameters; `input` sets `$input`.
+    fn stage_phase(
+        &mut self,
+        st: &mut ScriptStage,
+        item: Option<Value>,
+        input: Option<Vec<Value>>,
+        phase: Phase,
+    ) -> R<()> {
+        if self.call_depth >= MAX_CALL_DEPTH {
+            return Err(call_depth_overflow());
+        }
+        self.call_depth += 1;
+        if !st.dot {
+            self.scopes.push(st.scope.take().unwrap_or_default());
+        }
+        let sb = st.sb.clone();
+        let res = (|| {
+            if !st.bound {
+                st.bound = true;
+                self.bind_params(&sb, &st.args)?;
+            }
+            if let Some(v) = item {
+                for p in sb.params.iter().filter(|p| p.from_pipeline) {
+                    let bound = self.coerce_param(p, v.clone())?;
+                    self.set_var(&p.name, bound);
+                }
+                self.set_var("_", v.clone());
+                self.set_var("PSItem", v);
+            }
+            if let Some(input) = input {
+                self.set_var("input", Value::Array(input));
+            }
+            self.exec_block(match phase {
+                Phase::Begin => &sb.begin,
+                Phase::Process => &sb.body,
+                Phase::End => &sb.end,
+            })
+        })();
+        if !st.dot {
+            st.scope = self.scopes.pop();
+        }
+        self.call_depth -= 1;
+        match res {
+            Err(Flow::Return) => Ok(()),
+            other => other,
+        }
+    }
+
     /// Runs `f` in a new scope bound to a script block's parameters.
     fn with_scope<F>(
         &mut self,
@@ -943,17 +1013,7 @@ impl<'a> Evaluator<'a> {
         F: FnOnce(&mut Self) -> R<()>,
     {
         if self.call_depth >= MAX_CALL_DEPTH {
-            return Err(Flow::Error(
-                Box::new(
-                    ErrorRecord::new(
-                        "System.Management.Automation.ScriptCallDepthException",
-                        "The script failed due to call depth overflow.",
-                        ErrorCategory::InvalidOperation,
-                    )
-                    .with_id("CallDepthOverflow"),
-                ),
-                true,
-            ));
+            return Err(call_depth_overflow());
         }
         self.call_depth += 1;
         if !dot {
@@ -1049,13 +1109,7 @@ impl<'a> Evaluator<'a> {
             CommandName::Expr(e) => match self.eval(e)? {
                 Value::ScriptBlock(sb) => {
                     let args = builtins::Args::bind(items, |n| script_switch(&sb.ast, n));
-                    return Ok(Stage::Script {
-                        sb: sb.ast,
-                        args,
-                        collected: Vec::new(),
-                        filter: false,
-                        dot: call.dot_source,
-                    });
+                    return Ok(ScriptStage::stage(sb.ast, args, false, call.dot_source));
                 }
                 Value::String(s) => s,
                 other => other.to_string(),
@@ -1083,13 +1137,7 @@ impl<'a> Evaluator<'a> {
         }
         if let Some((sb, filter)) = self.rs.function(&name) {
             let args = builtins::Args::bind(items, |n| script_switch(&sb, n));
-            return Ok(Stage::Script {
-                sb,
-                args,
-                collected: Vec::new(),
-                filter,
-                dot,
-            });
+            return Ok(ScriptStage::stage(sb, args, filter, dot));
         }
         let bare = name.strip_suffix(".exe").unwrap_or(&name);
         if let Some(cmd) = builtins::lookup(bare) {
@@ -1128,13 +1176,7 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn script_stage(&mut self, sb: Arc<ScriptBlockAst>, args: builtins::Args) -> Stage {
-        Stage::Script {
-            sb,
-            args,
-            collected: Vec::new(),
-            filter: false,
-            dot: false,
-        }
+        ScriptStage::stage(sb, args, false, false)
     }
 
     /// Resolves a command by name for PSRP's structured form (arguments already bound).

@@ -23,6 +23,7 @@ pub mod context;
 pub mod custom;
 mod eval;
 pub mod format;
+mod fs;
 pub mod host;
 pub mod lexer;
 pub mod ops;

@@ -85,6 +85,7 @@ impl Parser {
     fn script_block_body(&mut self, end: Option<char>) -> PResult<ScriptBlockAst> {
         self.c.skip_ws_nl();
         let mut params = Vec::new();
+        self.skip_param_block_attributes();
         if self.c.at_keyword("param") {
             let save = self.c.pos;
             self.c.bump(5);
@@ -140,6 +141,24 @@ impl Parser {
         })
     }
 
+    /// Skips `[CmdletBinding()]`-style attributes when a `param(` block follows them (otherwise
+    /// the brackets are a cast or type literal and stay for the statement parser).
+    fn skip_param_block_attributes(&mut self) {
+        let save = self.c.pos;
+        let mut any = false;
+        while self.c.peek() == Some('[') {
+            if self.type_text().is_err() {
+                self.c.pos = save;
+                return;
+            }
+            any = true;
+            self.c.skip_ws_nl();
+        }
+        if any && !self.c.at_keyword("param") {
+            self.c.pos = save;
+        }
+    }
+
     fn named_block_follows(&self) -> bool {
         let mut c = self.c.clone();
         c.read_ident();
@@ -156,9 +175,12 @@ impl Parser {
                 return Ok(params);
             }
             let mut type_name = None;
+            let mut from_pipeline = false;
             while self.c.peek() == Some('[') {
                 let t = self.type_text()?;
-                if !t.contains('(') {
+                if t.contains('(') {
+                    from_pipeline |= attribute_takes_pipeline(&t);
+                } else {
                     type_name = Some(t.to_ascii_lowercase());
                 }
                 self.c.skip_ws_nl();
@@ -187,6 +209,7 @@ impl Parser {
                 name,
                 type_name,
                 default,
+                from_pipeline,
             });
             self.c.skip_ws_nl();
             match self.c.peek() {
@@ -1583,6 +1606,24 @@ fn simplify_expandable(parts: Vec<StrPart>) -> Expr {
         [StrPart::Text(t)] => Expr::Literal(Value::String(t.clone())),
         _ => Expr::Expandable(parts),
     }
+}
+
+/// Whether a `[Parameter(...)]` attribute text sets `ValueFromPipeline` (bare or `=$true`).
+fn attribute_takes_pipeline(attr: &str) -> bool {
+    let lower = attr.to_ascii_lowercase();
+    let Some(args) = lower
+        .strip_prefix("parameter")
+        .map(str::trim_start)
+        .and_then(|a| a.strip_prefix('('))
+    else {
+        return false;
+    };
+    args.trim_end_matches(')').split(',').any(|arg| {
+        let mut kv = arg.splitn(2, '=');
+        let key = kv.next().unwrap_or_default().trim();
+        let value = kv.next().map(str::trim);
+        key == "valuefrompipeline" && value.is_none_or(|v| v == "$true" || v == "1")
+    })
 }
 
 #[cfg(test)]

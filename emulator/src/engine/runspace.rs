@@ -37,6 +37,9 @@ pub struct PipelineOutcome {
     pub exit_code: Option<i32>,
     /// Whether any error record was written.
     pub had_errors: bool,
+    /// `$?` after the last statement: `false` when it wrote an error or failed (what
+    /// `powershell -Command` turns into exit code 1).
+    pub last_succeeded: bool,
 }
 
 /// One command of a PSRP CREATE_PIPELINE: a command name or script text, with parameters.
@@ -98,6 +101,8 @@ pub struct Runspace {
     scenarios: Vec<Arc<Scenario>>,
     env: Vec<(String, String)>,
     guid_counter: u64,
+    /// Directories and files `New-Item` created.
+    pub(crate) fs: super::fs::FakeFs,
 }
 
 impl fmt::Debug for Runspace {
@@ -122,6 +127,7 @@ impl Runspace {
             scenarios: Vec::new(),
             env: Vec::new(),
             guid_counter: 0,
+            fs: super::fs::FakeFs::default(),
         };
         for (k, v) in [
             ("ErrorActionPreference", "Continue"),
@@ -198,6 +204,7 @@ impl Runspace {
                     state: PipelineState::Failed(Box::new(rec)),
                     exit_code: None,
                     had_errors: true,
+                    last_succeeded: false,
                 };
             }
         };
@@ -208,9 +215,23 @@ impl Runspace {
                 ev.set_var("input", Value::Array(items.clone()));
             }
             ev.exec_block(&ast.begin)?;
-            // With pipeline input the body runs once and reads `$input`, as PowerShell's
-            // AddScript does for a script without a process block.
-            ev.exec_block(&ast.body)?;
+            match &input {
+                // A `process {}` block runs once per input item with `$_` set.
+                Some(items) if ast.named_blocks => {
+                    for item in items {
+                        ev.set_var("_", item.clone());
+                        ev.set_var("PSItem", item.clone());
+                        match ev.exec_block(&ast.body) {
+                            // `return` ends the block for this item only.
+                            Ok(()) | Err(Flow::Return) => {}
+                            Err(other) => return Err(other),
+                        }
+                    }
+                }
+                // Otherwise the body runs once and reads `$input`, as PowerShell's AddScript
+                // does for a script without a process block.
+                _ => ev.exec_block(&ast.body)?,
+            }
             ev.exec_block(&ast.end)
         })();
         finish(&mut ev, res)
@@ -436,6 +457,8 @@ fn finish(ev: &mut Evaluator<'_>, res: Result<(), Flow>) -> PipelineOutcome {
     if let Some(code) = exit_code {
         ev.rs.set_global("LASTEXITCODE", Value::Int(code));
     }
+    let last_succeeded = matches!(state, PipelineState::Completed)
+        && !matches!(ev.rs.get_global("?"), Some(Value::Bool(false)));
     ev.rs.set_global(
         "?",
         Value::Bool(!had_errors && matches!(state, PipelineState::Completed)),
@@ -444,5 +467,6 @@ fn finish(ev: &mut Evaluator<'_>, res: Result<(), Flow>) -> PipelineOutcome {
         state,
         exit_code,
         had_errors,
+        last_succeeded,
     }
 }

@@ -93,6 +93,19 @@ impl DateTime {
         }
     }
 
+    /// `AddMonths`: the day is clamped to the length of the target month; the time of day is
+    /// kept.
+    #[must_use]
+    pub fn add_months(&self, months: i64) -> Self {
+        let (y, m, d) = self.date();
+        let total = y * 12 + i64::from(m) - 1 + months;
+        let (ny, nm) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+        let nd = d.min(days_in_month(ny, nm));
+        let time_of_day = self.ticks.rem_euclid(TICKS_PER_DAY);
+        let midnight = Self::from_civil(ny, nm, nd, 0, 0, 0, self.offset_minutes);
+        midnight.add_ticks(time_of_day)
+    }
+
     /// The same instant in UTC.
     #[must_use]
     pub fn to_utc(&self) -> Self {
@@ -324,6 +337,11 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
+    (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as u32
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {

@@ -383,6 +383,7 @@ pub enum ErrorCategory {
     SyntaxError = 16,
     ParserError = 17,
     PermissionDenied = 18,
+    ResourceExists = 20,
     ResourceUnavailable = 21,
     WriteError = 23,
     LimitsExceeded = 29,
@@ -406,6 +407,7 @@ impl ErrorCategory {
             Self::ParserError => "ParserError",
             Self::LimitsExceeded => "LimitsExceeded",
             Self::PermissionDenied => "PermissionDenied",
+            Self::ResourceExists => "ResourceExists",
             Self::ResourceUnavailable => "ResourceUnavailable",
             Self::WriteError => "WriteError",
         }
@@ -425,7 +427,7 @@ impl ErrorCategory {
     }
 }
 
-const ALL_CATEGORIES: [ErrorCategory; 16] = [
+const ALL_CATEGORIES: [ErrorCategory; 17] = [
     ErrorCategory::NotSpecified,
     ErrorCategory::InvalidArgument,
     ErrorCategory::InvalidData,
@@ -440,6 +442,7 @@ const ALL_CATEGORIES: [ErrorCategory; 16] = [
     ErrorCategory::ParserError,
     ErrorCategory::LimitsExceeded,
     ErrorCategory::PermissionDenied,
+    ErrorCategory::ResourceExists,
     ErrorCategory::ResourceUnavailable,
     ErrorCategory::WriteError,
 ];
