@@ -29,6 +29,8 @@ pub struct Config {
     pub smb_sessions: Vec<SmbSession>,
     /// Knobs for tests: intervals Windows does not let one configure.
     pub testing: Testing,
+    /// Injected faults (see [`crate::faults`]); none by default.
+    pub faults: crate::faults::FaultConfig,
     /// The live session table built from `rds_sessions` / `smb_sessions` (runtime state, not
     /// configuration: see [`crate::sessions_table::LiveSessions`]).
     #[serde(skip)]
@@ -357,6 +359,7 @@ impl Default for Config {
             rds_sessions: Vec::new(),
             smb_sessions: Vec::new(),
             testing: Testing::default(),
+            faults: crate::faults::FaultConfig::default(),
             live_sessions: crate::sessions_table::LiveSessions::default(),
         }
     }

@@ -3,6 +3,7 @@ pub(crate) mod auth;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod faults;
 pub mod http;
 pub mod powershell;
 pub mod service;

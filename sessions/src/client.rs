@@ -6,7 +6,7 @@
 //! poll never delays a Send or a Signal.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use wsman::enumeration::{Enumerate, EnumerateResponse, Filter, Item, Pull, PullResponse};
@@ -92,7 +92,14 @@ struct Inner {
     /// Starts at the option's value; [`WsManClient::negotiate_max_envelope_size`] updates it.
     max_envelope_size: AtomicU32,
     options: ClientOptions,
+    /// `p:SequenceId` of the next logical Receive (a retry repeats the one it retries).
+    receive_sequence: AtomicU64,
 }
+
+/// How often [`WsManClient::receive`] asks again after a broken connection or an HTTP 503,
+/// and the first pause (doubled each time, capped at 1 s).
+const RECEIVE_RETRIES: u32 = 6;
+const RECEIVE_RETRY_PAUSE: Duration = Duration::from_millis(25);
 
 /// An async WS-Management client: one endpoint, one WS-Man session id.
 ///
@@ -125,6 +132,7 @@ impl WsManClient {
                 session_id,
                 max_envelope_size: AtomicU32::new(options.max_envelope_size),
                 options,
+                receive_sequence: AtomicU64::new(1),
             }),
         }
     }
@@ -231,6 +239,9 @@ impl WsManClient {
                     .into_owned(),
             }));
         }
+        if reply.status == 500 && reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::protocol("http 500 without a soap fault"));
+        }
         let envelope = Envelope::decode(&reply.body).map_err(Error::decode)?;
         if let Body::Fault(f) = envelope.body {
             return Err(Error::from_fault(*f));
@@ -324,6 +335,21 @@ impl WsManClient {
         receive: Receive,
         timeout: Duration,
     ) -> Result<ReceiveResponse, Error> {
+        // A sequence id even here: the transport re-sends a request once when a reused
+        // connection breaks, and the server must recognise that as the same Receive.
+        let sequence = self.inner.receive_sequence.fetch_add(1, Ordering::Relaxed);
+        self.receive_sequenced(resource_uri, shell_id, receive, timeout, Some(sequence))
+            .await
+    }
+
+    async fn receive_sequenced(
+        &self,
+        resource_uri: &str,
+        shell_id: &ShellId,
+        receive: Receive,
+        timeout: Duration,
+        sequence: Option<u64>,
+    ) -> Result<ReceiveResponse, Error> {
         let mut req = self
             .request(Action::Receive, resource_uri)
             .operation_timeout(timeout)
@@ -331,7 +357,8 @@ impl WsManClient {
         if self.inner.options.keep_alive {
             req = req.option("WSMAN_CMDSHELL_OPTION_KEEPALIVE", "True", None);
         }
-        let req = req.body(Body::Receive(receive));
+        let mut req = req.body(Body::Receive(receive));
+        req.header.sequence_id = sequence;
         match self.call(Lane::RECEIVE, req).await?.body {
             Body::ReceiveResponse(r) => Ok(r),
             other => Err(unexpected("ReceiveResponse", &other)),
@@ -341,9 +368,15 @@ impl WsManClient {
     /// Receives output, polling again for as long as the server answers `w:TimedOut` (nothing
     /// to send within the OperationTimeout): returns the first reply that carries something.
     ///
+    /// Each call carries a new `p:SequenceId`. When the connection breaks or the server answers
+    /// HTTP 503, the same Receive is sent again (a few
+    /// times, with a growing pause) with the **same** SequenceId: a server that already took the
+    /// output from its queue answers with the reply that was lost instead of dropping it, so
+    /// nothing is lost or received twice.
+    ///
     /// # Errors
     ///
-    /// Any fault other than `w:TimedOut`, transport errors.
+    /// Any fault other than `w:TimedOut`, transport errors (after the retries).
     pub async fn receive(
         &self,
         resource_uri: &str,
@@ -351,13 +384,28 @@ impl WsManClient {
         receive: Receive,
     ) -> Result<ReceiveResponse, Error> {
         let timeout = self.inner.options.operation_timeout;
+        let sequence = self.inner.receive_sequence.fetch_add(1, Ordering::Relaxed);
+        let mut retries = 0;
+        let mut pause = RECEIVE_RETRY_PAUSE;
         loop {
             match self
-                .receive_once(resource_uri, shell_id, receive.clone(), timeout)
+                .receive_sequenced(
+                    resource_uri,
+                    shell_id,
+                    receive.clone(),
+                    timeout,
+                    Some(sequence),
+                )
                 .await
             {
                 Err(e) if e.fault().is_some_and(is_timed_out) => {
                     tracing::trace!("receive timed out on the server, polling again");
+                }
+                Err(e) if retries < RECEIVE_RETRIES && is_transient(&e) => {
+                    retries += 1;
+                    tracing::debug!(error = %e, retries, sequence, "receive failed, asking again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
                 }
                 other => return other,
             }
@@ -597,4 +645,14 @@ fn expect_empty(reply: Envelope, expected: &str) -> Result<(), Error> {
         | Body::ReleaseResponse => Ok(()),
         other => Err(unexpected(expected, &other)),
     }
+}
+
+/// A failure worth repeating a Receive for: the connection broke, or the server said 503
+/// (Service Unavailable). A transport deadline is not: the server is not answering at all.
+fn is_transient(e: &Error) -> bool {
+    e.is_connection()
+        || matches!(
+            e.transport_error(),
+            Some(wsman_transport::TransportError::Status { status: 503, .. })
+        )
 }

@@ -584,6 +584,30 @@ impl Writer {
             };
             attr_names.push(name);
         }
+        // A QName in the text (a fault subcode kept as received) keeps the namespace it was
+        // read with: bind its prefix here when the scope binds it otherwise.
+        let mut qname_text = None;
+        if let Some(uri) = el.text_ns.as_deref()
+            && !el.children.iter().any(|n| matches!(n, Node::Element(_)))
+        {
+            let text = el.text();
+            if let Some((p, local)) = text.trim().split_once(':')
+                && self.lookup(p) != Some(uri)
+            {
+                let reusable = !p.is_empty()
+                    && !matches!(p, "xml" | "xmlns")
+                    && !decls.iter().any(|(dp, _)| dp == p);
+                let p = if reusable {
+                    p.to_owned()
+                } else {
+                    let fresh = self.fresh_prefix();
+                    qname_text = Some(format!("{fresh}:{local}"));
+                    fresh
+                };
+                decls.push((p.clone(), uri.to_owned()));
+                self.scope.push((p, uri.to_owned()));
+            }
+        }
         for (p, u) in &decls {
             if p.is_empty() {
                 self.attr("xmlns", u);
@@ -598,10 +622,14 @@ impl Writer {
             self.end_empty();
         } else {
             self.end_start();
-            for child in &el.children {
-                match child {
-                    Node::Element(e) => self.element(e),
-                    Node::Text(t) => self.text(t),
+            if let Some(text) = &qname_text {
+                self.text(text);
+            } else {
+                for child in &el.children {
+                    match child {
+                        Node::Element(e) => self.element(e),
+                        Node::Text(t) => self.text(t),
+                    }
                 }
             }
             self.close(&qname);

@@ -87,6 +87,12 @@ pub trait SoapService: Send + Sync + 'static {
         ctx: RequestContext,
         envelope: Vec<u8>,
     ) -> impl Future<Output = SoapReply> + Send;
+
+    /// Applies an injected service-level fault ([`crate::faults`]) before `envelope` is
+    /// handled. The default ignores it.
+    fn inject(&self, fault: crate::faults::ServiceFault, ctx: &RequestContext, envelope: &[u8]) {
+        let _ = (fault, ctx, envelope);
+    }
 }
 
 /// A stand-in service for tests of the HTTP layer: answers every envelope with a fixed SOAP

@@ -1,6 +1,5 @@
 //! The hyper server: listener, per-connection tasks, request handling.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +24,7 @@ use wsman::encryption::{self, EncryptedPart, FramingError};
 use super::{RequestContext, SoapReply, SoapService};
 use crate::auth::{self, ConnectionAuth, Step};
 use crate::config::{AuthScheme, Config, User};
+use crate::faults::{self, Faults, ServiceFault};
 use crate::tls::{self, GeneratedCert, TlsError, TlsSource};
 
 /// Extra bytes allowed over MaxEnvelopeSize for the `multipart/encrypted` framing.
@@ -43,6 +43,7 @@ pub struct Emulator {
     generated_cert: Option<GeneratedCert>,
     shutdown: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    faults: Arc<Faults>,
 }
 
 /// Options of [`Emulator`] beyond the configuration file: address and TLS.
@@ -51,6 +52,7 @@ pub struct EmulatorBuilder {
     config: Config,
     listen: SocketAddr,
     tls: Option<TlsSource>,
+    faults: Option<Arc<Faults>>,
 }
 
 /// The emulator could not start.
@@ -86,6 +88,7 @@ impl Emulator {
             config,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: None,
+            faults: None,
         }
     }
 
@@ -98,6 +101,11 @@ impl Emulator {
     pub fn url(&self) -> String {
         let scheme = if self.https { "https" } else { "http" };
         format!("{scheme}://{}/wsman", self.addr)
+    }
+
+    /// The injected faults: add or clear rules while the emulator runs, read the counters.
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
     }
 
     /// The generated self-signed certificate (PEM), when HTTPS runs with one.
@@ -133,6 +141,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Use these fault rules (shared with the caller) instead of the configuration's `[faults]`.
+    pub fn faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
     /// Binds and starts serving `service`; returns once the listener is bound.
     ///
     /// # Errors
@@ -157,10 +171,14 @@ impl EmulatorBuilder {
             source,
         })?;
         let (tx, rx) = watch::channel(false);
+        let faults = self
+            .faults
+            .unwrap_or_else(|| Arc::new(Faults::new(&self.config.faults)));
         let shared = Arc::new(Shared {
             config: self.config,
             service,
             next_connection: AtomicU64::new(1),
+            faults: faults.clone(),
         });
         let https = acceptor.is_some();
         let task = tokio::spawn(accept_loop(shared, listener, acceptor, rx));
@@ -171,6 +189,7 @@ impl EmulatorBuilder {
             generated_cert,
             shutdown: tx,
             task: Some(task),
+            faults,
         })
     }
 }
@@ -179,7 +198,13 @@ struct Shared<S> {
     config: Config,
     service: S,
     next_connection: AtomicU64,
+    faults: Arc<Faults>,
 }
+
+/// An injected fault closes the connection instead of replying.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by an injected fault")]
+struct InjectedDrop;
 
 async fn accept_loop<S: SoapService>(
     shared: Arc<Shared<S>>,
@@ -252,7 +277,7 @@ async fn serve_connection<S, I>(
     let svc = service_fn(move |req| {
         let shared = shared.clone();
         let conn = conn.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, &conn, req).await) }
+        async move { handle(&shared, &conn, req).await }
     });
     let conn = http1::Builder::new()
         .keep_alive(true)
@@ -291,6 +316,20 @@ async fn handle<S: SoapService>(
     shared: &Shared<S>,
     conn: &Conn,
     req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, InjectedDrop> {
+    let mut drop_reply = false;
+    let response = handle_request(shared, conn, req, &mut drop_reply).await;
+    if drop_reply {
+        return Err(InjectedDrop);
+    }
+    Ok(response)
+}
+
+async fn handle_request<S: SoapService>(
+    shared: &Shared<S>,
+    conn: &Conn,
+    req: Request<Incoming>,
+    drop_reply: &mut bool,
 ) -> Response<Full<Bytes>> {
     let config = &shared.config;
     if req.uri().path() != "/wsman" {
@@ -346,7 +385,7 @@ async fn handle<S: SoapService>(
         Authenticated::Basic(u) => (u, None),
         Authenticated::Context(u, t) => (u, t),
     };
-    let mut response = dispatch(shared, conn, &user, encrypted, &body).await;
+    let mut response = dispatch(shared, conn, &user, encrypted, &body, drop_reply).await;
     if let Some((scheme, token)) = final_token
         && let Ok(v) = HeaderValue::from_str(&format!("{scheme} {}", STANDARD.encode(token)))
     {
@@ -413,6 +452,7 @@ async fn dispatch<S: SoapService>(
     user: &User,
     encrypted: Result<encryption::SessionProtocol, FramingError>,
     body: &[u8],
+    drop_reply: &mut bool,
 ) -> Response<Full<Bytes>> {
     let config = &shared.config;
     let (envelope, sealed_with) = match encrypted {
@@ -460,7 +500,30 @@ async fn dispatch<S: SoapService>(
         connection_id: conn.id,
         is_encrypted: sealed_with.is_some() || conn.is_tls,
     };
+    let plan = shared.faults.decide(faults::short_action(&envelope));
+    if let Some(status) = plan.status {
+        tracing::debug!(status, "injected fault: status");
+        return empty(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE));
+    }
+    if plan.expire_idle {
+        shared
+            .service
+            .inject(ServiceFault::ExpireIdle, &ctx, &envelope);
+    }
+    if plan.break_runspace {
+        shared
+            .service
+            .inject(ServiceFault::BreakRunspace, &ctx, &envelope);
+    }
     let reply: SoapReply = shared.service.handle(ctx, envelope).await;
+    if plan.drop {
+        tracing::debug!("injected fault: connection dropped before the reply");
+        *drop_reply = true;
+        return empty(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    if let Some(delay) = plan.delay {
+        tokio::time::sleep(delay).await;
+    }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let Some(protocol) = sealed_with else {
         return soap(status, reply.body);

@@ -80,6 +80,8 @@ pub struct PowerShellShell {
     capacity: usize,
     process_id: u32,
     rng: ChaCha20Rng,
+    /// The pool broke (injected fault): new pipelines are refused.
+    broken: bool,
 }
 
 #[derive(Debug)]
@@ -335,6 +337,7 @@ impl PowerShellShell {
             capacity,
             process_id,
             rng: ChaCha20Rng::from_seed(seed),
+            broken: false,
         };
         shell.pool_events()?;
         Ok(shell)
@@ -748,6 +751,12 @@ impl ShellBackend for PowerShellShell {
         line: &CommandLine,
         _options: &OptionSet,
     ) -> Result<CommandId, Fault> {
+        if self.broken {
+            return Err(internal_error(
+                &self.machine,
+                "The runspace pool is broken.",
+            ));
+        }
         let args = line
             .argument_bytes()
             .map_err(|e| internal_error(&self.machine, &e.to_string()))?;
@@ -993,6 +1002,29 @@ impl ShellBackend for PowerShellShell {
             ));
         };
         self.connect_pool(xml)
+    }
+
+    fn break_pool(&mut self) -> bool {
+        let rec = error_record(&ErrorRecord::new(
+            "System.Management.Automation.Remoting.PSRemotingTransportException",
+            "The runspace pool is broken.",
+            ErrorCategory::ResourceUnavailable,
+        ));
+        let info = psrp::messages::RunspacePoolStateInfo {
+            state: psrp::runspace_pool::RunspacePoolState::BROKEN,
+            error: Some(rec),
+        };
+        self.pool.queue_pipeline_message(
+            MessageType::RUNSPACEPOOL_STATE,
+            PipelineId::NIL,
+            &psrp::messages::PsrpMessage::to_value(&info),
+        );
+        for p in &self.pipelines {
+            p.shared.request_stop();
+        }
+        self.broken = true;
+        self.notify.output_ready(&self.shell_id);
+        true
     }
 
     fn delete(&mut self) {

@@ -180,6 +180,13 @@ pub trait ShellBackend: Send + fmt::Debug {
     /// The shell is deleted (Delete or idle expiry): stop every command, free everything.
     fn delete(&mut self);
 
+    /// Fault injection: the shell's runspace pool breaks (PowerShell: RUNSPACEPOOL_STATE
+    /// Broken is queued for the pool's Receive and the pipelines stop). Returns whether this
+    /// backend has a pool to break; the default has none.
+    fn break_pool(&mut self) -> bool {
+        false
+    }
+
     /// The commands, for `…/windows/shell/Command` enumeration and the command quota.
     fn commands(&self) -> Vec<CommandSummary>;
 

@@ -11,6 +11,7 @@ use wsman::ShellId;
 use super::backend::OutputNotify;
 use super::{Caller, Outcome, PowerShellFactory, Reply, Service, WaitId};
 use crate::config::Config;
+use crate::faults::ServiceFault;
 use crate::http::{RequestContext, SoapReply, SoapService};
 
 /// The emulator's WS-Management service: [`Service`] behind a mutex, driven by tokio.
@@ -144,6 +145,21 @@ impl SoapService for WsManService {
             status: reply.status,
             body: reply.body.into_bytes(),
         }
+    }
+
+    fn inject(&self, fault: ServiceFault, _ctx: &RequestContext, envelope: &[u8]) {
+        let mut core = self.inner.lock();
+        match fault {
+            ServiceFault::ExpireIdle => {
+                core.expire_disconnected();
+            }
+            ServiceFault::BreakRunspace => {
+                if let Ok(e) = wsman::Envelope::decode(envelope) {
+                    core.break_runspace(&e.header);
+                }
+            }
+        }
+        self.inner.flush_wakes(&mut core);
     }
 }
 

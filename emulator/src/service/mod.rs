@@ -219,6 +219,31 @@ pub struct Service {
     next_wait: u64,
     in_flight: HashMap<String, u32>,
     wake: Vec<ShellId>,
+    gauges: Gauges,
+}
+
+/// High-water marks the service keeps so tests can check that quotas held under load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Gauges {
+    /// The most shells one user ever held at once.
+    pub max_shells_per_user: usize,
+    /// The most operations one user ever had in flight at once (parked Receives included).
+    pub max_operations_per_user: u32,
+    /// Receive replies sent again because the client repeated their `SequenceId`.
+    pub replayed_receives: u64,
+}
+
+/// How many Receive replies a shell keeps for replay (one per command, the pool's included).
+const REPLAY_SLOTS: usize = 64;
+
+/// The last Receive reply of one command (or of the pool), kept until the client asks with
+/// another `SequenceId`: a client whose reply was lost on the way asks again with the same one.
+#[derive(Debug, Clone)]
+struct LastReceive {
+    command: Option<String>,
+    sequence: u64,
+    response: ReceiveResponse,
 }
 
 #[derive(Debug)]
@@ -245,6 +270,7 @@ struct ShellEntry {
     link: Link,
     parked: u32,
     backend: Box<dyn ShellBackend>,
+    last_receives: Vec<LastReceive>,
 }
 
 /// The shell's connection, as seen by the service.
@@ -317,6 +343,7 @@ impl Service {
             next_wait: 0,
             in_flight: HashMap::new(),
             wake: Vec::new(),
+            gauges: Gauges::default(),
         }
     }
 
@@ -378,11 +405,54 @@ impl Service {
             return Outcome::Reply(self.fault_reply(&header, fault));
         }
         *count += 1;
+        self.gauges.max_operations_per_user = self.gauges.max_operations_per_user.max(*count);
         let outcome = self.dispatch(now, caller, envelope);
         if matches!(outcome, Outcome::Reply(_)) {
             self.release_operation(&key);
         }
         outcome
+    }
+
+    /// High-water marks: shells per user, operations in flight per user, replayed Receives.
+    pub fn gauges(&self) -> Gauges {
+        self.gauges
+    }
+
+    /// Fault injection: deletes every disconnected shell now, as if its IdleTimeout had
+    /// passed. Returns how many went.
+    pub fn expire_disconnected(&mut self) -> usize {
+        let gone: Vec<ShellId> = self
+            .shells
+            .values()
+            .filter(|s| matches!(s.link, Link::Disconnected { .. }))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &gone {
+            if let Some(mut shell) = self.shells.remove(id) {
+                tracing::debug!(shell = %id, "injected fault: idle shell expired early");
+                shell.backend.delete();
+                self.wake.push(id.clone());
+            }
+        }
+        gone.len()
+    }
+
+    /// Fault injection: breaks the runspace pool of the shell `header` names (PowerShell
+    /// shells: RUNSPACEPOOL_STATE Broken, pipelines stopped). Returns whether one broke.
+    pub fn break_runspace(&mut self, header: &wsman::Header) -> bool {
+        let Some(id) = header.shell_id() else {
+            return false;
+        };
+        let Some(shell) = find_shell(&mut self.shells, &id) else {
+            return false;
+        };
+        let broke = shell.backend.break_pool();
+        if broke {
+            let id = shell.id.clone();
+            tracing::debug!(shell = %id, "injected fault: runspace pool broken");
+            self.wake.push(id);
+        }
+        broke
     }
 
     /// Retries a parked Receive: `Some(reply)` when it is over (output, command state, the
@@ -426,6 +496,11 @@ impl Service {
             touch(shell, now);
         }
         self.release_operation(&wait.user);
+        if let (Ok(Body::ReceiveResponse(r)), Some(shell)) =
+            (&result, self.shells.get_mut(&wait.shell))
+        {
+            remember_receive(shell, wait.command.as_ref(), request.sequence_id, r);
+        }
         Some(match result {
             Ok(body) => self.reply(&request, body, Some(wait.limit)),
             Err(f) => self.fault_reply(&request, f),
@@ -866,9 +941,17 @@ impl Service {
             },
             parked: 0,
             backend,
+            last_receives: Vec::new(),
         };
         let shell = shell_element(&entry, now, false);
+        let owner = entry.owner.to_ascii_lowercase();
         self.shells.insert(id.clone(), entry);
+        let held = self
+            .shells
+            .values()
+            .filter(|s| s.owner.eq_ignore_ascii_case(&owner))
+            .count();
+        self.gauges.max_shells_per_user = self.gauges.max_shells_per_user.max(held);
         tracing::debug!(shell = %id, user = %caller.user, "shell created");
         Ok(Body::CreateResponse(Box::new(CreateResponse {
             address: header
@@ -951,12 +1034,24 @@ impl Service {
         let result = match self.attached_shell(now, caller, &header) {
             Err(f) => Err(f),
             Ok(shell) => {
+                if let Some(again) = replay_receive(shell, receive.command_id.as_ref(), &header) {
+                    self.gauges.replayed_receives += 1;
+                    let reply = self.reply(&header, Body::ReceiveResponse(again), Some(limit));
+                    return Outcome::Reply(reply);
+                }
                 let r =
                     shell
                         .backend
                         .receive(now, receive.command_id.as_ref(), &receive.streams, room);
-                if matches!(r, Ok(None)) {
-                    shell.parked += 1;
+                match &r {
+                    Ok(None) => shell.parked += 1,
+                    Ok(Some(resp)) => remember_receive(
+                        shell,
+                        receive.command_id.as_ref(),
+                        header.sequence_id,
+                        resp,
+                    ),
+                    Err(_) => {}
                 }
                 r.map(|o| (o, shell.id.clone()))
             }
@@ -1575,4 +1670,42 @@ fn invalid_enumeration_context(machine: &str) -> Fault {
         machine,
         M,
     )
+}
+
+/// The reply to send again when the client repeats the `SequenceId` of the last Receive it
+/// made for this command (its previous reply was lost).
+fn replay_receive(
+    shell: &ShellEntry,
+    command: Option<&CommandId>,
+    header: &wsman::Header,
+) -> Option<ReceiveResponse> {
+    let sequence = header.sequence_id?;
+    let key = command.map(|c| c.as_str().to_ascii_uppercase());
+    shell
+        .last_receives
+        .iter()
+        .find(|l| l.command == key && l.sequence == sequence)
+        .map(|l| l.response.clone())
+}
+
+/// Keeps `response` for a replay when the request carried a `SequenceId`; forgets the
+/// previous one of this command either way (a new SequenceId acknowledges it).
+fn remember_receive(
+    shell: &mut ShellEntry,
+    command: Option<&CommandId>,
+    sequence: Option<u64>,
+    response: &ReceiveResponse,
+) {
+    let key = command.map(|c| c.as_str().to_ascii_uppercase());
+    shell.last_receives.retain(|l| l.command != key);
+    if let Some(sequence) = sequence {
+        if shell.last_receives.len() >= REPLAY_SLOTS {
+            shell.last_receives.remove(0);
+        }
+        shell.last_receives.push(LastReceive {
+            command: key,
+            sequence,
+            response: response.clone(),
+        });
+    }
 }
