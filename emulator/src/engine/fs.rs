@@ -374,7 +374,8 @@ fn item_info(ev: &Evaluator<'_>, path: &str, length: Option<i64>) -> Value {
                 .with("Mode", s("d-----"))
                 .with("BaseName", s(&name))
                 .with("Name", s(&name))
-                .with("Parent", s(leaf(&parent_path)))
+                // A nested DirectoryInfo serializes as its ToString(): the full path.
+                .with("Parent", s(&parent_path))
                 .with("Exists", Value::Bool(true))
                 .with("Root", s("C:\\"))
                 .with("FullName", s(path))
