@@ -263,5 +263,23 @@ async fn pywinrm_run_ps_goes_through_winrs() {
     seen.is("stderr", r#""""#);
     assert!(seen.get("err_stderr").contains("from run_ps"), "{}", seen.1);
     assert!(seen.get("err_stdout").contains("still here"), "{}", seen.1);
+    // As powershell.exe: the exit code is `$?` of the last statement, which succeeded.
+    seen.is("err_rc", "0");
+    // An error as the last statement: status 1, stdout as the console shows it, and the
+    // `#< CLIXML` stderr that pywinrm's _clean_error_msg turned into Windows' error text.
+    seen.is("last_rc", "1");
+    seen.is("last_stdout", r#""partial output\r\n""#);
+    seen.is(
+        "last_stderr",
+        concat!(
+            r#""'partial output'; Write-Error 'from run_ps' : from run_ps\n"#,
+            r#"    + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException\n"#,
+            r#"    + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException""#
+        ),
+    );
+    seen.is(
+        "last_raw_stderr_head",
+        r##""#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.mic""##,
+    );
     emu.shutdown().await;
 }

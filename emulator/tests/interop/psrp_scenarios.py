@@ -378,6 +378,15 @@ def pywinrm_run_ps(url, user, password):
     out("err_rc", r.status_code)
     out("err_stdout", r.std_out.decode("utf-8"))
     out("err_stderr", r.std_err.decode("utf-8"))
+    # Output, then an error as the last statement: exit code 1 ($? of the last statement, as
+    # powershell.exe -EncodedCommand on Windows) and `#< CLIXML` stderr that run_ps decodes.
+    r = s.run_ps("'partial output'; Write-Error 'from run_ps'")
+    out("last_rc", r.status_code)
+    out("last_stdout", r.std_out.decode("utf-8"))
+    out("last_stderr", r.std_err.decode("utf-8"))
+    raw = s.run_cmd("powershell -encodedcommand %s" % base64.b64encode(
+        "'partial output'; Write-Error 'from run_ps'".encode("utf_16_le")).decode("ascii"))
+    out("last_raw_stderr_head", raw.std_err.decode("utf-8")[:60])
 
 
 SCENARIOS = {
