@@ -225,6 +225,37 @@ fn powershell_exit_code_follows_the_last_statement() {
 }
 
 #[test]
+fn powershell_shows_new_items_in_the_file_system_view() {
+    let (out, err, o) = run(
+        "powershell -Command \"New-Item -ItemType Directory -Path C:\\x -Force; New-Item -ItemType File -Path C:\\x\\a.txt -Value hello\"",
+    );
+    assert_eq!(err, "");
+    assert_eq!(o, CmdOutcome::Exited(0));
+    // The clock decides the date and time: compare with digits masked.
+    let masked: String = out
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    let listing = |dir: &str, row: &str| {
+        format!(
+            "\r\n    Directory: {dir}\r\n\r\n\r\nMode                LastWriteTime         Length Name\r\n----                -------------         ------ ----\r\n{row}\r\n\r\n\r\n"
+        )
+    };
+    let date = out
+        .lines()
+        .find(|l| l.starts_with("d-----"))
+        .and_then(|l| l.get(8..33))
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect::<String>();
+    assert_eq!(date.trim_start().len(), 20, "{out}");
+    let expected = listing("C:\\", &format!("d-----  {date}                x"))
+        + &listing("C:\\x", &format!("-a----  {date}              9 a.txt"));
+    assert_eq!(masked, expected, "{out}");
+}
+
+#[test]
 fn powershell_unknown_command_clixml_matches_windows_shape() {
     let (_, err, o) = run("powershell -Command fake cmdlet");
     assert_eq!(o, CmdOutcome::Exited(1));

@@ -9,6 +9,18 @@ pub fn format_values(items: &[Value]) -> String {
     let mut i = 0;
     while let Some(v) = items.get(i) {
         match v {
+            Value::Object(o) if is_file_system_info(o.type_name()) => {
+                let parent = o.get("PSParentPath");
+                let mut group = vec![v];
+                while let Some(Value::Object(n)) = items.get(i + group.len()) {
+                    if !is_file_system_info(n.type_name()) || n.get("PSParentPath") != parent {
+                        break;
+                    }
+                    group.push(&items[i + group.len()]);
+                }
+                i += group.len();
+                out.push_str(&file_listing(&group));
+            }
             Value::Object(o) => {
                 let tn = o.type_name().to_owned();
                 let mut group = vec![v];
@@ -60,6 +72,57 @@ pub fn format_values(items: &[Value]) -> String {
             }
         }
     }
+    out
+}
+
+fn is_file_system_info(type_name: &str) -> bool {
+    type_name == "System.IO.FileInfo" || type_name == "System.IO.DirectoryInfo"
+}
+
+/// The FileSystem provider's default view: a `Directory:` header per parent directory, then
+/// `Mode`, `LastWriteTime` (date and short time), `Length` (files only) and `Name`.
+fn file_listing(group: &[&Value]) -> String {
+    let prop = |v: &Value, name: &str| v.property(name).unwrap_or(Value::Null);
+    let parent = group
+        .first()
+        .map(|v| prop(v, "PSParentPath").to_string())
+        .unwrap_or_default();
+    let dir = parent.split_once("::").map_or(parent.as_str(), |(_, p)| p);
+    let mut out = format!("\r\n    Directory: {dir}\r\n\r\n\r\n");
+    out.push_str("Mode                LastWriteTime         Length Name\r\n");
+    out.push_str("----                -------------         ------ ----\r\n");
+    for v in group {
+        let when = match prop(v, "LastWriteTime") {
+            Value::DateTime(d) => {
+                let (y, mo, day) = d.date();
+                let (h, mi, _, _) = d.time_of_day();
+                let (h12, ampm) = match h {
+                    0 => (12, "AM"),
+                    1..=11 => (h, "AM"),
+                    12 => (12, "PM"),
+                    _ => (h - 12, "PM"),
+                };
+                format!(
+                    "{:>10}  {:>8}",
+                    format!("{mo}/{day}/{y}"),
+                    format!("{h12}:{mi:02} {ampm}")
+                )
+            }
+            _ => String::new(),
+        };
+        let length = match prop(v, "Length") {
+            Value::Null => String::new(),
+            l => l.to_string(),
+        };
+        let line = format!(
+            "{:<7} {when:>25} {length:>14} {}",
+            prop(v, "Mode").to_string(),
+            prop(v, "Name")
+        );
+        out.push_str(&line);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n\r\n");
     out
 }
 
