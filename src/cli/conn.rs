@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use sessions::{
-    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
+    AuthMethod, ClientOptions, ConnectionConfig, Credentials, Encryption, HttpTransport, Proxy,
+    WsManClient,
 };
 
 use super::state::{self, Store};
@@ -25,6 +26,15 @@ pub struct GlobalArgs {
     /// Do not verify the server's TLS certificate.
     #[arg(long, global = true)]
     pub insecure: bool,
+    /// Trust this PEM CA file for HTTPS.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// HTTP message encryption (NTLM/Negotiate sealing) over plain HTTP.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub encryption: EncryptionArg,
+    /// HTTP proxy (`http://host:port`).
+    #[arg(long, global = true, value_name = "URL")]
+    pub proxy: Option<String>,
     /// Authentication method.
     #[arg(long, global = true, value_enum, default_value = "negotiate")]
     pub auth: AuthArg,
@@ -44,6 +54,27 @@ pub struct GlobalArgs {
     /// WS-Man OperationTimeout in seconds (each Receive long poll).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 20)]
     pub operation_timeout: u64,
+}
+
+/// `--encryption` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EncryptionArg {
+    /// Seal over HTTP when the auth method can, not over HTTPS.
+    Auto,
+    /// Always seal (fails with methods that cannot).
+    Always,
+    /// Never seal.
+    Never,
+}
+
+impl EncryptionArg {
+    fn encryption(self) -> Encryption {
+        match self {
+            Self::Auto => Encryption::Auto,
+            Self::Always => Encryption::Always,
+            Self::Never => Encryption::Never,
+        }
+    }
 }
 
 /// `--auth` values.
@@ -112,7 +143,17 @@ pub fn connect(
     let mut config = ConnectionConfig::new(&host)
         .https(ssl)
         .insecure(args.insecure)
+        .encryption(args.encryption.encryption())
         .auth(args.auth.method(), Credentials::new(user, password));
+    if let Some(ca) = &args.ca_file {
+        config = config.ca_file(ca.clone());
+    }
+    if let Some(url) = &args.proxy {
+        let Some(proxy) = Proxy::parse(url) else {
+            bail!("invalid proxy {url}: expected http://host:port");
+        };
+        config = config.proxy(proxy);
+    }
     config.connect_timeout = Duration::from_secs(15);
     let max_envelope_size = config.max_envelope_size;
     let transport = HttpTransport::new(config).context("cannot set up the connection")?;
