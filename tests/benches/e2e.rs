@@ -1,0 +1,766 @@
+//! End-to-end benchmark (issue 8): our client, pypsrp, pywinrm, psrp-rs and winrm-rs against the
+//! same emulator process on loopback, in the same run, plus a plain hyper transfer of the same
+//! payload bytes as the physical reference.
+//!
+//! Run it through `scripts/bench` (builds the Rust peer program, prepares the Python venv, then
+//! runs `cargo bench -p tests --bench e2e`). Alone, peers that are missing are reported as "not
+//! run". Knobs (environment):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `PSRM_BENCH_TINY` | 500 | `Write-Output 1` pipelines in one session |
+//! | `PSRM_BENCH_BULK_MB` | 10 | MB (10^6 bytes, as 1 KiB strings) from one pipeline |
+//! | `PSRM_BENCH_WINRS` | 200 | `echo` commands |
+//! | `PSRM_BENCH_CHURN` | 200 | sessions created and closed |
+//! | `PSRM_BENCH_RECONNECT_MB` | 10 | MB buffered while disconnected |
+//! | `PSRM_BENCH_HOSTS` | 100 | emulated hosts (listeners) for the fan-out, throttle 50 |
+//! | `PSRM_BENCH_IDLE` | 1000 | idle disconnected sessions for the memory figure (comma list) |
+//! | `PSRM_PYTHON` | `.venv/bin/python` | interpreter with pypsrp and pywinrm |
+//! | `PSRM_BENCH_RUST_PEERS` | `bench/rust-peers/target/release/psrm-bench-rust-peers` | peer program |
+//! | `PSRM_BENCH_OUT` | unset | also write the markdown table to this file |
+//!
+//! The emulator runs in a child process (this same executable, `PSRM_E2E_SERVE` set) so every
+//! client talks to the same server over loopback and its resident size can be read alone.
+//! Figures are printed as a markdown table; ratios are ours / peer for rates and
+//! peer / ours for durations, so above 1 means ours is faster.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use emulator::powershell::PowerShellShells;
+use emulator::service::WsManService;
+use emulator::{Config, Emulator};
+use http_body_util::{BodyExt, Empty, Full};
+use psrp::clixml::Value;
+use sessions::pssession::{DisconnectOptions, Invocation, PsSession, SessionOptions, StreamItem};
+use sessions::winrs::{Shell, ShellOptions};
+use sessions::{
+    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient, fanout,
+};
+
+const USER: &str = "bench";
+const PASSWORD: &str = "Bench-pw-0451";
+const HOST: &str = "BENCH01";
+const SERVE_ENV: &str = "PSRM_E2E_SERVE";
+const MB: f64 = 1_000_000.0;
+const THROTTLE: usize = 50;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Res<T> = Result<T, BoxError>;
+
+fn main() {
+    if let Ok(hosts) = std::env::var(SERVE_ENV) {
+        let hosts = hosts.parse().unwrap_or(1);
+        if let Err(e) = serve(hosts) {
+            eprintln!("e2e server: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    // `cargo test --benches` runs bench targets without `--bench`: build-check only.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("e2e: skipped (run with `cargo bench -p tests --bench e2e` or scripts/bench)");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(orchestrate()) {
+        eprintln!("e2e: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server child: `hosts` emulators and one plain hyper server, until stdin closes.
+
+fn bench_config() -> Config {
+    Config::from_toml(&format!(
+        "computer_name = \"{HOST}\"\n\
+         [[users]]\nname = \"{USER}\"\npassword = \"{PASSWORD}\"\nadmin = true\n\
+         [service]\nmax_shells_per_user = 1000000\nmax_concurrent_operations_per_user = 1000000\n\
+         max_connections = 100000\n\
+         [winrs]\nmax_shells_per_user = 1000000\nmax_concurrent_users = 1000\n\
+         [[session_configurations]]\nname = \"Microsoft.PowerShell\"\n\
+         output_buffer_size_kb = 1048576\n"
+    ))
+    .expect("bench configuration parses")
+}
+
+fn serve(hosts: usize) -> Res<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut emulators = Vec::with_capacity(hosts);
+        for _ in 0..hosts {
+            let config = bench_config();
+            let service = WsManService::with_powershell(config.clone(), PowerShellShells::new());
+            emulators.push(Emulator::builder(config).start(service).await?);
+        }
+        let hyper_port = start_plain_hyper().await?;
+        let ports: Vec<String> = emulators
+            .iter()
+            .map(|e| e.local_addr().port().to_string())
+            .collect();
+        println!("READY {hyper_port} {}", ports.join(" "));
+        std::io::stdout().flush()?;
+        // Serve until the parent closes our stdin.
+        tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await?;
+        drop(emulators);
+        Ok(())
+    })
+}
+
+/// A hyper HTTP/1 server answering `GET /bytes/N` with N bytes of `x`.
+async fn start_plain_hyper() -> Res<u16> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| {
+                        let n: usize = req
+                            .uri()
+                            .path()
+                            .strip_prefix("/bytes/")
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0);
+                        async move {
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from(vec![b'x'; n]),
+                            )))
+                        }
+                    });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await;
+            });
+        }
+    });
+    Ok(port)
+}
+
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    hyper_port: u16,
+    ports: Vec<u16>,
+}
+
+impl Server {
+    fn spawn(hosts: usize) -> Res<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .env(SERVE_ENV, hosts.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("server child has no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let mut words = line.split_whitespace();
+        if words.next() != Some("READY") {
+            return Err(format!("server child did not start: {line:?}").into());
+        }
+        let hyper_port = words.next().ok_or("no hyper port")?.parse()?;
+        let ports = words.map(str::parse).collect::<Result<Vec<u16>, _>>()?;
+        Ok(Self {
+            child,
+            stdin,
+            hyper_port,
+            ports,
+        })
+    }
+
+    fn port(&self) -> u16 {
+        self.ports.first().copied().unwrap_or(0)
+    }
+
+    /// VmRSS of the server process, in KiB.
+    fn rss_kib(&self) -> Res<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| "no VmRSS in /proc status".into())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our client's workloads.
+
+fn client(port: u16) -> Res<WsManClient> {
+    let config = ConnectionConfig::from_url(&format!("http://127.0.0.1:{port}/wsman"))
+        .ok_or("bad url")?
+        .auth(AuthMethod::Basic, Credentials::new(USER, PASSWORD));
+    let transport = HttpTransport::new(config)?;
+    Ok(WsManClient::new(
+        Arc::new(transport),
+        ClientOptions::default(),
+    ))
+}
+
+fn bulk_script(kib: u64) -> String {
+    format!("$s = 'x' * 1024; 1..{kib} | ForEach-Object {{ $s }}")
+}
+
+fn string_bytes(item: &StreamItem) -> u64 {
+    match item {
+        StreamItem::Output(Value::String(s)) => s.len() as u64,
+        _ => 0,
+    }
+}
+
+/// Seconds for `n` `Write-Output 1` pipelines in one open session.
+async fn ours_tiny(port: u16, n: u64) -> Res<f64> {
+    let c = client(port)?;
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
+    let inv = Invocation::script("Write-Output 1");
+    let t = Instant::now();
+    for _ in 0..n {
+        let out = s.invoke(&inv).await?;
+        if out.output.len() != 1 {
+            return Err(format!("expected one object, got {}", out.output.len()).into());
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    s.remove().await?;
+    Ok(secs)
+}
+
+/// Seconds and payload bytes for one pipeline producing `kib` strings of 1 KiB.
+async fn ours_bulk(port: u16, kib: u64) -> Res<(f64, u64)> {
+    let c = client(port)?;
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
+    let inv = Invocation::script(bulk_script(kib));
+    let t = Instant::now();
+    let mut pipeline = s.start(&inv).await?;
+    let mut bytes = 0;
+    while let Some(item) = pipeline.next().await? {
+        bytes += string_bytes(&item);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let id = pipeline.command_id().clone();
+    s.forget_command(&id);
+    s.remove().await?;
+    Ok((secs, bytes))
+}
+
+/// Seconds for `n` `echo` commands in one WinRS shell.
+async fn ours_winrs_shell(port: u16, n: u64) -> Res<f64> {
+    let c = client(port)?;
+    let shell = Shell::open(&c, ShellOptions::default()).await?;
+    let t = Instant::now();
+    for _ in 0..n {
+        let out = shell.exec("echo", &["hello"]).await?;
+        if !out.stdout_text().contains("hello") {
+            return Err("echo output missing".into());
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    shell.close().await?;
+    Ok(secs)
+}
+
+/// Seconds for `n` `echo` commands, each in its own shell (what `run_cmd` / `execute_cmd` do).
+async fn ours_winrs_per_command(port: u16, n: u64) -> Res<f64> {
+    let c = client(port)?;
+    let t = Instant::now();
+    for _ in 0..n {
+        let shell = Shell::open(&c, ShellOptions::default()).await?;
+        let out = shell.exec("echo", &["hello"]).await?;
+        if !out.stdout_text().contains("hello") {
+            return Err("echo output missing".into());
+        }
+        shell.close().await?;
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Seconds to create and close `n` sessions.
+async fn ours_churn(port: u16, n: u64) -> Res<f64> {
+    let c = client(port)?;
+    let t = Instant::now();
+    for _ in 0..n {
+        let s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
+        s.remove().await?;
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Disconnect with a pipeline producing `kib` KiB, let the server buffer it (not timed), then
+/// reconnect and receive everything: seconds (disconnect + reconnect + receive) and bytes.
+async fn ours_reconnect(port: u16, kib: u64, settle: Duration) -> Res<(f64, u64)> {
+    let c = client(port)?;
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
+    let pipeline = s.start(&Invocation::script(bulk_script(kib))).await?;
+    drop(pipeline);
+    let t = Instant::now();
+    s.disconnect(DisconnectOptions::default()).await?;
+    let t_disconnect = t.elapsed().as_secs_f64();
+    tokio::time::sleep(settle).await;
+    let t = Instant::now();
+    let mut bytes = 0;
+    s.receive_with(None, |_, item| bytes += string_bytes(item))
+        .await?;
+    let secs = t.elapsed().as_secs_f64() + t_disconnect;
+    s.remove().await?;
+    Ok((secs, bytes))
+}
+
+/// Seconds to run `Write-Output 1` in a new session on every port, `THROTTLE` at a time.
+async fn ours_fanout(ports: &[u16]) -> Res<(f64, usize)> {
+    let t = Instant::now();
+    let results = fanout::for_each_host(ports.to_vec(), THROTTLE, |port| async move {
+        let run = async {
+            let c = client(port)?;
+            let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
+            let out = s.invoke(&Invocation::script("Write-Output 1")).await?;
+            s.remove().await?;
+            Ok::<_, BoxError>(out.output.len() == 1)
+        };
+        matches!(run.await, Ok(true))
+    })
+    .await;
+    let ok = results.iter().filter(|(_, r)| *r == Some(true)).count();
+    Ok((t.elapsed().as_secs_f64(), ok))
+}
+
+/// KiB of server resident size per idle disconnected session, with `n` of them.
+async fn ours_idle_memory(n: usize) -> Res<(f64, f64, u64)> {
+    let server = Server::spawn(1)?;
+    let c = client(server.port())?;
+    // Warm up: the first session pays for lazily built tables and thread stacks.
+    let warm = PsSession::new(&c, HOST, SessionOptions::default()).await?;
+    warm.remove().await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = server.rss_kib()?;
+    let t = Instant::now();
+    let sessions: Vec<u64> = (0..n as u64).collect();
+    let results = fanout::for_each_host(sessions, 4, |_| {
+        let c = c.clone();
+        async move {
+            let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
+            s.disconnect(DisconnectOptions::default()).await?;
+            Ok::<_, BoxError>(())
+        }
+    })
+    .await;
+    let secs = t.elapsed().as_secs_f64();
+    let failed = results
+        .iter()
+        .filter(|(_, r)| !matches!(r, Some(Ok(()))))
+        .count();
+    if failed > 0 {
+        return Err(format!("{failed} of {n} sessions failed").into());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = server.rss_kib()?;
+    let per = after.saturating_sub(before) as f64 / n as f64;
+    Ok((per, secs, after))
+}
+
+/// Seconds and bytes for one plain hyper GET of `n` bytes over loopback.
+async fn hyper_loopback(port: u16, n: u64) -> Res<(f64, u64)> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get(format!("/bytes/{n}"))
+        .header("host", "127.0.0.1")
+        .body(Empty::<Bytes>::new())?;
+    let t = Instant::now();
+    let mut body = sender.send_request(req).await?.into_body();
+    let mut bytes = 0;
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame?.data_ref() {
+            bytes += data.len() as u64;
+        }
+    }
+    Ok((t.elapsed().as_secs_f64(), bytes))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers (separate processes).
+
+struct Peers {
+    python: Option<PathBuf>,
+    rust: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+enum Figure {
+    /// seconds, payload bytes
+    Ran(f64, u64),
+    Failed(String),
+    NotRun(String),
+}
+
+fn run_peer(program: &Path, args: &[String]) -> Figure {
+    let out = Command::new(program)
+        .args(args)
+        .env("PSRM_BENCH_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return Figure::Failed(format!("cannot start {}: {e}", program.display())),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(line) = text.lines().rev().find(|l| l.starts_with('{')) else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: String = err.lines().rev().take(3).collect::<Vec<_>>().join(" / ");
+        return Figure::Failed(format!("no result ({}): {tail}", out.status));
+    };
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(v) => {
+            if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+                return Figure::Failed(e.to_owned());
+            }
+            let secs = v.get("seconds").and_then(serde_json::Value::as_f64);
+            let bytes = v
+                .get("bytes")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            match secs {
+                Some(s) => Figure::Ran(s, bytes),
+                None => Figure::Failed(format!("unreadable result {line}")),
+            }
+        }
+        Err(e) => Figure::Failed(format!("unreadable result ({e}): {line}")),
+    }
+}
+
+impl Peers {
+    fn python(&self, script: &str, workload: &str, port: u16, n: u64) -> Figure {
+        let Some(py) = &self.python else {
+            return Figure::NotRun("no python venv (scripts/pyenv)".into());
+        };
+        let script = repo_root().join("bench/peers").join(script);
+        run_peer(
+            py,
+            &[
+                script.display().to_string(),
+                workload.into(),
+                port.to_string(),
+                USER.into(),
+                n.to_string(),
+            ],
+        )
+    }
+
+    fn rust(&self, workload: &str, port: u16, n: u64) -> Figure {
+        let Some(bin) = &self.rust else {
+            return Figure::NotRun("peer program not built (scripts/bench)".into());
+        };
+        run_peer(
+            bin,
+            &[
+                workload.into(),
+                port.to_string(),
+                USER.into(),
+                PASSWORD.into(),
+                n.to_string(),
+            ],
+        )
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    /// operations per second from (seconds, count)
+    PerSecond(&'static str, u64),
+    /// MB/s of payload
+    MegabytesPerSecond,
+    /// plain seconds (lower is better)
+    Seconds,
+}
+
+struct Row {
+    workload: String,
+    unit: Unit,
+    ours: Figure,
+    peers: Vec<(String, Figure)>,
+}
+
+fn value(unit: Unit, f: &Figure) -> Option<f64> {
+    match (unit, f) {
+        (Unit::PerSecond(_, n), Figure::Ran(s, _)) => Some(n as f64 / s),
+        (Unit::MegabytesPerSecond, Figure::Ran(s, b)) => Some(*b as f64 / MB / s),
+        (Unit::Seconds, Figure::Ran(s, _)) => Some(*s),
+        _ => None,
+    }
+}
+
+fn show(unit: Unit, f: &Figure) -> String {
+    match (value(unit, f), f) {
+        (Some(v), _) => match unit {
+            Unit::PerSecond(what, _) => format!("{v:.1} {what}/s"),
+            Unit::MegabytesPerSecond => format!("{v:.1} MB/s"),
+            Unit::Seconds => format!("{v:.3} s"),
+        },
+        (None, Figure::Failed(e)) => format!("failed: {}", e.replace('|', "/")),
+        (None, Figure::NotRun(e)) => format!("not run: {e}"),
+        (None, Figure::Ran(..)) => "?".into(),
+    }
+}
+
+fn ratio(unit: Unit, ours: &Figure, peer: &Figure) -> String {
+    match (value(unit, ours), value(unit, peer)) {
+        (Some(o), Some(p)) if o > 0.0 && p > 0.0 => {
+            let r = if unit == Unit::Seconds { p / o } else { o / p };
+            format!("{r:.2}×")
+        }
+        _ => "–".into(),
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut t = String::from(
+        "| workload | ours | peer | peer figure | ours vs peer |\n|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let ours = show(row.unit, &row.ours);
+        if row.peers.is_empty() {
+            t.push_str(&format!("| {} | {ours} | – | – | – |\n", row.workload));
+        }
+        for (i, (name, fig)) in row.peers.iter().enumerate() {
+            let (w, o) = if i == 0 {
+                (row.workload.as_str(), ours.as_str())
+            } else {
+                ("", "")
+            };
+            t.push_str(&format!(
+                "| {w} | {o} | {name} | {} | {} |\n",
+                show(row.unit, fig),
+                ratio(row.unit, &row.ours, fig)
+            ));
+        }
+    }
+    t
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ran<T>(r: Res<T>, f: impl FnOnce(T) -> Figure) -> Figure {
+    match r {
+        Ok(v) => f(v),
+        Err(e) => Figure::Failed(e.to_string()),
+    }
+}
+
+async fn orchestrate() -> Res<()> {
+    let root = repo_root();
+    let tiny = env_u64("PSRM_BENCH_TINY", 500);
+    let bulk_kib = env_u64("PSRM_BENCH_BULK_MB", 10) * 1_000_000 / 1024;
+    let winrs = env_u64("PSRM_BENCH_WINRS", 200);
+    let churn = env_u64("PSRM_BENCH_CHURN", 200);
+    let reconnect_kib = env_u64("PSRM_BENCH_RECONNECT_MB", 10) * 1_000_000 / 1024;
+    let hosts = env_u64("PSRM_BENCH_HOSTS", 100) as usize;
+    let idle: Vec<usize> = std::env::var("PSRM_BENCH_IDLE")
+        .unwrap_or_else(|_| "1000".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let settle = Duration::from_millis(env_u64("PSRM_BENCH_SETTLE_MS", 1500));
+    let python = std::env::var_os("PSRM_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin/python"));
+    let rust = std::env::var_os("PSRM_BENCH_RUST_PEERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("bench/rust-peers/target/release/psrm-bench-rust-peers"));
+    let peers = Peers {
+        python: python.exists().then_some(python),
+        rust: rust.exists().then_some(rust),
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("e2e: load average at start: {}", load.trim());
+
+    let server = Server::spawn(1)?;
+    let port = server.port();
+    let mut rows = Vec::new();
+    let bulk_bytes = bulk_kib * 1024;
+
+    eprintln!("e2e: tiny commands");
+    rows.push(Row {
+        workload: format!("tiny commands: `Write-Output 1` ×{tiny}, one session"),
+        unit: Unit::PerSecond("cmd", tiny),
+        ours: ran(ours_tiny(port, tiny).await, |s| Figure::Ran(s, 0)),
+        peers: vec![
+            (
+                "pypsrp".into(),
+                peers.python("pypsrp_peer.py", "tiny", port, tiny),
+            ),
+            ("psrp-rs".into(), peers.rust("tiny", port, tiny)),
+        ],
+    });
+
+    eprintln!("e2e: bulk output");
+    rows.push(Row {
+        workload: format!(
+            "bulk output: one pipeline, {bulk_kib} strings of 1 KiB ({:.1} MB)",
+            bulk_bytes as f64 / MB
+        ),
+        unit: Unit::MegabytesPerSecond,
+        ours: ran(ours_bulk(port, bulk_kib).await, |(s, b)| Figure::Ran(s, b)),
+        peers: vec![
+            (
+                "pypsrp".into(),
+                peers.python("pypsrp_peer.py", "bulk", port, bulk_kib),
+            ),
+            ("psrp-rs".into(), peers.rust("bulk", port, bulk_kib)),
+            (
+                "plain hyper GET, same bytes".into(),
+                ran(
+                    hyper_loopback(server.hyper_port, bulk_bytes).await,
+                    |(s, b)| Figure::Ran(s, b),
+                ),
+            ),
+        ],
+    });
+
+    eprintln!("e2e: winrs");
+    rows.push(Row {
+        workload: format!("WinRS: `echo` ×{winrs}, one shell"),
+        unit: Unit::PerSecond("cmd", winrs),
+        ours: ran(ours_winrs_shell(port, winrs).await, |s| Figure::Ran(s, 0)),
+        peers: vec![
+            (
+                "pywinrm Protocol (one shell)".into(),
+                peers.python("pywinrm_peer.py", "winrs-shell", port, winrs),
+            ),
+            (
+                "winrm-rs Shell::run_command".into(),
+                peers.rust("winrs", port, winrs),
+            ),
+        ],
+    });
+    rows.push(Row {
+        workload: format!("WinRS: `echo` ×{winrs}, a shell per command"),
+        unit: Unit::PerSecond("cmd", winrs),
+        ours: ran(ours_winrs_per_command(port, winrs).await, |s| {
+            Figure::Ran(s, 0)
+        }),
+        peers: vec![
+            (
+                "pywinrm run_cmd".into(),
+                peers.python("pywinrm_peer.py", "winrs", port, winrs),
+            ),
+            (
+                "pypsrp Client.execute_cmd".into(),
+                peers.python("pypsrp_peer.py", "winrs", port, winrs),
+            ),
+        ],
+    });
+
+    eprintln!("e2e: session churn");
+    rows.push(Row {
+        workload: format!("session churn: create + close ×{churn}"),
+        unit: Unit::PerSecond("session", churn),
+        ours: ran(ours_churn(port, churn).await, |s| Figure::Ran(s, 0)),
+        peers: vec![
+            (
+                "pypsrp".into(),
+                peers.python("pypsrp_peer.py", "churn", port, churn),
+            ),
+            ("psrp-rs".into(), peers.rust("churn", port, churn)),
+        ],
+    });
+
+    eprintln!("e2e: disconnect / reconnect");
+    rows.push(Row {
+        workload: format!(
+            "disconnect + reconnect + receive {:.1} MB buffered",
+            (reconnect_kib * 1024) as f64 / MB
+        ),
+        unit: Unit::MegabytesPerSecond,
+        ours: ran(
+            ours_reconnect(port, reconnect_kib, settle).await,
+            |(s, b)| Figure::Ran(s, b),
+        ),
+        peers: vec![(
+            "pypsrp (enumerate + connect)".into(),
+            peers.python("pypsrp_peer.py", "reconnect", port, reconnect_kib),
+        )],
+    });
+    drop(server);
+
+    eprintln!("e2e: fan-out to {hosts} hosts");
+    let fan = Server::spawn(hosts)?;
+    let fan_fig = match ours_fanout(&fan.ports).await {
+        Ok((s, ok)) if ok == hosts => Figure::Ran(s, 0),
+        Ok((_, ok)) => Figure::Failed(format!("{ok} of {hosts} hosts succeeded")),
+        Err(e) => Figure::Failed(e.to_string()),
+    };
+    drop(fan);
+    rows.push(Row {
+        workload: format!(
+            "fan-out: new session + `Write-Output 1` + close on {hosts} emulated hosts, throttle {THROTTLE}"
+        ),
+        unit: Unit::Seconds,
+        ours: fan_fig,
+        peers: vec![],
+    });
+
+    let mut memory = String::new();
+    for n in idle {
+        eprintln!("e2e: {n} idle disconnected sessions");
+        match ours_idle_memory(n).await {
+            Ok((per, secs, total)) => memory.push_str(&format!(
+                "| {n} | {per:.1} KiB | {:.1} MiB | {secs:.1} s |\n",
+                total as f64 / 1024.0
+            )),
+            Err(e) => memory.push_str(&format!("| {n} | failed: {e} | | |\n")),
+        }
+    }
+
+    let mut report = table(&rows);
+    report.push_str(
+        "\n| idle disconnected sessions | server RSS per session | server RSS total | time to create + disconnect (4 at a time) |\n|---|---|---|---|\n",
+    );
+    report.push_str(&memory);
+    report.push_str(&format!("\nload average at start: {}\n", load.trim()));
+    println!("{report}");
+    if let Some(out) = std::env::var_os("PSRM_BENCH_OUT") {
+        std::fs::write(out, &report)?;
+    }
+    Ok(())
+}
