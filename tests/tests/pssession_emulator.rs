@@ -626,3 +626,31 @@ async fn an_unintended_disconnect_leaves_the_session_reconnectable() {
     s.remove().await.expect("remove");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn small_envelopes_fragment_input_and_output() {
+    let emu = start(config(&ps_config(""))).await;
+    let c = client_with(
+        &emu,
+        ClientOptions::default()
+            .operation_timeout(Duration::from_secs(2))
+            .max_envelope_size(8 * 1024),
+    );
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default())
+        .await
+        .expect("new");
+    let item = "x".repeat(100);
+    let input: Vec<Value> = (0..200).map(|_| Value::String(item.clone())).collect();
+    let out = s
+        .invoke(
+            &Invocation::script("$input | ForEach-Object { $_.Length }; 'y' * 20000").input(input),
+        )
+        .await
+        .expect("invoke with 20 KB of input and output through 8 KiB envelopes");
+    let lines = out.output_lines();
+    assert_eq!(lines.len(), 201, "{:?}", lines.first());
+    assert!(lines.iter().take(200).all(|l| l == "100"));
+    assert_eq!(lines.last().map(String::len), Some(20000));
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
