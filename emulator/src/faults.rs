@@ -425,6 +425,21 @@ mod tests {
     }
 
     #[test]
+    fn the_emulator_configuration_takes_a_faults_section() {
+        let c = crate::Config::from_toml(
+            "[faults]\nseed = 9\n[[faults.rules]]\naction = \"Receive\"\nkind = \"break_runspace\"\nnth = 1\n",
+        );
+        let c = c.map(|c| c.faults).unwrap_or_default();
+        assert_eq!(c.seed, 9);
+        assert_eq!(
+            c.rules.first().map(|r| r.kind),
+            Some(FaultKind::BreakRunspace)
+        );
+        let bad = crate::Config::from_toml("[faults]\n[[faults.rules]]\nkind = \"explode\"\n");
+        assert!(bad.is_err(), "unknown kinds are refused");
+    }
+
+    #[test]
     fn config_section_parses() {
         let c: FaultConfig = toml::from_str(
             r#"
