@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sessions::pssession::{SessionRecord, SessionState};
+use wsman::shell::BufferMode;
 
 /// One session this client knows.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub struct StoredSession {
     pub command_ids: Vec<String>,
     /// State as this client last saw it (`Opened`, `Disconnected`…).
     pub state: String,
+    /// OutputBufferingMode this client chose (`Block`, `Drop`), kept for later disconnects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_buffering_mode: Option<String>,
 }
 
 impl StoredSession {
@@ -43,6 +47,7 @@ impl StoredSession {
             self.command_ids.clone(),
             SessionState::parse(&self.state).unwrap_or(SessionState::Disconnected),
         )
+        .with_output_buffering_mode(self.output_buffering_mode.as_deref().map(BufferMode::parse))
     }
 
     pub fn session_state(&self) -> SessionState {
@@ -146,6 +151,10 @@ impl Store {
             shell_id: record.shell_id.clone(),
             command_ids: record.command_ids.clone(),
             state: record.state.as_str().to_owned(),
+            output_buffering_mode: record
+                .output_buffering_mode
+                .as_ref()
+                .map(|m| m.as_str().to_owned()),
         };
         self.state
             .sessions

@@ -530,6 +530,50 @@ async fn output_buffering_mode_block_keeps_everything_drop_keeps_the_newest() {
 }
 
 #[tokio::test]
+async fn output_buffering_mode_set_at_creation_holds_when_disconnected() {
+    let emu = start(config(&ps_config("output_buffer_size_kb = 16"))).await;
+    let c = client(&emu);
+    let drop = heavy_rows(&c, "CreatedDrop", Some(BufferMode::Drop), None).await;
+    assert!(
+        drop.len() < 2000,
+        "Drop from creation discards: kept {}",
+        drop.len()
+    );
+    // A mode given at disconnect wins over the creation one.
+    let block = heavy_rows(
+        &c,
+        "CreatedDropThenBlock",
+        Some(BufferMode::Drop),
+        Some(BufferMode::Block),
+    )
+    .await;
+    assert_eq!(block.len(), 2000);
+    // And it is remembered across processes through the record.
+    let s = PsSession::new(
+        &c,
+        HOST,
+        SessionOptions::default()
+            .name("Remembered")
+            .output_buffering_mode(BufferMode::Drop),
+    )
+    .await
+    .expect("new");
+    let record = s.record();
+    assert_eq!(record.output_buffering_mode, Some(BufferMode::Drop));
+    let mut again = PsSession::from_record(&c, &record);
+    again
+        .disconnect(DisconnectOptions::default())
+        .await
+        .expect("disconnect");
+    assert_eq!(
+        remote(&c, "Remembered").await.and_then(|r| r.buffer_mode),
+        Some(BufferMode::Drop)
+    );
+    again.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn output_buffering_mode_can_change_at_reconnect() {
     let emu = start(config(&ps_config(""))).await;
     let c = client(&emu);

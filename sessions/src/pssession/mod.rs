@@ -326,6 +326,9 @@ pub struct SessionRecord {
     pub command_ids: Vec<String>,
     /// The state as this client last saw it.
     pub state: SessionState,
+    /// The OutputBufferingMode this client asked for (at creation, disconnect or reconnect),
+    /// sent again at the next disconnect that names none.
+    pub output_buffering_mode: Option<BufferMode>,
 }
 
 impl SessionRecord {
@@ -345,7 +348,14 @@ impl SessionRecord {
             shell_id: shell_id.into(),
             command_ids,
             state,
+            output_buffering_mode: None,
         }
+    }
+
+    /// Sets the remembered OutputBufferingMode.
+    pub fn with_output_buffering_mode(mut self, mode: Option<BufferMode>) -> Self {
+        self.output_buffering_mode = mode;
+        self
     }
 }
 
@@ -413,6 +423,8 @@ pub struct PsSession {
     availability: Availability,
     commands: Vec<CommandId>,
     instance_id: Uuid,
+    /// The OutputBufferingMode this client chose last (creation, disconnect, reconnect).
+    buffer_mode: Option<BufferMode>,
 }
 
 impl PsSession {
@@ -467,6 +479,7 @@ impl PsSession {
             availability: Availability::Available,
             commands: Vec::new(),
             instance_id: Uuid::new_v4(),
+            buffer_mode: options.output_buffering_mode,
         };
         if let Err(e) = session.pump_pool_until_opened().await {
             session.state = SessionState::Broken;
@@ -505,6 +518,7 @@ impl PsSession {
                 .map(|c| CommandId::new(c.to_uppercase()))
                 .collect(),
             instance_id: Uuid::new_v4(),
+            buffer_mode: record.output_buffering_mode.clone(),
         }
     }
 
@@ -521,6 +535,7 @@ impl PsSession {
                 .map(|c| c.as_str().to_owned())
                 .collect(),
             state: self.state,
+            output_buffering_mode: self.buffer_mode.clone(),
         }
     }
 
@@ -554,6 +569,7 @@ impl PsSession {
             availability: Availability::None,
             commands: Vec::new(),
             instance_id: Uuid::new_v4(),
+            buffer_mode: None,
         };
         let reply = client
             .connect(
@@ -809,16 +825,22 @@ impl PsSession {
     /// of bounds) and transport errors.
     pub async fn disconnect(&mut self, options: DisconnectOptions) -> Result<(), Error> {
         self.expect_opened("disconnect")?;
+        // The mode chosen at creation (or last time) holds unless this disconnect names one:
+        // servers that do not read rsp:BufferMode at Create get it here.
+        let buffer_mode = options
+            .output_buffering_mode
+            .or_else(|| self.buffer_mode.clone());
         self.client
             .disconnect(
                 &self.resource_uri,
                 &self.shell_id,
                 Disconnect {
                     idle_timeout: options.idle_timeout,
-                    buffer_mode: options.output_buffering_mode,
+                    buffer_mode: buffer_mode.clone(),
                 },
             )
             .await?;
+        self.buffer_mode = buffer_mode;
         // The pool object may not have been opened in this process (from_record).
         let _ = self.pool.disconnect();
         self.state = SessionState::Disconnected;
@@ -842,10 +864,13 @@ impl PsSession {
                 &self.shell_id,
                 Reconnect {
                     command_id: None,
-                    buffer_mode,
+                    buffer_mode: buffer_mode.clone(),
                 },
             )
             .await?;
+        if buffer_mode.is_some() {
+            self.buffer_mode = buffer_mode;
+        }
         let _ = self.pool.reconnect();
         self.state = SessionState::Opened;
         self.availability = Availability::Available;
