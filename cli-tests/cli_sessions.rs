@@ -399,3 +399,35 @@ fn ctrl_c_stops_the_remote_pipeline() {
         "a stopped pipeline is a failure"
     );
 }
+
+#[test]
+fn ctrl_c_during_exec_is_sent_as_a_signal() {
+    let emu = emulator("");
+    let a = emu.dir.join("a");
+    let child = Command::new(PSRM)
+        .args(["-H", &emu.addr, "--state-dir"])
+        .arg(&a)
+        .args(["exec", "ping", "-n", "60", "127.0.0.1"])
+        .env("PSRM_USER", "alice")
+        .env("PSRM_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn psrm exec");
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("psrm ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the remote command ended on Ctrl-C: {stderr}"
+    );
+    assert!(stderr.contains("sending Ctrl-C"), "{stderr}");
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+}
