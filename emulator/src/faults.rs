@@ -257,10 +257,24 @@ impl Faults {
         self.lock().counts
     }
 
+    /// [`Faults::decide`] for an envelope: its action is only looked up when rules exist, so
+    /// a service without faults pays nothing but a lock.
+    pub fn decide_for(&self, envelope: &[u8]) -> FaultPlan {
+        let mut s = self.lock();
+        if s.rules.is_empty() {
+            s.counts.requests += 1;
+            return FaultPlan::default();
+        }
+        Self::decide_locked(&mut s, short_action(envelope))
+    }
+
     /// Decides what happens to one request whose action is `action` (short name, see
     /// [`short_action`]); counts it against every matching rule.
     pub fn decide(&self, action: &str) -> FaultPlan {
-        let mut s = self.lock();
+        Self::decide_locked(&mut self.lock(), action)
+    }
+
+    fn decide_locked(s: &mut State, action: &str) -> FaultPlan {
         s.counts.requests += 1;
         if s.rules.is_empty() {
             return FaultPlan::default();

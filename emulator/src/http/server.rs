@@ -24,7 +24,7 @@ use wsman::encryption::{self, EncryptedPart, FramingError};
 use super::{RequestContext, SoapReply, SoapService};
 use crate::auth::{self, ConnectionAuth, Step};
 use crate::config::{AuthScheme, Config, User};
-use crate::faults::{self, Faults, ServiceFault};
+use crate::faults::{Faults, ServiceFault};
 use crate::tls::{self, GeneratedCert, TlsError, TlsSource};
 
 /// Extra bytes allowed over MaxEnvelopeSize for the `multipart/encrypted` framing.
@@ -500,7 +500,7 @@ async fn dispatch<S: SoapService>(
         connection_id: conn.id,
         is_encrypted: sealed_with.is_some() || conn.is_tls,
     };
-    let plan = shared.faults.decide(faults::short_action(&envelope));
+    let plan = shared.faults.decide_for(&envelope);
     if let Some(status) = plan.status {
         tracing::debug!(status, "injected fault: status");
         return empty(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE));
