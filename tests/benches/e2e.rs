@@ -18,6 +18,9 @@
 //! | `PSRM_PYTHON` | `.venv/bin/python` | interpreter with pypsrp and pywinrm |
 //! | `PSRM_BENCH_RUST_PEERS` | `bench/rust-peers/target/release/psrm-bench-rust-peers` | peer program |
 //! | `PSRM_BENCH_OUT` | unset | also write the markdown table to this file |
+//! | `PSRM_BENCH_REPEAT` | 3 | runs per figure (ours and peers); the median is reported |
+//! | `PSRM_BENCH_ONLY` | all | comma list of tiny, bulk, winrs, churn, reconnect, fanout, memory |
+//! | `PSRM_BENCH_SETTLE_MS` | 1500 | wait (not timed) for the server to buffer before reconnecting |
 //!
 //! The emulator runs in a child process (this same executable, `PSRM_E2E_SERVE` set) so every
 //! client talks to the same server over loopback and its resident size can be read alone.
@@ -200,6 +203,73 @@ impl Server {
     }
 }
 
+/// CPU seconds (user + system) used so far by a process (`/proc/<pid>/stat`, 100 ticks/s).
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at `) `.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
+/// Runs `f` `reps` times; the median run (by seconds) and the CPU seconds per run used by this
+/// process (our client) and by the server child.
+async fn measure<F, Fut>(server: &Server, reps: u32, mut f: F) -> (Res<(f64, u64)>, String)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Res<(f64, u64)>>,
+{
+    let pid = server.child.id().to_string();
+    let (s0, c0) = (cpu_secs(&pid), cpu_secs("self"));
+    let mut runs = Vec::new();
+    let mut failure = None;
+    for _ in 0..reps.max(1) {
+        match f().await {
+            Ok(v) => runs.push(v),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let (s1, c1) = (cpu_secs(&pid), cpu_secs("self"));
+    let n = runs.len().max(1) as f64;
+    let cpu = format!("{:.3} / {:.3}", (c1 - c0) / n, (s1 - s0) / n);
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let result = match failure {
+        Some(e) => Err(e),
+        None => runs
+            .get(runs.len() / 2)
+            .copied()
+            .ok_or_else(|| "no run".into()),
+    };
+    (result, cpu)
+}
+
+/// The median of repeated peer runs by seconds; the first failure if any run failed.
+fn median(figs: Vec<Figure>) -> Figure {
+    if let Some(bad) = figs.iter().find(|f| !matches!(f, Figure::Ran(..))) {
+        return bad.clone();
+    }
+    let mut ran: Vec<(f64, u64)> = figs
+        .iter()
+        .filter_map(|f| match f {
+            Figure::Ran(s, b) => Some((*s, *b)),
+            _ => None,
+        })
+        .collect();
+    ran.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ran.get(ran.len() / 2).map_or_else(
+        || Figure::NotRun("no run".into()),
+        |(s, b)| Figure::Ran(*s, *b),
+    )
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         drop(self.stdin.take());
@@ -211,15 +281,19 @@ impl Drop for Server {
 // Our client's workloads.
 
 fn client(port: u16) -> Res<WsManClient> {
+    client_with(port, ClientOptions::default())
+}
+
+fn client_with(port: u16, options: ClientOptions) -> Res<WsManClient> {
     let config = ConnectionConfig::from_url(&format!("http://127.0.0.1:{port}/wsman"))
         .ok_or("bad url")?
         .auth(AuthMethod::Basic, Credentials::new(USER, PASSWORD));
     let transport = HttpTransport::new(config)?;
-    Ok(WsManClient::new(
-        Arc::new(transport),
-        ClientOptions::default(),
-    ))
+    Ok(WsManClient::new(Arc::new(transport), options))
 }
+
+/// The MaxEnvelopeSize pypsrp switches to once the server speaks protocol 2.2 or later.
+const PYPSRP_ENVELOPE: u32 = 512_000;
 
 fn bulk_script(kib: u64) -> String {
     format!("$s = 'x' * 1024; 1..{kib} | ForEach-Object {{ $s }}")
@@ -233,7 +307,7 @@ fn string_bytes(item: &StreamItem) -> u64 {
 }
 
 /// Seconds for `n` `Write-Output 1` pipelines in one open session.
-async fn ours_tiny(port: u16, n: u64) -> Res<f64> {
+async fn ours_tiny(port: u16, n: u64) -> Res<(f64, u64)> {
     let c = client(port)?;
     let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
     let inv = Invocation::script("Write-Output 1");
@@ -246,12 +320,15 @@ async fn ours_tiny(port: u16, n: u64) -> Res<f64> {
     }
     let secs = t.elapsed().as_secs_f64();
     s.remove().await?;
-    Ok(secs)
+    Ok((secs, 0))
 }
 
 /// Seconds and payload bytes for one pipeline producing `kib` strings of 1 KiB.
-async fn ours_bulk(port: u16, kib: u64) -> Res<(f64, u64)> {
-    let c = client(port)?;
+async fn ours_bulk(port: u16, kib: u64, envelope: Option<u32>) -> Res<(f64, u64)> {
+    let c = match envelope {
+        Some(bytes) => client_with(port, ClientOptions::default().max_envelope_size(bytes))?,
+        None => client(port)?,
+    };
     let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
     let inv = Invocation::script(bulk_script(kib));
     let t = Instant::now();
@@ -268,7 +345,7 @@ async fn ours_bulk(port: u16, kib: u64) -> Res<(f64, u64)> {
 }
 
 /// Seconds for `n` `echo` commands in one WinRS shell.
-async fn ours_winrs_shell(port: u16, n: u64) -> Res<f64> {
+async fn ours_winrs_shell(port: u16, n: u64) -> Res<(f64, u64)> {
     let c = client(port)?;
     let shell = Shell::open(&c, ShellOptions::default()).await?;
     let t = Instant::now();
@@ -280,11 +357,11 @@ async fn ours_winrs_shell(port: u16, n: u64) -> Res<f64> {
     }
     let secs = t.elapsed().as_secs_f64();
     shell.close().await?;
-    Ok(secs)
+    Ok((secs, 0))
 }
 
 /// Seconds for `n` `echo` commands, each in its own shell (what `run_cmd` / `execute_cmd` do).
-async fn ours_winrs_per_command(port: u16, n: u64) -> Res<f64> {
+async fn ours_winrs_per_command(port: u16, n: u64) -> Res<(f64, u64)> {
     let c = client(port)?;
     let t = Instant::now();
     for _ in 0..n {
@@ -295,24 +372,27 @@ async fn ours_winrs_per_command(port: u16, n: u64) -> Res<f64> {
         }
         shell.close().await?;
     }
-    Ok(t.elapsed().as_secs_f64())
+    Ok((t.elapsed().as_secs_f64(), 0))
 }
 
 /// Seconds to create and close `n` sessions.
-async fn ours_churn(port: u16, n: u64) -> Res<f64> {
+async fn ours_churn(port: u16, n: u64) -> Res<(f64, u64)> {
     let c = client(port)?;
     let t = Instant::now();
     for _ in 0..n {
         let s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
         s.remove().await?;
     }
-    Ok(t.elapsed().as_secs_f64())
+    Ok((t.elapsed().as_secs_f64(), 0))
 }
 
 /// Disconnect with a pipeline producing `kib` KiB, let the server buffer it (not timed), then
 /// reconnect and receive everything: seconds (disconnect + reconnect + receive) and bytes.
 async fn ours_reconnect(port: u16, kib: u64, settle: Duration) -> Res<(f64, u64)> {
-    let c = client(port)?;
+    let c = client_with(
+        port,
+        ClientOptions::default().max_envelope_size(PYPSRP_ENVELOPE),
+    )?;
     let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
     let pipeline = s.start(&Invocation::script(bulk_script(kib))).await?;
     drop(pipeline);
@@ -329,8 +409,9 @@ async fn ours_reconnect(port: u16, kib: u64, settle: Duration) -> Res<(f64, u64)
     Ok((secs, bytes))
 }
 
-/// Seconds to run `Write-Output 1` in a new session on every port, `THROTTLE` at a time.
-async fn ours_fanout(ports: &[u16]) -> Res<(f64, usize)> {
+/// Seconds to run `Write-Output 1` in a new session on every port, `THROTTLE` at a time; an
+/// error unless every host succeeded.
+async fn ours_fanout(ports: &[u16]) -> Res<(f64, u64)> {
     let t = Instant::now();
     let results = fanout::for_each_host(ports.to_vec(), THROTTLE, |port| async move {
         let run = async {
@@ -343,8 +424,12 @@ async fn ours_fanout(ports: &[u16]) -> Res<(f64, usize)> {
         matches!(run.await, Ok(true))
     })
     .await;
+    let secs = t.elapsed().as_secs_f64();
     let ok = results.iter().filter(|(_, r)| *r == Some(true)).count();
-    Ok((t.elapsed().as_secs_f64(), ok))
+    if ok != ports.len() {
+        return Err(format!("{ok} of {} hosts succeeded", ports.len()).into());
+    }
+    Ok((secs, 0))
 }
 
 /// KiB of server resident size per idle disconnected session, with `n` of them.
@@ -408,6 +493,7 @@ async fn hyper_loopback(port: u16, n: u64) -> Res<(f64, u64)> {
 struct Peers {
     python: Option<PathBuf>,
     rust: Option<PathBuf>,
+    reps: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -460,32 +546,28 @@ impl Peers {
             return Figure::NotRun("no python venv (scripts/pyenv)".into());
         };
         let script = repo_root().join("bench/peers").join(script);
-        run_peer(
-            py,
-            &[
-                script.display().to_string(),
-                workload.into(),
-                port.to_string(),
-                USER.into(),
-                n.to_string(),
-            ],
-        )
+        let args = [
+            script.display().to_string(),
+            workload.into(),
+            port.to_string(),
+            USER.into(),
+            n.to_string(),
+        ];
+        median((0..self.reps).map(|_| run_peer(py, &args)).collect())
     }
 
     fn rust(&self, workload: &str, port: u16, n: u64) -> Figure {
         let Some(bin) = &self.rust else {
             return Figure::NotRun("peer program not built (scripts/bench)".into());
         };
-        run_peer(
-            bin,
-            &[
-                workload.into(),
-                port.to_string(),
-                USER.into(),
-                PASSWORD.into(),
-                n.to_string(),
-            ],
-        )
+        let args = [
+            workload.into(),
+            port.to_string(),
+            USER.into(),
+            PASSWORD.into(),
+            n.to_string(),
+        ];
+        median((0..self.reps).map(|_| run_peer(bin, &args)).collect())
     }
 }
 
@@ -513,6 +595,8 @@ struct Row {
     workload: String,
     unit: Unit,
     ours: Figure,
+    /// CPU seconds of our client / of the server during our run
+    cpu: String,
     peers: Vec<(String, Figure)>,
 }
 
@@ -550,21 +634,25 @@ fn ratio(unit: Unit, ours: &Figure, peer: &Figure) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| workload | ours | peer | peer figure | ours vs peer |\n|---|---|---|---|---|\n",
+        "| workload | ours | ours CPU s (client / server) | peer | peer figure | ours vs peer |\n\
+         |---|---|---|---|---|---|\n",
     );
     for row in rows {
         let ours = show(row.unit, &row.ours);
         if row.peers.is_empty() {
-            t.push_str(&format!("| {} | {ours} | – | – | – |\n", row.workload));
+            t.push_str(&format!(
+                "| {} | {ours} | {} | – | – | – |\n",
+                row.workload, row.cpu
+            ));
         }
         for (i, (name, fig)) in row.peers.iter().enumerate() {
-            let (w, o) = if i == 0 {
-                (row.workload.as_str(), ours.as_str())
+            let (w, o, c) = if i == 0 {
+                (row.workload.as_str(), ours.as_str(), row.cpu.as_str())
             } else {
-                ("", "")
+                ("", "", "")
             };
             t.push_str(&format!(
-                "| {w} | {o} | {name} | {} | {} |\n",
+                "| {w} | {o} | {c} | {name} | {} | {} |\n",
                 show(row.unit, fig),
                 ratio(row.unit, &row.ours, fig)
             ));
@@ -601,6 +689,9 @@ async fn orchestrate() -> Res<()> {
         .filter_map(|v| v.trim().parse().ok())
         .collect();
     let settle = Duration::from_millis(env_u64("PSRM_BENCH_SETTLE_MS", 1500));
+    let reps = env_u64("PSRM_BENCH_REPEAT", 3) as u32;
+    let only = std::env::var("PSRM_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|w| w.trim() == name);
     let python = std::env::var_os("PSRM_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(".venv/bin/python"));
@@ -610,6 +701,7 @@ async fn orchestrate() -> Res<()> {
     let peers = Peers {
         python: python.exists().then_some(python),
         rust: rust.exists().then_some(rust),
+        reps,
     };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprintln!("e2e: load average at start: {}", load.trim());
@@ -619,144 +711,184 @@ async fn orchestrate() -> Res<()> {
     let mut rows = Vec::new();
     let bulk_bytes = bulk_kib * 1024;
 
-    eprintln!("e2e: tiny commands");
-    rows.push(Row {
-        workload: format!("tiny commands: `Write-Output 1` ×{tiny}, one session"),
-        unit: Unit::PerSecond("cmd", tiny),
-        ours: ran(ours_tiny(port, tiny).await, |s| Figure::Ran(s, 0)),
-        peers: vec![
-            (
-                "pypsrp".into(),
-                peers.python("pypsrp_peer.py", "tiny", port, tiny),
-            ),
-            ("psrp-rs".into(), peers.rust("tiny", port, tiny)),
-        ],
-    });
-
-    eprintln!("e2e: bulk output");
-    rows.push(Row {
-        workload: format!(
-            "bulk output: one pipeline, {bulk_kib} strings of 1 KiB ({:.1} MB)",
-            bulk_bytes as f64 / MB
-        ),
-        unit: Unit::MegabytesPerSecond,
-        ours: ran(ours_bulk(port, bulk_kib).await, |(s, b)| Figure::Ran(s, b)),
-        peers: vec![
-            (
-                "pypsrp".into(),
-                peers.python("pypsrp_peer.py", "bulk", port, bulk_kib),
-            ),
-            ("psrp-rs".into(), peers.rust("bulk", port, bulk_kib)),
-            (
-                "plain hyper GET, same bytes".into(),
-                ran(
-                    hyper_loopback(server.hyper_port, bulk_bytes).await,
-                    |(s, b)| Figure::Ran(s, b),
+    if wanted("tiny") {
+        eprintln!("e2e: tiny commands");
+        let (ours, cpu) = measure(&server, reps, || ours_tiny(port, tiny)).await;
+        rows.push(Row {
+            workload: format!("tiny commands: `Write-Output 1` ×{tiny}, one session"),
+            unit: Unit::PerSecond("cmd", tiny),
+            ours: ran(ours, |(s, b)| Figure::Ran(s, b)),
+            cpu,
+            peers: vec![
+                (
+                    "pypsrp".into(),
+                    peers.python("pypsrp_peer.py", "tiny", port, tiny),
                 ),
-            ),
-        ],
-    });
+                ("psrp-rs".into(), peers.rust("tiny", port, tiny)),
+            ],
+        });
+    }
 
-    eprintln!("e2e: winrs");
-    rows.push(Row {
-        workload: format!("WinRS: `echo` ×{winrs}, one shell"),
-        unit: Unit::PerSecond("cmd", winrs),
-        ours: ran(ours_winrs_shell(port, winrs).await, |s| Figure::Ran(s, 0)),
-        peers: vec![
-            (
-                "pywinrm Protocol (one shell)".into(),
-                peers.python("pywinrm_peer.py", "winrs-shell", port, winrs),
+    if wanted("bulk") {
+        eprintln!("e2e: bulk output");
+        let (ours, cpu) = measure(&server, reps, || ours_bulk(port, bulk_kib, None)).await;
+        rows.push(Row {
+            workload: format!(
+                "bulk output, our default 150 KiB envelopes: {:.1} MB",
+                bulk_bytes as f64 / MB
             ),
-            (
-                "winrm-rs Shell::run_command".into(),
-                peers.rust("winrs", port, winrs),
+            unit: Unit::MegabytesPerSecond,
+            ours: ran(ours, |(s, b)| Figure::Ran(s, b)),
+            cpu,
+            peers: vec![],
+        });
+        let (ours, cpu) = measure(&server, reps, || {
+            ours_bulk(port, bulk_kib, Some(PYPSRP_ENVELOPE))
+        })
+        .await;
+        rows.push(Row {
+            workload: format!(
+                "bulk output: one pipeline, {bulk_kib} strings of 1 KiB ({:.1} MB), 500 KiB envelopes as pypsrp",
+                bulk_bytes as f64 / MB
             ),
-        ],
-    });
-    rows.push(Row {
-        workload: format!("WinRS: `echo` ×{winrs}, a shell per command"),
-        unit: Unit::PerSecond("cmd", winrs),
-        ours: ran(ours_winrs_per_command(port, winrs).await, |s| {
-            Figure::Ran(s, 0)
-        }),
-        peers: vec![
-            (
-                "pywinrm run_cmd".into(),
-                peers.python("pywinrm_peer.py", "winrs", port, winrs),
-            ),
-            (
-                "pypsrp Client.execute_cmd".into(),
-                peers.python("pypsrp_peer.py", "winrs", port, winrs),
-            ),
-        ],
-    });
+            unit: Unit::MegabytesPerSecond,
+            ours: ran(ours, |(s, b)| Figure::Ran(s, b)),
+            cpu,
+            peers: vec![
+                (
+                    "pypsrp".into(),
+                    peers.python("pypsrp_peer.py", "bulk", port, bulk_kib),
+                ),
+                ("psrp-rs".into(), peers.rust("bulk", port, bulk_kib)),
+                (
+                    "plain hyper GET, same bytes".into(),
+                    ran(
+                        measure(&server, reps, || hyper_loopback(server.hyper_port, bulk_bytes))
+                            .await
+                            .0,
+                        |(s, b)| Figure::Ran(s, b),
+                    ),
+                ),
+            ],
+        });
+    }
 
-    eprintln!("e2e: session churn");
-    rows.push(Row {
-        workload: format!("session churn: create + close ×{churn}"),
-        unit: Unit::PerSecond("session", churn),
-        ours: ran(ours_churn(port, churn).await, |s| Figure::Ran(s, 0)),
-        peers: vec![
-            (
-                "pypsrp".into(),
-                peers.python("pypsrp_peer.py", "churn", port, churn),
-            ),
-            ("psrp-rs".into(), peers.rust("churn", port, churn)),
-        ],
-    });
+    if wanted("winrs") {
+        eprintln!("e2e: winrs");
+        let (ours, cpu) = measure(&server, reps, || ours_winrs_shell(port, winrs)).await;
+        rows.push(Row {
+            workload: format!("WinRS: `echo` ×{winrs}, one shell"),
+            unit: Unit::PerSecond("cmd", winrs),
+            ours: ran(ours, |(s, b)| Figure::Ran(s, b)),
+            cpu,
+            peers: vec![
+                (
+                    "pywinrm Protocol (one shell)".into(),
+                    peers.python("pywinrm_peer.py", "winrs-shell", port, winrs),
+                ),
+                (
+                    "winrm-rs Shell::run_command".into(),
+                    peers.rust("winrs", port, winrs),
+                ),
+            ],
+        });
+        let (ours, cpu) = measure(&server, reps, || ours_winrs_per_command(port, winrs)).await;
+        rows.push(Row {
+            workload: format!("WinRS: `echo` ×{winrs}, a shell per command"),
+            unit: Unit::PerSecond("cmd", winrs),
+            ours: ran(ours, |(s, b)| Figure::Ran(s, b)),
+            cpu,
+            peers: vec![
+                (
+                    "pywinrm run_cmd".into(),
+                    peers.python("pywinrm_peer.py", "winrs", port, winrs),
+                ),
+                (
+                    "pypsrp Client.execute_cmd".into(),
+                    peers.python("pypsrp_peer.py", "winrs", port, winrs),
+                ),
+            ],
+        });
+    }
 
-    eprintln!("e2e: disconnect / reconnect");
-    rows.push(Row {
-        workload: format!(
-            "disconnect + reconnect + receive {:.1} MB buffered",
-            (reconnect_kib * 1024) as f64 / MB
-        ),
-        unit: Unit::MegabytesPerSecond,
-        ours: ran(
-            ours_reconnect(port, reconnect_kib, settle).await,
-            |(s, b)| Figure::Ran(s, b),
-        ),
-        peers: vec![(
-            "pypsrp (enumerate + connect)".into(),
-            peers.python("pypsrp_peer.py", "reconnect", port, reconnect_kib),
-        )],
-    });
+    if wanted("churn") {
+        eprintln!("e2e: session churn");
+        let (ours, cpu) = measure(&server, reps, || ours_churn(port, churn)).await;
+        rows.push(Row {
+            workload: format!("session churn: create + close ×{churn}"),
+            unit: Unit::PerSecond("session", churn),
+            ours: ran(ours, |(s, b)| Figure::Ran(s, b)),
+            cpu,
+            peers: vec![
+                (
+                    "pypsrp".into(),
+                    peers.python("pypsrp_peer.py", "churn", port, churn),
+                ),
+                ("psrp-rs".into(), peers.rust("churn", port, churn)),
+            ],
+        });
+    }
+
+    if wanted("reconnect") {
+        eprintln!("e2e: disconnect / reconnect");
+        let (ours, cpu) = measure(&server, reps, || {
+            ours_reconnect(port, reconnect_kib, settle)
+        })
+        .await;
+        rows.push(Row {
+            workload: format!(
+                "disconnect + reconnect + receive {:.1} MB buffered",
+                (reconnect_kib * 1024) as f64 / MB
+            ),
+            unit: Unit::MegabytesPerSecond,
+            ours: ran(ours, |(s, b)| Figure::Ran(s, b)),
+            cpu,
+            peers: vec![(
+                "pypsrp (enumerate + connect)".into(),
+                peers.python("pypsrp_peer.py", "reconnect", port, reconnect_kib),
+            )],
+        });
+    }
     drop(server);
 
-    eprintln!("e2e: fan-out to {hosts} hosts");
-    let fan = Server::spawn(hosts)?;
-    let fan_fig = match ours_fanout(&fan.ports).await {
-        Ok((s, ok)) if ok == hosts => Figure::Ran(s, 0),
-        Ok((_, ok)) => Figure::Failed(format!("{ok} of {hosts} hosts succeeded")),
-        Err(e) => Figure::Failed(e.to_string()),
-    };
-    drop(fan);
-    rows.push(Row {
-        workload: format!(
-            "fan-out: new session + `Write-Output 1` + close on {hosts} emulated hosts, throttle {THROTTLE}"
-        ),
-        unit: Unit::Seconds,
-        ours: fan_fig,
-        peers: vec![],
-    });
+    if wanted("fanout") {
+        eprintln!("e2e: fan-out to {hosts} hosts");
+        let fan = Server::spawn(hosts)?;
+        let (result, cpu) = measure(&fan, reps, || ours_fanout(&fan.ports)).await;
+        let ours = ran(result, |(s, b)| Figure::Ran(s, b));
+        drop(fan);
+        rows.push(Row {
+            workload: format!(
+                "fan-out: new session + `Write-Output 1` + close on {hosts} emulated hosts, throttle {THROTTLE}"
+            ),
+            unit: Unit::Seconds,
+            ours,
+            cpu,
+            peers: vec![],
+        });
+    }
 
     let mut memory = String::new();
-    for n in idle {
-        eprintln!("e2e: {n} idle disconnected sessions");
-        match ours_idle_memory(n).await {
-            Ok((per, secs, total)) => memory.push_str(&format!(
-                "| {n} | {per:.1} KiB | {:.1} MiB | {secs:.1} s |\n",
-                total as f64 / 1024.0
-            )),
-            Err(e) => memory.push_str(&format!("| {n} | failed: {e} | | |\n")),
+    if wanted("memory") {
+        for n in idle {
+            eprintln!("e2e: {n} idle disconnected sessions");
+            match ours_idle_memory(n).await {
+                Ok((per, secs, total)) => memory.push_str(&format!(
+                    "| {n} | {per:.1} KiB | {:.1} MiB | {secs:.1} s |\n",
+                    total as f64 / 1024.0
+                )),
+                Err(e) => memory.push_str(&format!("| {n} | failed: {e} | | |\n")),
+            }
         }
     }
 
     let mut report = table(&rows);
-    report.push_str(
-        "\n| idle disconnected sessions | server RSS per session | server RSS total | time to create + disconnect (4 at a time) |\n|---|---|---|---|\n",
-    );
-    report.push_str(&memory);
+    if !memory.is_empty() {
+        report.push_str(
+            "\n| idle disconnected sessions | server RSS per session | server RSS total | time to create + disconnect (4 at a time) |\n|---|---|---|---|\n",
+        );
+        report.push_str(&memory);
+    }
     report.push_str(&format!("\nload average at start: {}\n", load.trim()));
     println!("{report}");
     if let Some(out) = std::env::var_os("PSRM_BENCH_OUT") {

@@ -11,8 +11,7 @@ use std::borrow::Cow;
 /// Escaped surrogate pairs are joined; a lone surrogate becomes U+FFFD, since a Rust string
 /// cannot hold it.
 pub fn decode_escapes(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
-    if !bytes.windows(2).any(|w| w == b"_x") {
+    if !text.contains("_x") {
         return Cow::Borrowed(text);
     }
     let mut units: Vec<u16> = Vec::with_capacity(text.len());

@@ -227,9 +227,45 @@ impl<'a> Serializer<'a> {
     }
 }
 
-/// Text content with CLIXML escapes and XML markup escaped.
+/// Text content with CLIXML escapes and XML markup escaped. Runs of printable ASCII that need
+/// neither are copied whole; only the characters around them go through the per-character rules
+/// (bulk output is mostly such runs, and per-character pushes dominated the emulator's profile).
 fn push_clixml_text(out: &mut String, text: &str) {
-    push_escaped(out, text, |out, c| push_xml_char(out, c, false));
+    out.reserve(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let run = rest
+            .bytes()
+            .position(|b| !is_plain_text_byte(b))
+            .unwrap_or(rest.len());
+        // The run is ASCII, so `run` is a character boundary.
+        let Some((plain, tail)) = rest.split_at_checked(run) else {
+            push_escaped(out, rest, |out, c| push_xml_char(out, c, false));
+            return;
+        };
+        out.push_str(plain);
+        let Some(c) = tail.chars().next() else {
+            return;
+        };
+        let width = c.len_utf8();
+        if c == '_' {
+            // `_x` / `_X` must not read as an escape (the rule needs the next character).
+            if matches!(tail.as_bytes().get(1), Some(b'x' | b'X')) {
+                out.push_str("_x005F_");
+            } else {
+                out.push('_');
+            }
+        } else {
+            let one = tail.get(..width).unwrap_or_default();
+            push_escaped(out, one, |out, c| push_xml_char(out, c, false));
+        }
+        rest = tail.get(width..).unwrap_or_default();
+    }
+}
+
+/// Printable ASCII that neither XML markup nor the CLIXML escapes touch.
+fn is_plain_text_byte(b: u8) -> bool {
+    matches!(b, 0x20..=0x7E) && !matches!(b, b'&' | b'<' | b'>' | b'_')
 }
 
 fn push_xml(out: &mut String, text: &str, attribute: bool) {
@@ -265,5 +301,50 @@ fn push_float<F: std::fmt::Display + std::fmt::LowerExp>(
         let _ = write!(out, "{v:e}");
     } else {
         let _ = write!(out, "{v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The per-character rules the fast path must agree with.
+    fn reference(text: &str) -> String {
+        let mut out = String::new();
+        push_escaped(&mut out, text, |out, c| push_xml_char(out, c, false));
+        out
+    }
+
+    fn fast(text: &str) -> String {
+        let mut out = String::new();
+        push_clixml_text(&mut out, text);
+        out
+    }
+
+    #[test]
+    fn text_escapes_markup_controls_and_literal_underscore_x() {
+        assert_eq!(fast("plain text"), "plain text");
+        assert_eq!(fast("a<b>&c"), "a&lt;b&gt;&amp;c");
+        assert_eq!(
+            fast("_x0041_ and _X and _y _"),
+            "_x005F_x0041_ and _x005F_X and _y _"
+        );
+        assert_eq!(fast("tab\there\r\n"), "tab_x0009_here_x000D__x000A_");
+        assert_eq!(fast("é ü \u{85} 😀"), "é ü _x0085_ _xD83D__xDE00_");
+        assert_eq!(fast(""), "");
+        assert_eq!(fast("_"), "_");
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_matches_the_per_character_rules(text in "(?s).{0,64}") {
+            prop_assert_eq!(fast(&text), reference(&text));
+        }
+
+        #[test]
+        fn fast_path_matches_on_markup_heavy_text(text in "[a-z_xX<>&\"' \\t\\n\u{80}-\u{a0}é😀]{0,64}") {
+            prop_assert_eq!(fast(&text), reference(&text));
+        }
     }
 }
