@@ -1,0 +1,1 @@
+1..10 | ForEach-Object { $_ * 2 } | Where-Object { $_ -gt 5 }

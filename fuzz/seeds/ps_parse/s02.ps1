@@ -1,0 +1,1 @@
+[PSCustomObject]@{ Name = "n"; Value = 3 } | Select-Object Name

@@ -1,0 +1,1 @@
+if ($true) { "yes" } elseif ($false) { "no" } else { 0 }

@@ -1,0 +1,1 @@
+foreach ($i in 1..3) { while ($i -lt 5) { $i++ } }

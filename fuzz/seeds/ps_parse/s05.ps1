@@ -1,0 +1,1 @@
+"interp $($x.y) and ${name} `n `"q`""

@@ -1,0 +1,1 @@
+Write-Output 1; Write-Error "e"; Write-Warning w; Write-Verbose v

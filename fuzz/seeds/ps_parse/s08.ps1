@@ -1,0 +1,1 @@
+function f($a, [int]$b = 2) { param() return $a + $b }; f 1

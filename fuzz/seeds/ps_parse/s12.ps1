@@ -1,0 +1,1 @@
+[math]::Round(2.5) -band 0x0F -shl 2

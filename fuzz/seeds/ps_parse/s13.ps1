@@ -1,0 +1,1 @@
+Get-Date -Format "yyyy-MM-dd" | Out-String

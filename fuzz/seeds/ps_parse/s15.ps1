@@ -1,0 +1,3 @@
+# comment
+<# block
+comment #> switch (3) { 1 {"a"} default {"d"} }

@@ -1,0 +1,4 @@
+@'
+here
+string
+'@

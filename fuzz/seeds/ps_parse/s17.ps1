@@ -1,0 +1,1 @@
+$env:PATH; $global:x = 1; ${weird name} = 2
