@@ -84,11 +84,11 @@ pub enum AuthArg {
     Basic,
     /// NTLM.
     Ntlm,
-    /// SPNEGO (Kerberos or NTLM).
+    /// SPNEGO; psrm negotiates NTLM inside it (Kerberos is not supported yet).
     Negotiate,
-    /// Kerberos.
+    /// Kerberos (not supported yet: fails with a clear error).
     Kerberos,
-    /// CredSSP.
+    /// CredSSP (not supported yet: fails with a clear error).
     Credssp,
 }
 
