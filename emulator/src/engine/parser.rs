@@ -832,7 +832,13 @@ impl Parser {
                 }
                 continue;
             }
-            args.push(CommandArg::Positional(self.arg_value()?));
+            let before = self.c.pos;
+            let value = self.arg_value()?;
+            if self.c.pos == before {
+                // Nothing consumed (`gb &`): refuse instead of looping forever.
+                return Err(self.unexpected());
+            }
+            args.push(CommandArg::Positional(value));
         }
         Ok(CommandCall {
             name,
