@@ -39,6 +39,12 @@ fn scratch_dir() -> PathBuf {
 }
 
 fn emulator(extra: &str) -> EmulatorProcess {
+    emulator_with_args(extra, &[])
+}
+
+/// `psrm emulator` with extra TOML and extra command-line arguments (paths inside the
+/// scratch dir may be named as `{dir}`).
+fn emulator_with_args(extra: &str, args: &[&str]) -> EmulatorProcess {
     let dir = scratch_dir();
     let config = dir.join("emu.toml");
     std::fs::write(
@@ -52,6 +58,10 @@ fn emulator(extra: &str) -> EmulatorProcess {
     let mut child = Command::new(PSRM)
         .args(["emulator", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
+        .args(
+            args.iter()
+                .map(|a| a.replace("{dir}", &dir.to_string_lossy())),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -430,4 +440,50 @@ fn ctrl_c_during_exec_is_sent_as_a_signal() {
     );
     assert!(stderr.contains("sending Ctrl-C"), "{stderr}");
     assert_ne!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn emulator_scenario_file_answers_both_engines() {
+    // The scenario file is written before the emulator starts: use a dir of our own.
+    let files = scratch_dir();
+    let scenario = files.join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        "[[command]]\nglob = \"deploy *\"\nshell = \"cmd\"\nstdout = \"deploying\\r\\n\"\nexit_code = 3\n\n\
+         [[command]]\nname = \"Get-Widget\"\noutput = [{ Name = \"w1\", Size = 3 }]\n",
+    )
+    .expect("write scenario");
+    let path = scenario.to_string_lossy().into_owned();
+    let emu = emulator_with_args("", &["--scenario", &path]);
+    let a = emu.dir.join("a");
+
+    // WinRS: the glob entry answers with its stdout and exit code.
+    let out = psrm(&emu, &a, &["exec", "deploy", "web01"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "deploying");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // PowerShell: the named command works inside a pipeline.
+    let out = psrm(
+        &emu,
+        &a,
+        &["invoke", "Get-Widget | ForEach-Object { $_.Size * 2 }"],
+    );
+    assert_eq!(ok(&out).trim(), "6");
+
+    // Without the file the same command is unknown, as in PowerShell.
+    let plain = emulator("");
+    let b = plain.dir.join("b");
+    let out = psrm(&plain, &b, &["invoke", "Get-Widget"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("is not recognized"), "{all}");
+    let _ = std::fs::remove_dir_all(&files);
 }

@@ -28,6 +28,10 @@ pub struct EmulatorArgs {
     /// Serve HTTPS with a generated self-signed certificate.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls_self_signed: bool,
+    /// Scenario file (TOML, see emulator/SCENARIOS.md) with scripted answers for commands;
+    /// repeat the option to load several (earlier files win).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Vec<PathBuf>,
 }
 
 /// A failure of `psrm emulator` (one line for the user).

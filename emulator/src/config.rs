@@ -35,6 +35,25 @@ pub struct Config {
     /// configuration: see [`crate::sessions_table::LiveSessions`]).
     #[serde(skip)]
     pub live_sessions: crate::sessions_table::LiveSessions,
+    /// Scenario files given with `psrm emulator --scenario FILE` (runtime, not TOML): every
+    /// shell's engines consult them.
+    #[serde(skip)]
+    pub scenarios: Scenarios,
+}
+
+/// Loaded scenario files, shared by every shell (compared by identity).
+#[derive(Clone, Debug, Default)]
+pub struct Scenarios(pub Vec<std::sync::Arc<crate::engine::Scenario>>);
+
+impl PartialEq for Scenarios {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| std::sync::Arc::ptr_eq(a, b))
+    }
 }
 
 /// One account.
@@ -361,6 +380,7 @@ impl Default for Config {
             testing: Testing::default(),
             faults: crate::faults::FaultConfig::default(),
             live_sessions: crate::sessions_table::LiveSessions::default(),
+            scenarios: Scenarios::default(),
         }
     }
 }

@@ -85,10 +85,15 @@ async fn run_emulator(args: &emulator::cli::EmulatorArgs) -> anyhow::Result<i32>
             std::future::pending::<()>().await;
         }
     };
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => emulator::Config::from_file(path)?,
         None => emulator::Config::from_toml("")?,
     };
+    for path in &args.scenario {
+        let scenario = emulator::engine::Scenario::load(path)
+            .map_err(|e| anyhow::anyhow!("scenario {}: {e}", path.display()))?;
+        config.scenarios.0.push(std::sync::Arc::new(scenario));
+    }
     let service = emulator::service::WsManService::with_powershell(
         config,
         emulator::powershell::PowerShellShells::new(),

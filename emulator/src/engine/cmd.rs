@@ -38,10 +38,11 @@ impl CmdEngine {
     /// A session over the given system data.
     pub fn new(ctx: EngineContext) -> Self {
         let env = ctx.env.clone();
+        let scenarios = ctx.scenarios.clone();
         Self {
             ctx: Arc::new(ctx),
             env,
-            scenarios: Vec::new(),
+            scenarios,
             errorlevel: 0,
         }
     }

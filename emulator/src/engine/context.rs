@@ -35,6 +35,9 @@ pub struct EngineContext {
     pub services: Vec<FakeService>,
     /// `Get-WinEvent` data.
     pub events: Vec<FakeEvent>,
+    /// Scenario files (`psrm emulator --scenario FILE`) registered in every runspace and cmd
+    /// session made from this context.
+    pub scenarios: Vec<std::sync::Arc<super::scenario::Scenario>>,
 }
 
 /// A fake process.
@@ -195,6 +198,7 @@ impl Default for EngineContext {
                     120,
                 ),
             ],
+            scenarios: Vec::new(),
         }
     }
 }

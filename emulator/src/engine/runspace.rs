@@ -144,6 +144,9 @@ impl Runspace {
         for cmd in crate::sessions_table::smb::commands() {
             rs.register(cmd);
         }
+        for scenario in rs.ctx.scenarios.clone() {
+            rs.register_scenario(scenario);
+        }
         rs
     }
 

@@ -301,6 +301,7 @@ impl PowerShellShell {
             is_admin: ctx.config.user(ctx.owner).is_some_and(|u| u.admin),
             sessions: ctx.config.sessions(),
             process_id,
+            scenarios: ctx.config.scenarios.0.clone(),
             ..EngineContext::default()
         };
         let mut pool = RunspacePool::server(

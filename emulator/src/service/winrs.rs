@@ -81,6 +81,7 @@ impl WinrsShell {
             is_admin: config.user(ctx.owner).is_some_and(|u| u.admin),
             sessions: config.sessions(),
             process_id,
+            scenarios: config.scenarios.0.clone(),
             ..EngineContext::default()
         };
         for (k, v) in engine.env.iter_mut() {
