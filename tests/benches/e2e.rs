@@ -311,14 +311,30 @@ async fn ours_tiny(port: u16, n: u64) -> Res<(f64, u64)> {
     let c = client(port)?;
     let mut s = PsSession::new(&c, HOST, SessionOptions::default()).await?;
     let inv = Invocation::script("Write-Output 1");
+    let mut each = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
     let t = Instant::now();
     for _ in 0..n {
+        let one = Instant::now();
         let out = s.invoke(&inv).await?;
         if out.output.len() != 1 {
             return Err(format!("expected one object, got {}", out.output.len()).into());
         }
+        each.push(one.elapsed());
     }
     let secs = t.elapsed().as_secs_f64();
+    each.sort();
+    let at = |q: f64| {
+        each.get((each.len() as f64 * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    eprintln!(
+        "e2e: tiny latency p50 {:?} p90 {:?} p99 {:?} max {:?}",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        each.last().copied().unwrap_or_default()
+    );
     s.remove().await?;
     Ok((secs, 0))
 }

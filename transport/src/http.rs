@@ -38,6 +38,8 @@ use crate::{BoxFuture, HttpReply, Lane, Transport};
 const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
 /// Largest reply body read (a reply is bounded by MaxEnvelopeSize; this only stops a runaway).
 const MAX_REPLY: usize = 64 * 1024 * 1024;
+/// Reply buffers are reserved from Content-Length up to this size (several max-size envelopes).
+const PREALLOCATE: usize = 4 * 1024 * 1024;
 /// Largest proxy CONNECT reply head.
 const MAX_PROXY_HEAD: usize = 16 * 1024;
 const USER_AGENT: &str = concat!("psrm/", env!("CARGO_PKG_VERSION"));
@@ -340,13 +342,24 @@ impl HttpTransport {
             .map_err(|e| TransportError::Http(e.to_string()))?;
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
-        let body = Limited::new(body, MAX_REPLY)
-            .collect()
-            .await
-            .map_err(|e| TransportError::Http(e.to_string()))?
-            .to_bytes()
-            .to_vec();
-        Ok((status, parts.headers, body))
+        // One copy, into a buffer sized by Content-Length (collecting to `Bytes` and then to a
+        // `Vec` copied large replies twice); a declared length is trusted up to PREALLOCATE.
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(PREALLOCATE);
+        let mut out = Vec::with_capacity(declared);
+        let mut body = Limited::new(body, MAX_REPLY);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| TransportError::Http(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                out.extend_from_slice(data);
+            }
+        }
+        Ok((status, parts.headers, out))
     }
 
     async fn authenticate(&self, conn: &mut Connection) -> Result<(), TransportError> {
