@@ -46,9 +46,13 @@ fn client(emu: &Emulator) -> WsManClient {
 }
 
 fn client_with_timeout(emu: &Emulator, timeout: Duration) -> WsManClient {
+    client_with(emu, timeout, AuthMethod::Basic)
+}
+
+fn client_with(emu: &Emulator, timeout: Duration, auth: AuthMethod) -> WsManClient {
     let config = ConnectionConfig::from_url(&emu.url())
         .expect("emulator url")
-        .auth(AuthMethod::Basic, Credentials::new("alice", PASSWORD));
+        .auth(auth, Credentials::new("alice", PASSWORD));
     let transport = HttpTransport::new(config).expect("transport");
     // Small envelopes: the output takes many Receives, so faults land in the middle of it.
     let options = ClientOptions::default()
@@ -128,6 +132,32 @@ async fn block_mode_loses_and_duplicates_nothing_across_dropped_receive_replies(
     assert_eq!(got, (1..=N).collect::<Vec<_>>(), "in order");
     assert!(counts.dropped >= 3, "faults fired: {counts:?}");
     assert!(replayed >= 1, "a lost reply was sent again");
+    emu.faults().clear();
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn sealed_ntlm_sessions_recover_from_dropped_receive_replies_too() {
+    // Encryption required: every envelope is sealed with the connection's NTLM context, and a
+    // dropped connection takes that context with it (the retry authenticates again).
+    let (emu, service) = start(config("[service]\nallow_unencrypted = false\n")).await;
+    emu.faults()
+        .add(FaultRule::new("Receive", FaultKind::Drop).every(4));
+    let c = client_with(&emu, Duration::from_secs(2), AuthMethod::Ntlm);
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Sealed"))
+        .await
+        .expect("new");
+    let n = 600;
+    let (got, errors) = run_sequence(&mut s, n, 0).await;
+    let (lost, dup) = lost_and_duplicated(&got, n);
+    let dropped = emu.faults().counts().dropped;
+    println!("sealed: dropped receive connections {dropped}: lost {lost}, duplicated {dup}");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!((lost, dup), (0, 0));
+    assert_eq!(got, (1..=n).collect::<Vec<_>>());
+    assert!(dropped >= 2, "{dropped}");
+    assert!(service.with_core(|core| core.gauges().replayed_receives) >= 1);
     emu.faults().clear();
     s.remove().await.expect("remove");
     emu.shutdown().await;
