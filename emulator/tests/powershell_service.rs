@@ -104,6 +104,12 @@ fn fault_code(r: &Reply) -> Option<WsManFaultCode> {
 
 impl Client {
     fn create(svc: Service) -> Self {
+        Self::create_with_shell_id(svc, None)
+    }
+
+    /// `shell_id`: a ShellId other than the runspace pool id (winrm-rs + psrp-rs do that);
+    /// `None` uses the pool id, as Windows' client and pypsrp do.
+    fn create_with_shell_id(svc: Service, shell_id: Option<uuid::Uuid>) -> Self {
         let id = uuid::Uuid::new_v4();
         let mut pool = RunspacePool::client(RunspacePoolId(id), 1, 1);
         pool.open().expect("open");
@@ -111,7 +117,7 @@ impl Client {
         let mut c = Self {
             svc,
             session: "uuid:CLIENT-1".into(),
-            shell: ShellId::new(id.to_string().to_ascii_uppercase()),
+            shell: ShellId::new(shell_id.unwrap_or(id).to_string().to_ascii_uppercase()),
             pool,
         };
         let e = req(Action::Create, &c.session)
@@ -148,6 +154,7 @@ impl Client {
             panic!("not a ReceiveResponse")
         };
         for s in r.streams {
+            assert_pool_id(&s.data, self.pool.id());
             self.pool.receive(&s.data).expect("pool data");
         }
     }
@@ -254,6 +261,20 @@ impl Client {
     }
 }
 
+/// Every complete message in `data` (whole fragments) names `pool` as its runspace pool.
+fn assert_pool_id(data: &[u8], pool: RunspacePoolId) {
+    let mut defrag = psrp::fragment::Defragmenter::new();
+    defrag.receive(data).expect("fragments");
+    while let Some(bytes) = defrag.poll_message() {
+        let m = psrp::message::Message::decode(&bytes).expect("message");
+        assert_eq!(
+            m.runspace_pool_id, pool,
+            "{:?} carries another runspace pool id",
+            m.message_type
+        );
+    }
+}
+
 fn service() -> Service {
     Service::new(config()).with_powershell(PowerShellShells::new())
 }
@@ -277,6 +298,21 @@ fn replies_fit_a_small_envelope_and_done_comes_with_pipeline_state() {
         replies > 5,
         "40 KB in 8 KB envelopes took {replies} replies"
     );
+}
+
+#[test]
+fn a_shell_id_other_than_the_pool_id_is_served_under_the_pool_id() {
+    // winrm-rs + psrp-rs choose a random ShellId and a different runspace pool id; the
+    // server must answer with the pool id of INIT_RUNSPACEPOOL, not the ShellId.
+    let mut c = Client::create_with_shell_id(service(), Some(uuid::Uuid::new_v4()));
+    assert_ne!(
+        c.shell.as_str(),
+        c.pool.id().0.to_string().to_ascii_uppercase()
+    );
+    let (id, mut p) = c.start("'pool' + 'id'");
+    let (out, state, _, _) = c.collect(&id, &mut p);
+    assert_eq!(out, vec![X::String("poolid".into())]);
+    assert_eq!(state, Some(PsInvocationState::COMPLETED));
 }
 
 #[test]

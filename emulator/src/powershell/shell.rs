@@ -291,9 +291,14 @@ impl PowerShellShell {
                 "The creationXml element is missing",
             ));
         };
-        let pool_id = uuid::Uuid::parse_str(ctx.shell_id.as_str()).map_err(|_| {
-            internal_error(&machine, "The ShellId is not a runspace pool id (a GUID)")
-        })?;
+        let pool_id = creation_pool_id(creation)
+            .or_else(|| uuid::Uuid::parse_str(ctx.shell_id.as_str()).ok())
+            .ok_or_else(|| {
+                internal_error(
+                    &machine,
+                    "The creationXml carries no INIT_RUNSPACEPOOL message with a runspace pool id",
+                )
+            })?;
         let context = EngineContext {
             computer_name: machine.clone(),
             user_name: ctx.owner.to_owned(),
@@ -1060,4 +1065,23 @@ impl ShellBackend for PowerShellShell {
     fn process_id(&self) -> u32 {
         self.process_id
     }
+}
+
+/// The runspace pool id the client chose: the RPID of the INIT_RUNSPACEPOOL message in
+/// `creationXml`. Windows' client and pypsrp use the pool id as the ShellId too, but other
+/// clients (winrm-rs + psrp-rs) pick an unrelated ShellId, and every message the server sends
+/// must carry the pool's own id. `None` when the creation data holds no such message.
+fn creation_pool_id(creation: &[u8]) -> Option<uuid::Uuid> {
+    let mut defrag = psrp::fragment::Defragmenter::new();
+    defrag.receive(creation).ok()?;
+    while let Some(bytes) = defrag.poll_message() {
+        let Ok(message) = psrp::message::Message::decode(&bytes) else {
+            continue;
+        };
+        if message.message_type == psrp::message::MessageType::INIT_RUNSPACEPOOL {
+            let id = message.runspace_pool_id.0;
+            return (!id.is_nil()).then_some(id);
+        }
+    }
+    None
 }
