@@ -23,6 +23,7 @@
 
 mod host;
 mod job;
+mod keys;
 mod output;
 
 use std::collections::VecDeque;
