@@ -53,12 +53,17 @@ pub enum RelatesTo {
 /// Compares a recorded request (first) with ours (second); returns the differences.
 pub type Comparator = dyn Fn(&Envelope, &Envelope) -> Vec<String> + Send + Sync;
 
+/// Adapts a recorded response (second) to our request (first) before it is returned, for the
+/// few bytes a recording cannot provide (a session key encrypted for *our* public key).
+pub type Rewriter = dyn Fn(&Envelope, String) -> String + Send + Sync;
+
 /// A [`Transport`] that answers from a recorded scenario and checks what the client sends.
 pub struct ScriptedTransport {
     name: String,
     state: Mutex<State>,
     compare: Box<Comparator>,
     relates_to: RelatesTo,
+    rewrite: Option<Box<Rewriter>>,
 }
 
 impl std::fmt::Debug for ScriptedTransport {
@@ -87,7 +92,14 @@ impl ScriptedTransport {
             }),
             compare,
             relates_to: RelatesTo::Rewrite,
+            rewrite: None,
         }
+    }
+
+    /// Adapts every response with `rewrite` after `RelatesTo` (see [`Rewriter`]).
+    pub fn with_rewriter(mut self, rewrite: Box<Rewriter>) -> Self {
+        self.rewrite = Some(rewrite);
+        self
     }
 
     /// Chooses how `RelatesTo` is adapted (default [`RelatesTo::Rewrite`]).
@@ -179,6 +191,10 @@ impl ScriptedTransport {
             (RelatesTo::Translate, Some(id)) => recorded_response.replace(&id, ours_id),
             (RelatesTo::Translate, None) => recorded_response,
             (RelatesTo::Rewrite, _) => fix_relates_to(&recorded_response, ours_id),
+        };
+        let body = match &self.rewrite {
+            Some(rewrite) => rewrite(&ours, body),
+            None => body,
         };
         Ok(HttpReply {
             status,
@@ -358,6 +374,7 @@ pub struct Replay {
     options: ClientOptions,
     compare: Box<Comparator>,
     relates_to: RelatesTo,
+    rewrite: Option<Box<Rewriter>>,
 }
 
 impl std::fmt::Debug for Replay {
@@ -377,6 +394,7 @@ impl Replay {
             options: ClientOptions::default(),
             compare: Box::new(compare_requests),
             relates_to: RelatesTo::Rewrite,
+            rewrite: None,
         }
     }
 
@@ -409,6 +427,12 @@ impl Replay {
         self
     }
 
+    /// Response adaptation (see [`Rewriter`]).
+    pub fn rewrite(mut self, rewrite: Box<Rewriter>) -> Self {
+        self.rewrite = Some(rewrite);
+        self
+    }
+
     /// Runs `driver` against the scenario. The driver's own error (a step failed or an
     /// assertion on the output did not hold) counts as a problem.
     pub async fn run<F, Fut>(self, driver: F) -> ReplayResult
@@ -416,10 +440,12 @@ impl Replay {
         F: FnOnce(WsManClient) -> Fut,
         Fut: Future<Output = Result<(), String>>,
     {
-        let transport = Arc::new(
-            ScriptedTransport::with_comparator(&self.file, self.compare)
-                .with_relates_to(self.relates_to),
-        );
+        let mut scripted = ScriptedTransport::with_comparator(&self.file, self.compare)
+            .with_relates_to(self.relates_to);
+        if let Some(rewrite) = self.rewrite {
+            scripted = scripted.with_rewriter(rewrite);
+        }
+        let transport = Arc::new(scripted);
         let client = WsManClient::new(transport.clone(), self.options);
         let outcome = driver(client).await;
         let mut problems = transport.finish();

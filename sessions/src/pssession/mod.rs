@@ -224,13 +224,15 @@ impl DisconnectOptions {
     }
 }
 
-/// What to run: one statement of commands (a script, or a command with parameters), and its
-/// input objects.
+/// What to run: a statement of commands (a script, or a command with parameters), possibly
+/// followed by further statements ([`Invocation::statement`]), and its input objects.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Invocation {
-    /// The commands of the pipeline, in order.
+    /// The commands of the pipeline (the first statement), in order.
     pub commands: Vec<Command>,
+    /// Further statements run after the first one, in order (`AddStatement`; `a; b`).
+    pub extra_statements: Vec<Vec<Command>>,
     /// Input objects sent before the end of input.
     pub input: Vec<Value>,
     /// The pipeline id (= CommandId); a random one when `None`.
@@ -242,6 +244,7 @@ impl Invocation {
     pub fn script(text: impl Into<String>) -> Self {
         Self {
             commands: vec![Command::new(text, true)],
+            extra_statements: Vec::new(),
             input: Vec::new(),
             pipeline_id: None,
         }
@@ -251,6 +254,7 @@ impl Invocation {
     pub fn command(name: impl Into<String>) -> Self {
         Self {
             commands: vec![Command::new(name, false)],
+            extra_statements: Vec::new(),
             input: Vec::new(),
             pipeline_id: None,
         }
@@ -258,24 +262,40 @@ impl Invocation {
 
     /// Adds a named parameter to the last command.
     pub fn parameter(mut self, name: &str, value: impl Into<Value>) -> Self {
-        if let Some(c) = self.commands.pop() {
-            self.commands.push(c.with_arg(Some(name), value));
+        let last = self.last_statement();
+        if let Some(c) = last.pop() {
+            last.push(c.with_arg(Some(name), value));
         }
         self
     }
 
     /// Adds a positional argument to the last command.
     pub fn argument(mut self, value: impl Into<Value>) -> Self {
-        if let Some(c) = self.commands.pop() {
-            self.commands.push(c.with_arg(None, value));
+        let last = self.last_statement();
+        if let Some(c) = last.pop() {
+            last.push(c.with_arg(None, value));
         }
         self
     }
 
-    /// Pipes into another command.
+    /// Pipes into another command (in the last statement).
     pub fn pipe(mut self, command: Command) -> Self {
-        self.commands.push(command);
+        self.last_statement().push(command);
         self
+    }
+
+    /// Starts a new statement with `command` (PowerShell's `AddStatement`): it runs after the
+    /// previous one, not fed by it.
+    pub fn statement(mut self, command: Command) -> Self {
+        self.extra_statements.push(vec![command]);
+        self
+    }
+
+    fn last_statement(&mut self) -> &mut Vec<Command> {
+        match self.extra_statements.last_mut() {
+            Some(last) => last,
+            None => &mut self.commands,
+        }
     }
 
     /// Sets the input objects.
@@ -291,9 +311,21 @@ impl Invocation {
             remote_stream_options: RemoteStreamOptions::NONE,
             add_to_history: false,
             host_info: client_host_info(),
-            power_shell: PowerShellPipeline::new(self.commands.clone()),
+            power_shell: self.power_shell(),
             is_nested: false,
         }
+    }
+
+    /// The PowerShell description. With several statements, as Windows PowerShell and pypsrp
+    /// write it: `ExtraCmds` holds every statement and `Cmds` the first one again.
+    fn power_shell(&self) -> PowerShellPipeline {
+        let mut ps = PowerShellPipeline::new(self.commands.clone());
+        if !self.extra_statements.is_empty() {
+            let mut all = vec![self.commands.clone()];
+            all.extend(self.extra_statements.iter().cloned());
+            ps.extra_cmds = Some(all);
+        }
+        ps
     }
 
     /// A short text for the command line of the WS-Man command (shown by enumeration).
@@ -1398,6 +1430,30 @@ mod tests {
             (S::Disconnected, A::None)
         );
         assert_eq!(remote(false).view(None), (S::Disconnected, A::None));
+    }
+
+    #[test]
+    fn statements_are_written_as_windows_does() {
+        let one = Invocation::command("Get-Item").parameter("Path", "C:\\");
+        assert!(one.create_pipeline().power_shell.extra_cmds.is_none());
+        let two = one
+            .clone()
+            .statement(Command::new("$a", true))
+            .argument(1)
+            .pipe(Command::new("Out-String", false));
+        let ps = two.create_pipeline().power_shell;
+        assert_eq!(ps.cmds, one.commands);
+        let extra = ps.extra_cmds.expect("ExtraCmds");
+        assert_eq!(extra.len(), 2);
+        assert_eq!(extra[0], one.commands);
+        assert_eq!(extra[1].len(), 2);
+        assert_eq!(extra[1][0].cmd, "$a");
+        assert_eq!(
+            extra[1][0].args.len(),
+            1,
+            "the argument went to the last statement"
+        );
+        assert_eq!(extra[1][1].cmd, "Out-String");
     }
 
     #[test]
