@@ -268,7 +268,7 @@ impl<'i, 'l> Parser<'i, 'l> {
                     };
                     finish(&mut el);
                     if el.name == "Value" && el.ns.as_deref() == Some(ns::SOAP) {
-                        self.resolve_qname_text(&mut el);
+                        self.resolve_qname_text(&mut el)?;
                     }
                     self.close(el)?;
                 }
@@ -413,15 +413,36 @@ impl<'i, 'l> Parser<'i, 'l> {
         Ok(())
     }
 
-    fn resolve_qname_text(&self, el: &mut Element) {
+    /// Resolves the prefix of a QName text (`s:Value`). A well-formed QName whose prefix is
+    /// not declared is refused, as an element name with one is: writing it back would bind the
+    /// prefix to whatever the writer declares and change its meaning. Text that is not shaped
+    /// like a QName (`http://…`) is left unresolved.
+    fn resolve_qname_text(&self, el: &mut Element) -> Result<(), DecodeError> {
         let text = el.text();
         let qname = text.trim();
-        if qname.contains(':')
-            && let (ResolveResult::Bound(n), _) =
-                self.reader.resolve_element(QName(qname.as_bytes()))
-        {
-            el.text_ns = namespace(n.as_ref(), 0).ok();
+        let Some((prefix, local)) = qname.split_once(':') else {
+            return Ok(());
+        };
+        let ncname = |s: &str| {
+            s.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !ncname(prefix) || !ncname(local) {
+            return Ok(());
         }
+        match self.reader.resolve_element(QName(qname.as_bytes())) {
+            (ResolveResult::Bound(n), _) => el.text_ns = namespace(n.as_ref(), 0).ok(),
+            (ResolveResult::Unknown(_), _) => {
+                return Err(DecodeError::UnknownPrefix {
+                    prefix: prefix.to_owned(),
+                });
+            }
+            (ResolveResult::Unbound, _) => {}
+        }
+        Ok(())
     }
 }
 

@@ -44,3 +44,29 @@ fn qname_text_prefix_rebound_inside_kept_elements() {
         "<s:Value>w:Other</s:Value></w:Extra></s:Detail></s:Fault></s:Body></s:Envelope>"
     ));
 }
+
+/// A QName text whose prefix the document never declares: writing it back under the writer's
+/// own `xmlns:n` would give it a namespace it did not have, so it is refused like an element
+/// name with an undeclared prefix. Text that is not shaped like a QName is left alone.
+#[test]
+fn a_qname_text_with_an_undeclared_prefix_is_refused() {
+    let fault = |value: &str| {
+        format!(
+            concat!(
+                "<s:Envelope xmlns:s='http://www.w3.org/2003/05/soap-envelope' ",
+                "xmlns:a='http://schemas.xmlsoap.org/ws/2004/08/addressing'>",
+                "<s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/08/addressing/fault",
+                "</a:Action><a:MessageID>uuid:1</a:MessageID></s:Header><s:Body><s:Fault>",
+                "<s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>{}</s:Value>",
+                "</s:Subcode></s:Code><s:Reason><s:Text>x</s:Text></s:Reason></s:Fault>",
+                "</s:Body></s:Envelope>"
+            ),
+            value
+        )
+    };
+    let err =
+        Envelope::decode(fault("n:CannotProcessFilter").as_bytes()).expect_err("undeclared prefix");
+    assert!(err.to_string().contains('n'), "{err}");
+    round_trips(&fault("http://not/a/qname"));
+    round_trips(&fault("a:DestinationUnreachable"));
+}
