@@ -24,6 +24,7 @@
 mod host;
 mod job;
 mod keys;
+mod pool;
 mod output;
 
 use std::collections::VecDeque;
@@ -458,6 +459,8 @@ pub struct PsSession {
     instance_id: Uuid,
     /// The OutputBufferingMode this client chose last (creation, disconnect, reconnect).
     buffer_mode: Option<BufferMode>,
+    /// The call id of the next pool request (runspace counts, reset), from 0 as pypsrp.
+    next_call_id: i64,
 }
 
 impl PsSession {
@@ -513,6 +516,7 @@ impl PsSession {
             commands: Vec::new(),
             instance_id: Uuid::new_v4(),
             buffer_mode: options.output_buffering_mode,
+            next_call_id: 0,
         };
         if let Err(e) = session.pump_pool_until_opened().await {
             session.state = SessionState::Broken;
@@ -552,6 +556,7 @@ impl PsSession {
                 .collect(),
             instance_id: Uuid::new_v4(),
             buffer_mode: record.output_buffering_mode.clone(),
+            next_call_id: 0,
         }
     }
 
@@ -603,6 +608,7 @@ impl PsSession {
             commands: Vec::new(),
             instance_id: Uuid::new_v4(),
             buffer_mode: None,
+            next_call_id: 0,
         };
         let reply = client
             .connect(
