@@ -24,8 +24,8 @@
 mod host;
 mod job;
 mod keys;
-mod pool;
 mod output;
+mod pool;
 
 use std::collections::VecDeque;
 use std::fmt;
