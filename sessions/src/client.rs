@@ -5,8 +5,8 @@
 //! fault. Receives go on [`Lane::RECEIVE`], everything else on [`Lane::CONTROL`], so a long
 //! poll never delays a Send or a Signal.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wsman::enumeration::{Enumerate, EnumerateResponse, Filter, Item, Pull, PullResponse};
@@ -39,7 +39,15 @@ pub struct ClientOptions {
     /// Send `WSMAN_CMDSHELL_OPTION_KEEPALIVE` with each Receive (default on, as Windows' own
     /// client and pypsrp do: it keeps a connected shell from being reclaimed while polled).
     pub keep_alive: bool,
+    /// Raise `max_envelope_size` to [`PSRP_ENVELOPE_SIZE`] (never above the server's
+    /// `MaxEnvelopeSizekb`) once a PowerShell runspace pool reports protocol ≥ 2.2, when it is
+    /// still [`wsman_transport::config::DEFAULT_MAX_ENVELOPE_SIZE`] (default on, as pypsrp does).
+    pub psrp_envelope_raise: bool,
 }
+
+/// The `MaxEnvelopeSize` (bytes) a PowerShell session moves to once the server reports PSRP
+/// protocol 2.2 or later (PowerShell 3+, whose WinRM default `MaxEnvelopeSizekb` is 500).
+pub const PSRP_ENVELOPE_SIZE: u32 = 512_000;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -49,6 +57,7 @@ impl Default for ClientOptions {
             locale: "en-US".into(),
             session_id: None,
             keep_alive: true,
+            psrp_envelope_raise: true,
         }
     }
 }
@@ -78,6 +87,13 @@ impl ClientOptions {
         self
     }
 
+    /// Raises the envelope size for PSRP ≥ 2.2 pools or not (see
+    /// [`ClientOptions::psrp_envelope_raise`]).
+    pub fn psrp_envelope_raise(mut self, on: bool) -> Self {
+        self.psrp_envelope_raise = on;
+        self
+    }
+
     /// Reuses a WS-Man session id (`uuid:…`).
     pub fn session_id(mut self, id: impl Into<String>) -> Self {
         self.session_id = Some(id.into());
@@ -91,6 +107,9 @@ struct Inner {
     session_id: String,
     /// Starts at the option's value; [`WsManClient::negotiate_max_envelope_size`] updates it.
     max_envelope_size: AtomicU32,
+    /// The server's `MaxEnvelopeSizekb` in bytes once asked (`None` inside: it did not say or
+    /// refused the Get); unset until then.
+    server_envelope_size: OnceLock<Option<u32>>,
     options: ClientOptions,
     /// `p:SequenceId` of the next logical Receive (a retry repeats the one it retries).
     receive_sequence: AtomicU64,
@@ -109,6 +128,16 @@ const RECEIVE_RETRY_PAUSE: Duration = Duration::from_millis(25);
 #[derive(Clone, Debug)]
 pub struct WsManClient {
     inner: Arc<Inner>,
+}
+
+/// Whether a PSRP `protocolversion` text (`2.3`) is at least `major.minor`.
+fn protocol_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.trim().split('.').map(str::parse::<u32>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(a)), Some(Ok(b))) => (a, b) >= (major, minor),
+        (Some(Ok(a)), None) => a > major,
+        _ => false,
+    }
 }
 
 /// A new message id, `uuid:` + an upper-case v4 UUID.
@@ -131,6 +160,7 @@ impl WsManClient {
                 transport,
                 session_id,
                 max_envelope_size: AtomicU32::new(options.max_envelope_size),
+                server_envelope_size: OnceLock::new(),
                 options,
                 receive_sequence: AtomicU64::new(1),
             }),
@@ -181,17 +211,79 @@ impl WsManClient {
     /// See [`WsManClient::call`]; non-administrators usually get `w:AccessDenied` here, in which
     /// case keep the default.
     pub async fn negotiate_max_envelope_size(&self) -> Result<u32, Error> {
+        let known = match self.inner.server_envelope_size.get() {
+            Some(known) => *known,
+            None => {
+                let known = self.read_server_envelope_size().await?;
+                *self.inner.server_envelope_size.get_or_init(|| known)
+            }
+        };
+        if let Some(bytes) = known {
+            self.set_max_envelope_size(bytes);
+        }
+        Ok(self.max_envelope_size())
+    }
+
+    /// Sets the `MaxEnvelopeSize` (bytes) sent with every later request, for this client and
+    /// all its clones (outgoing PSRP messages are fragmented to fit it too).
+    pub fn set_max_envelope_size(&self, bytes: u32) {
+        self.inner.max_envelope_size.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The server's `MaxEnvelopeSizekb` in bytes (a Get on [`ns::RESOURCE_CONFIG`], made once
+    /// per client and remembered); `None` when the server does not say or answers the Get with
+    /// a fault (non-administrators usually get `w:AccessDenied`). Does not change
+    /// [`WsManClient::max_envelope_size`].
+    ///
+    /// # Errors
+    ///
+    /// Transport and protocol errors of the Get (not remembered: a later call asks again).
+    pub async fn server_max_envelope_size(&self) -> Result<Option<u32>, Error> {
+        if let Some(known) = self.inner.server_envelope_size.get() {
+            return Ok(*known);
+        }
+        let known = match self.read_server_envelope_size().await {
+            Ok(known) => known,
+            Err(e) if e.fault().is_some() => None,
+            Err(e) => return Err(e),
+        };
+        Ok(*self.inner.server_envelope_size.get_or_init(|| known))
+    }
+
+    /// After a PowerShell pool opened (`protocol_version`: the server's SESSION_CAPABILITY): a
+    /// server speaking PSRP ≥ 2.2 (PowerShell 3+) takes larger envelopes, so, as pypsrp does,
+    /// move from the WS-Man default (153 600) to [`PSRP_ENVELOPE_SIZE`], but only as far as the
+    /// server's `MaxEnvelopeSizekb` allows ([`WsManClient::server_max_envelope_size`], asked
+    /// once per client). Left alone when the size is not the default (the caller chose one, or
+    /// an earlier session raised it), [`ClientOptions::psrp_envelope_raise`] is off, or the
+    /// server's limit is unknown; best effort, never fails.
+    pub(crate) async fn raise_envelope_for_psrp(&self, protocol_version: Option<&str>) {
+        if !self.inner.options.psrp_envelope_raise
+            || self.max_envelope_size() != wsman_transport::config::DEFAULT_MAX_ENVELOPE_SIZE
+            || !protocol_version.is_some_and(|v| protocol_at_least(v, 2, 2))
+        {
+            return;
+        }
+        match self.server_max_envelope_size().await {
+            Ok(Some(server)) => self.set_max_envelope_size(server.min(PSRP_ENVELOPE_SIZE)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "server MaxEnvelopeSizekb not read; envelope size kept");
+            }
+        }
+    }
+
+    async fn read_server_envelope_size(&self) -> Result<Option<u32>, Error> {
         let resource = self
             .get(ns::RESOURCE_CONFIG, SelectorSet::default())
             .await?;
-        if let Resource::Config(config) = resource
-            && let Some(kb) = config.max_envelope_size_kb
-            && kb > 0
-        {
-            let bytes = kb.saturating_mul(1024);
-            self.inner.max_envelope_size.store(bytes, Ordering::Relaxed);
-        }
-        Ok(self.max_envelope_size())
+        Ok(match resource {
+            Resource::Config(config) => config
+                .max_envelope_size_kb
+                .filter(|kb| *kb > 0)
+                .map(|kb| kb.saturating_mul(1024)),
+            _ => None,
+        })
     }
 
     /// A request envelope builder with this client's headers filled in: `To`, `SessionId`,
@@ -655,4 +747,22 @@ fn is_transient(e: &Error) -> bool {
             e.transport_error(),
             Some(wsman_transport::TransportError::Status { status: 503, .. })
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::protocol_at_least;
+
+    #[test]
+    fn protocol_versions_compare_numerically() {
+        assert!(protocol_at_least("2.3", 2, 2));
+        assert!(protocol_at_least("2.2", 2, 2));
+        assert!(protocol_at_least(" 2.10 ", 2, 2));
+        assert!(protocol_at_least("3", 2, 2));
+        assert!(!protocol_at_least("2.1", 2, 2));
+        assert!(!protocol_at_least("2", 2, 2));
+        assert!(!protocol_at_least("1.9", 2, 2));
+        assert!(!protocol_at_least("", 2, 2));
+        assert!(!protocol_at_least("x.y", 2, 2));
+    }
 }

@@ -698,3 +698,125 @@ async fn small_envelopes_fragment_input_and_output() {
     s.remove().await.expect("remove");
     emu.shutdown().await;
 }
+
+/// Wraps the HTTP transport and remembers the largest request and reply bodies and the
+/// `MaxEnvelopeSize` of the last request.
+#[derive(Debug)]
+struct Sizes {
+    inner: HttpTransport,
+    largest_request: std::sync::atomic::AtomicUsize,
+    largest_reply: std::sync::atomic::AtomicUsize,
+}
+
+impl sessions::Transport for Sizes {
+    fn endpoint(&self) -> &str {
+        self.inner.endpoint()
+    }
+
+    fn post(
+        &self,
+        lane: sessions::Lane,
+        envelope: Vec<u8>,
+        timeout: Duration,
+    ) -> wsman_transport::BoxFuture<'_, Result<sessions::HttpReply, sessions::TransportError>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.largest_request.fetch_max(envelope.len(), Relaxed);
+        Box::pin(async move {
+            let reply = self.inner.post(lane, envelope, timeout).await?;
+            self.largest_reply.fetch_max(reply.body.len(), Relaxed);
+            Ok(reply)
+        })
+    }
+}
+
+/// Opens a session with default options on an emulator whose `MaxEnvelopeSizekb` is
+/// `server_kb` (PSRP protocol 2.3), then sends ~330 KB of input in one value and receives
+/// ~400 KB of output in one string. Returns the client's envelope size after the open and the
+/// largest request and reply bodies seen.
+async fn envelope_after_open(server_kb: u32, options: ClientOptions) -> (u32, usize, usize) {
+    let emu = start(config(&format!(
+        "[service]\nmax_envelope_size_kb = {server_kb}\n{}",
+        ps_config("")
+    )))
+    .await;
+    let config = ConnectionConfig::from_url(&emu.url())
+        .expect("emulator url")
+        .auth(AuthMethod::Basic, Credentials::new("alice", PASSWORD));
+    let sizes = Arc::new(Sizes {
+        inner: HttpTransport::new(config).expect("transport"),
+        largest_request: 0.into(),
+        largest_reply: 0.into(),
+    });
+    let chosen = options.max_envelope_size;
+    let c = WsManClient::new(
+        sizes.clone(),
+        options.operation_timeout(Duration::from_secs(5)),
+    );
+    assert_eq!(c.max_envelope_size(), chosen);
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default())
+        .await
+        .expect("new");
+    let after_open = c.max_envelope_size();
+    let out = s
+        .invoke(
+            &Invocation::script("$input | ForEach-Object { $_.Length }; 'y' * 400000")
+                .input([Value::String("x".repeat(330_000))]),
+        )
+        .await
+        .expect("invoke with ~330 KB of input and ~400 KB of output");
+    let lines = out.output_lines();
+    assert_eq!(lines.first().map(String::as_str), Some("330000"));
+    assert_eq!(lines.get(1).map(String::len), Some(400_000));
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+    use std::sync::atomic::Ordering::Relaxed;
+    (
+        after_open,
+        sizes.largest_request.load(Relaxed),
+        sizes.largest_reply.load(Relaxed),
+    )
+}
+
+#[tokio::test]
+async fn protocol_2_3_pool_raises_the_envelope_to_512000_when_the_server_allows() {
+    let (size, request, reply) = envelope_after_open(500, ClientOptions::default()).await;
+    assert_eq!(size, sessions::client::PSRP_ENVELOPE_SIZE);
+    // Larger than the 153 600 default could carry, within the raised size.
+    assert!(request > 153_600 && request <= 512_000, "request {request}");
+    assert!(reply > 153_600 && reply <= 512_000, "reply {reply}");
+
+    // A server allowing more still gets 512 000 at most.
+    let (size, request, reply) = envelope_after_open(2048, ClientOptions::default()).await;
+    assert_eq!(size, 512_000);
+    assert!(request <= 512_000 && reply <= 512_000, "{request} {reply}");
+}
+
+#[tokio::test]
+async fn envelope_stays_at_the_server_limit_below_512000_or_when_turned_off() {
+    // The server allows 200 KiB: the client goes no further (a 512 000-byte request would be
+    // refused with w:EncodingLimit, failing the invoke).
+    let (size, request, reply) = envelope_after_open(200, ClientOptions::default()).await;
+    assert_eq!(size, 200 * 1024);
+    assert!(
+        request > 153_600 && request <= 200 * 1024,
+        "request {request}"
+    );
+    assert!(reply <= 200 * 1024, "reply {reply}");
+
+    // The server allows less than the default: the client follows it down.
+    let (size, request, reply) = envelope_after_open(100, ClientOptions::default()).await;
+    assert_eq!(size, 100 * 1024);
+    assert!(
+        request <= 100 * 1024 && reply <= 100 * 1024,
+        "{request} {reply}"
+    );
+
+    // Turned off, or a size the caller chose: left alone.
+    let (size, request, _) =
+        envelope_after_open(500, ClientOptions::default().psrp_envelope_raise(false)).await;
+    assert_eq!(size, 153_600);
+    assert!(request <= 153_600, "request {request}");
+    let (size, _, _) =
+        envelope_after_open(500, ClientOptions::default().max_envelope_size(300_000)).await;
+    assert_eq!(size, 300_000);
+}

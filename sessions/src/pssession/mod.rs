@@ -527,6 +527,14 @@ impl PsSession {
                 .await;
             return Err(e);
         }
+        client
+            .raise_envelope_for_psrp(
+                session
+                    .pool
+                    .peer_capability()
+                    .map(|c| c.protocol_version.as_str()),
+            )
+            .await;
         Ok(session)
     }
 
@@ -630,6 +638,14 @@ impl PsSession {
         if session.pool.state() != RunspacePoolState::OPENED {
             session.pump_pool_until_opened().await?;
         }
+        client
+            .raise_envelope_for_psrp(
+                session
+                    .pool
+                    .peer_capability()
+                    .map(|c| c.protocol_version.as_str()),
+            )
+            .await;
         for command_id in remote.command_ids() {
             session
                 .client
