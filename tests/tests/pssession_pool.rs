@@ -101,3 +101,22 @@ async fn command_metadata_lists_matching_commands() {
     assert!(s.pending_commands().is_empty());
     s.remove().await.expect("close");
 }
+
+#[tokio::test]
+async fn a_terminated_command_id_can_be_used_again() {
+    let (_emu, c) = start().await;
+    let mut s = PsSession::new(&c, "SERVER01", SessionOptions::default())
+        .await
+        .expect("open");
+    let id = uuid::Uuid::new_v4();
+    for _ in 0..2 {
+        let mut inv = Invocation::script("1 + 1");
+        inv.pipeline_id = Some(id);
+        let out = s.invoke(&inv).await.expect("invoke");
+        assert_eq!(out.output.iter().map(value_text).collect::<Vec<_>>(), ["2"]);
+        s.terminate_command(&out.command_id)
+            .await
+            .expect("terminate");
+    }
+    s.remove().await.expect("close");
+}

@@ -1,7 +1,8 @@
 //! Requests to the runspace pool itself (MS-PSRP 3.1.4.3-3.1.4.5, 3.1.4.14): runspace counts
 //! (SET_MAX_RUNSPACES, SET_MIN_RUNSPACES, GET_AVAILABLE_RUNSPACES), RESET_RUNSPACE_STATE, each
 //! answered by a RUNSPACE_AVAILABILITY with the same call id, and GET_COMMAND_METADATA, which
-//! runs like a pipeline (`Get-Command` without a runspace of its own).
+//! runs like a pipeline (`Get-Command` without a runspace of its own). Also the WS-Man close of a
+//! finished command ([`PsSession::terminate_command`]).
 
 use psrp::clixml;
 use psrp::fragment::{Fragmenter, ObjectId};
@@ -143,6 +144,28 @@ impl PsSession {
             .await;
         self.forget_command(&command_id);
         out
+    }
+
+    /// Closes a command on the server (WS-Man Signal `terminate`, as PowerShell does when it
+    /// disposes of a pipeline and pypsrp after each invocation): its resources, and output
+    /// not yet read, are released, and its id may be used again. The command is forgotten
+    /// here.
+    ///
+    /// # Errors
+    ///
+    /// A usage error unless Opened here; faults (an unknown command) and transport errors.
+    pub async fn terminate_command(&mut self, id: &CommandId) -> Result<(), Error> {
+        self.expect_opened("terminate a command")?;
+        self.client
+            .signal(
+                &self.resource_uri,
+                &self.shell_id,
+                Some(id),
+                wsman::shell::SignalCode::Terminate,
+            )
+            .await?;
+        self.forget_command(id);
+        Ok(())
     }
 
     /// Queues a pool request with the next call id, sends it, and receives on the pool until
