@@ -130,3 +130,21 @@ async fn secure_string_without_exchange_does_not_reach_the_engine() {
     assert!(!texts(&out).iter().any(|t| t == "Hello World"), "{out:?}");
     s.remove().await.expect("close");
 }
+
+#[tokio::test]
+async fn exchange_within_a_timeout_succeeds_when_the_server_answers() {
+    let (_emu, c) = start().await;
+    let mut s = PsSession::new(&c, "SERVER01", SessionOptions::default())
+        .await
+        .expect("open");
+    s.exchange_keys_within(test_key(5), Duration::from_secs(10))
+        .await
+        .expect("key exchange");
+    let secret = s.secure_string("within").expect("encrypt");
+    let out = s
+        .invoke(&Invocation::command("Write-Output").parameter("InputObject", secret))
+        .await
+        .expect("write-output");
+    assert_eq!(texts(&out), ["within"], "{out:?}");
+    s.remove().await.expect("close");
+}

@@ -640,3 +640,34 @@ async fn test_psrp_multiple_invocations() {
         .await;
     r.assert_passed();
 }
+
+#[tokio::test]
+async fn test_psrp_key_exchange_timeout() {
+    // Windows never answers PUBLIC_KEY here (the Receive comes back empty): the client gives
+    // up when its key exchange timeout is over, and the session can still be closed.
+    let stem = "test_psrp_key_exchange_timeout";
+    let state = Arc::new(Mutex::new(Exchange::default()));
+    let s1 = state.clone();
+    let key =
+        psrp::crypto::ExchangeKey::generate(&mut ChaCha20Rng::from_seed([6; 32])).expect("rsa key");
+    let r = Replay::pypsrp(stem)
+        .options(options())
+        .compare(Box::new(move |rec, ours| compare_keyed(&s1, rec, ours)))
+        .run(|c| async move {
+            let mut s = open(&c, stem).await?;
+            match s.exchange_keys_within(key, Duration::ZERO).await {
+                Err(err) if err.to_string().contains("in time") => {}
+                other => return Err(format!("key exchange: {other:?}")),
+            }
+            if s.session_key().is_some() {
+                return Err("a session key without an answer".into());
+            }
+            s.remove().await.map_err(e("close"))
+        })
+        .await;
+    r.assert_passed();
+    assert!(
+        state.lock().expect("state").ours.is_some(),
+        "PUBLIC_KEY sent"
+    );
+}

@@ -3,6 +3,8 @@
 //! encrypted for it (ENCRYPTED_SESSION_KEY on the pool's stdout). SecureString parameters and
 //! input objects are then encrypted with that key ([`PsSession::secure_string`]).
 
+use std::time::{Duration, Instant};
+
 use psrp::clixml::Value;
 use psrp::crypto::{ExchangeKey, SessionKey};
 use psrp::runspace_pool::RunspacePoolState;
@@ -41,6 +43,30 @@ impl PsSession {
     /// A usage error unless Opened here; faults and transport errors; a protocol error when
     /// the server's answer does not decrypt with `key` or the pool ends.
     pub async fn exchange_keys_with(&mut self, key: ExchangeKey) -> Result<(), Error> {
+        self.exchange_keys_until(key, None).await
+    }
+
+    /// [`PsSession::exchange_keys_with`], giving up when the server has not answered within
+    /// `timeout` (at least one Receive is made; pypsrp's key exchange timeout). A server that
+    /// never answers PUBLIC_KEY otherwise keeps the client polling forever.
+    ///
+    /// # Errors
+    ///
+    /// As [`PsSession::exchange_keys_with`], and a protocol error when the time is up.
+    pub async fn exchange_keys_within(
+        &mut self,
+        key: ExchangeKey,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        self.exchange_keys_until(key, Some(Instant::now() + timeout))
+            .await
+    }
+
+    async fn exchange_keys_until(
+        &mut self,
+        key: ExchangeKey,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
         self.expect_opened("exchange keys")?;
         self.pool.request_session_key(key).map_err(psrp_error)?;
         let room = room(&self.client);
@@ -82,6 +108,12 @@ impl PsSession {
                 self.pool.receive(&stream.data).map_err(psrp_error)?;
             }
             self.drain_pool_events()?;
+            if self.pool.session_key().is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::protocol(format!(
+                    "runspace pool {} did not answer the key exchange in time",
+                    self.name
+                )));
+            }
         }
         Ok(())
     }
