@@ -120,3 +120,27 @@ async fn a_terminated_command_id_can_be_used_again() {
     }
     s.remove().await.expect("close");
 }
+
+#[tokio::test]
+async fn is_alive_follows_the_shell_on_the_server() {
+    use sessions::pssession::{DisconnectOptions, SessionState};
+    let (_emu, c) = start().await;
+    let mut s = PsSession::new(&c, "SERVER01", SessionOptions::default())
+        .await
+        .expect("open");
+    assert!(s.is_alive().await.expect("alive"));
+    s.disconnect(DisconnectOptions::default())
+        .await
+        .expect("disconnect");
+    assert!(!s.is_alive().await.expect("alive"));
+    assert_eq!(s.state(), SessionState::Disconnected);
+    s.reconnect(None).await.expect("reconnect");
+    assert!(s.is_alive().await.expect("alive"));
+    // Removed through another handle: the shell is gone.
+    PsSession::from_record(&c, &s.record())
+        .remove()
+        .await
+        .expect("remove");
+    assert!(!s.is_alive().await.expect("alive"));
+    assert_eq!(s.state(), SessionState::Broken);
+}

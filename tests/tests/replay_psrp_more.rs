@@ -671,3 +671,65 @@ async fn test_psrp_key_exchange_timeout() {
         "PUBLIC_KEY sent"
     );
 }
+
+/// Opens, then asks `is_alive` once per answer in `expected`; closes when `close`.
+async fn alive(stem: &'static str, expected: &'static [Result<bool, ()>], close: bool) {
+    let r = Replay::pypsrp(stem)
+        .options(options())
+        .compare(Box::new(compare_payloads))
+        .run(|c| async move {
+            let mut s = open(&c, stem).await?;
+            let mut seen = Vec::new();
+            for _ in expected {
+                seen.push(s.is_alive().await.map_err(|_| ()));
+            }
+            if seen != expected {
+                return Err(format!("is_alive {seen:?} instead of {expected:?}"));
+            }
+            if close {
+                s.remove().await.map_err(e("close"))?;
+            }
+            Ok(())
+        })
+        .await;
+    r.assert_passed();
+}
+
+#[tokio::test]
+async fn test_psrp_is_alive_state_disconnected() {
+    // Connected, then Disconnected (by another client meanwhile).
+    alive(
+        "test_psrp_is_alive_state_disconnected",
+        &[Ok(true), Ok(false)],
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn test_psrp_is_alive_invalid_selectors() {
+    // The shell is gone: InvalidSelectors means not alive.
+    alive(
+        "test_psrp_is_alive_invalid_selectors",
+        &[Ok(true), Ok(false)],
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn test_psrp_is_alive_http_error() {
+    // The server cannot be reached: not alive.
+    alive(
+        "test_psrp_is_alive_http_error",
+        &[Ok(true), Ok(false)],
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn test_psrp_is_alive_other_wsman_error() {
+    // Any other fault says nothing about the shell: an error, and the session still closes.
+    alive("test_psrp_is_alive_other_wsman_error", &[Err(())], true).await;
+}

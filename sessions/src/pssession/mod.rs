@@ -21,6 +21,7 @@
 //! session is kept in a [`SessionRecord`] the caller may store (the `psrm` CLI writes them to
 //! its state directory).
 
+mod alive;
 mod host;
 mod job;
 mod keys;
