@@ -3,6 +3,11 @@
 //! conventions: recorded ids are injected, requests are compared by headers and by kind and
 //! ids of the bodies).
 //!
+//! Scenarios here: multiple_commands, key_exchange_timeout, set_runspaces,
+//! reset_runspace_state, reset_runspace_state_fail, get_command_metadata,
+//! multiple_invocations, receive_failure and the four is_alive_* ones. Pool requests and
+//! GET_COMMAND_METADATA are compared message by message ([`compare_payloads`]).
+//!
 //! `test_psrp_multiple_commands` starts with the session key exchange. What the replay can
 //! check honestly, and how:
 //! - our client sends PUBLIC_KEY on the pool's stdin where pypsrp did, with a 2048-bit RSA key
@@ -732,4 +737,38 @@ async fn test_psrp_is_alive_http_error() {
 async fn test_psrp_is_alive_other_wsman_error() {
     // Any other fault says nothing about the shell: an error, and the session still closes.
     alive("test_psrp_is_alive_other_wsman_error", &[Err(())], true).await;
+}
+
+#[tokio::test]
+async fn test_psrp_receive_failure() {
+    // A Receive for a command the server does not know: the fault reaches the caller, and the
+    // session can still be closed.
+    let stem = "test_psrp_receive_failure";
+    let file = pypsrp_scenario(stem);
+    let command = file
+        .exchanges
+        .iter()
+        .filter_map(|ex| ex.request.as_deref().map(Envelope::decode))
+        .find_map(|env| match env {
+            Ok(Envelope {
+                body: Body::Receive(r),
+                ..
+            }) => r.command_id,
+            _ => None,
+        })
+        .expect("a command Receive");
+    let r = Replay::pypsrp(stem)
+        .options(options())
+        .compare(Box::new(compare_payloads))
+        .run(|c| async move {
+            let s = open(&c, stem).await?;
+            let mut pipeline = s.attach(&command).map_err(e("attach"))?;
+            match pipeline.next().await {
+                Err(err) if err.fault().is_some() => {}
+                other => return Err(format!("receive: {other:?}")),
+            }
+            s.remove().await.map_err(e("close"))
+        })
+        .await;
+    r.assert_passed();
 }
