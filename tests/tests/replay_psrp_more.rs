@@ -5,7 +5,7 @@
 //!
 //! Scenarios here: multiple_commands, key_exchange_timeout, set_runspaces,
 //! reset_runspace_state, reset_runspace_state_fail, get_command_metadata,
-//! multiple_invocations, receive_failure and the four is_alive_* ones. Pool requests and
+//! multiple_invocations, receive_failure, nested_command and the four is_alive_* ones. Pool requests and
 //! GET_COMMAND_METADATA are compared message by message ([`compare_payloads`]).
 //!
 //! `test_psrp_multiple_commands` starts with the session key exchange. What the replay can
@@ -160,7 +160,14 @@ fn compare_common(rec: &Envelope, ours: &Envelope) -> Vec<String> {
         }
         (Body::Signal(a), Body::Signal(b)) => {
             // pypsrp wrote `signal/Terminate`; the code is compared case-insensitively.
-            let code = |s: &wsman::shell::Signal| s.code.as_str().to_lowercase();
+            // pypsrp writes `powershell/signal/ctrl_c` where Windows' own client writes the
+            // historic `crtl_c` (ours too): both are PowerShell's stop signal.
+            let code = |s: &wsman::shell::Signal| {
+                s.code
+                    .as_str()
+                    .to_lowercase()
+                    .replace("signal/crtl_c", "signal/ctrl_c")
+            };
             let ok = same(
                 a.command_id.as_ref().map(|i| i.as_str()),
                 b.command_id.as_ref().map(|i| i.as_str()),
@@ -767,6 +774,55 @@ async fn test_psrp_receive_failure() {
                 Err(err) if err.fault().is_some() => {}
                 other => return Err(format!("receive: {other:?}")),
             }
+            s.remove().await.map_err(e("close"))
+        })
+        .await;
+    r.assert_passed();
+}
+
+#[tokio::test]
+async fn test_psrp_nested_command() {
+    // A busy pipeline, a nested one (IsNested) run meanwhile, then the first is stopped.
+    let stem = "test_psrp_nested_command";
+    let (_, pipelines) = recorded(stem);
+    assert_eq!(pipelines.len(), 2);
+    let compare = |rec: &Envelope, ours: &Envelope| {
+        let mut out = compare_payloads(rec, ours);
+        if let (Body::Command(a), Body::Command(b)) = (&rec.body, &ours.body) {
+            match (create_pipeline(a), create_pipeline(b)) {
+                (Ok(a), Ok(b)) => {
+                    let nested = |c: &CreatePipeline| (c.is_nested, c.power_shell.is_nested);
+                    if nested(&a) != nested(&b) {
+                        out.push(format!(
+                            "IsNested {:?} instead of {:?}",
+                            nested(&b),
+                            nested(&a)
+                        ));
+                    }
+                }
+                (a, b) => out.push(format!("CREATE_PIPELINE: {:?} / {:?}", a.err(), b.err())),
+            }
+        }
+        out
+    };
+    let r = Replay::pypsrp(stem)
+        .options(options())
+        .compare(Box::new(compare))
+        .run(|c| async move {
+            let mut s = open(&c, stem).await?;
+            let mut busy = Invocation::default();
+            busy.commands = pipelines[0].1.cmds.clone();
+            busy.pipeline_id = Some(pipelines[0].0);
+            let running = s.start(&busy).await.map_err(e("start"))?;
+            let mut nested = Invocation::default();
+            nested.commands = pipelines[1].1.cmds.clone();
+            nested.pipeline_id = Some(pipelines[1].0);
+            nested.nested = true;
+            let out = s.invoke(&nested).await.map_err(e("nested"))?;
+            if !out.is_completed() || out.output.is_empty() {
+                return Err(format!("nested: {out:?}"));
+            }
+            running.stopper().stop().await.map_err(e("stop"))?;
             s.remove().await.map_err(e("close"))
         })
         .await;

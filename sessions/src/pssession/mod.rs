@@ -239,6 +239,9 @@ pub struct Invocation {
     pub input: Vec<Value>,
     /// The pipeline id (= CommandId); a random one when `None`.
     pub pipeline_id: Option<Uuid>,
+    /// A nested pipeline (`IsNested`): it runs while another pipeline of the pool is busy, as
+    /// a host or a debugger does from inside a running command.
+    pub nested: bool,
 }
 
 impl Invocation {
@@ -249,6 +252,7 @@ impl Invocation {
             extra_statements: Vec::new(),
             input: Vec::new(),
             pipeline_id: None,
+            nested: false,
         }
     }
 
@@ -259,6 +263,7 @@ impl Invocation {
             extra_statements: Vec::new(),
             input: Vec::new(),
             pipeline_id: None,
+            nested: false,
         }
     }
 
@@ -314,7 +319,7 @@ impl Invocation {
             add_to_history: false,
             host_info: client_host_info(),
             power_shell: self.power_shell(),
-            is_nested: false,
+            is_nested: self.nested,
         }
     }
 
@@ -322,6 +327,7 @@ impl Invocation {
     /// write it: `ExtraCmds` holds every statement and `Cmds` the first one again.
     fn power_shell(&self) -> PowerShellPipeline {
         let mut ps = PowerShellPipeline::new(self.commands.clone());
+        ps.is_nested = self.nested;
         if !self.extra_statements.is_empty() {
             let mut all = vec![self.commands.clone()];
             all.extend(self.extra_statements.iter().cloned());
