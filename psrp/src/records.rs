@@ -850,12 +850,15 @@ impl PowerShellPipeline {
         }
     }
 
-    /// Every command of every statement, in order.
+    /// Every statement, in order. With several statements Windows PowerShell and pypsrp write
+    /// all of them in `ExtraCmds` and repeat the first in `Cmds`, so `ExtraCmds`, when present
+    /// and not empty, is the whole list; otherwise `Cmds` is the only statement.
     pub fn statements(&self) -> impl Iterator<Item = &[Command]> {
-        let extra = self.extra_cmds.iter().flatten().map(Vec::as_slice);
-        std::iter::once(self.cmds.as_slice())
-            .chain(extra)
-            .filter(|s| !s.is_empty())
+        let statements: Vec<&[Command]> = match &self.extra_cmds {
+            Some(extra) if !extra.is_empty() => extra.iter().map(Vec::as_slice).collect(),
+            _ => vec![self.cmds.as_slice()],
+        };
+        statements.into_iter().filter(|s| !s.is_empty())
     }
 
     /// The CLIXML object.
@@ -1429,6 +1432,23 @@ mod tests {
         old.merge_information = None;
         old.use_local_scope = Some(true);
         assert_eq!(Command::from_value(&old.to_value()).unwrap(), old);
+    }
+
+    #[test]
+    fn extra_cmds_hold_every_statement_and_cmds_repeats_the_first() {
+        let first = vec![Command::new("'a'", true)];
+        let second = vec![Command::new("'b'", true)];
+        let ps = PowerShellPipeline {
+            extra_cmds: Some(vec![first.clone(), second.clone()]),
+            ..PowerShellPipeline::new(first.clone())
+        };
+        let statements: Vec<&[Command]> = ps.statements().collect();
+        assert_eq!(statements, vec![first.as_slice(), second.as_slice()]);
+        let single = PowerShellPipeline::new(second.clone());
+        assert_eq!(
+            single.statements().collect::<Vec<_>>(),
+            vec![second.as_slice()]
+        );
     }
 
     #[test]

@@ -177,6 +177,17 @@ async fn pipelines_carry_input_parameters_and_every_stream() {
     assert_eq!(out.progress.first().map(|p| p.percent_complete), Some(50));
     assert!(out.is_completed());
 
+    // Further statements (AddStatement) each run once, after the first.
+    let out = s
+        .invoke(
+            &Invocation::script("'a'")
+                .statement(psrp::records::Command::new("'b'", true))
+                .statement(psrp::records::Command::new("'c'", true)),
+        )
+        .await
+        .expect("statements");
+    assert_eq!(out.output_lines(), ["a", "b", "c"]);
+
     // Variables persist between pipelines of the session.
     s.invoke(&Invocation::script("$kept = 'yes'"))
         .await
