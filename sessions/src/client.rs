@@ -5,8 +5,9 @@
 //! fault. Receives go on [`Lane::RECEIVE`], everything else on [`Lane::CONTROL`], so a long
 //! poll never delays a Send or a Signal.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use wsman::enumeration::{Enumerate, EnumerateResponse, Filter, Item, Pull, PullResponse};
@@ -113,6 +114,10 @@ struct Inner {
     options: ClientOptions,
     /// `p:SequenceId` of the next logical Receive (a retry repeats the one it retries).
     receive_sequence: AtomicU64,
+    /// The SequenceId of a Receive whose reply never arrived (the retries ran out), by shell
+    /// and command: the next Receive of that stream repeats it, so the server sends the lost
+    /// reply again instead of dropping it.
+    unanswered: Mutex<HashMap<String, u64>>,
 }
 
 /// How often [`WsManClient::receive`] asks again after a broken connection or an HTTP 503,
@@ -163,6 +168,7 @@ impl WsManClient {
                 server_envelope_size: OnceLock::new(),
                 options,
                 receive_sequence: AtomicU64::new(1),
+                unanswered: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -476,7 +482,15 @@ impl WsManClient {
         receive: Receive,
     ) -> Result<ReceiveResponse, Error> {
         let timeout = self.inner.options.operation_timeout;
-        let sequence = self.inner.receive_sequence.fetch_add(1, Ordering::Relaxed);
+        let key = stream_key(shell_id, receive.command_id.as_ref());
+        let unanswered = self
+            .inner
+            .unanswered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        let sequence = unanswered
+            .unwrap_or_else(|| self.inner.receive_sequence.fetch_add(1, Ordering::Relaxed));
         let mut retries = 0;
         let mut pause = RECEIVE_RETRY_PAUSE;
         loop {
@@ -498,6 +512,16 @@ impl WsManClient {
                     tracing::debug!(error = %e, retries, sequence, "receive failed, asking again");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) if e.transport_error().is_some() => {
+                    // The reply may have been lost after the server took the output: the next
+                    // Receive of this stream asks for it again.
+                    self.inner
+                        .unanswered
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key, sequence);
+                    return Err(e);
                 }
                 other => return other,
             }
@@ -737,6 +761,17 @@ fn expect_empty(reply: Envelope, expected: &str) -> Result<(), Error> {
         | Body::ReleaseResponse => Ok(()),
         other => Err(unexpected(expected, &other)),
     }
+}
+
+/// Which output stream a Receive reads: the shell, and the command (none: the shell's own).
+fn stream_key(shell_id: &ShellId, command_id: Option<&CommandId>) -> String {
+    format!(
+        "{}/{}",
+        shell_id.as_str().to_uppercase(),
+        command_id
+            .map(|c| c.as_str().to_uppercase())
+            .unwrap_or_default()
+    )
 }
 
 /// A failure worth repeating a Receive for: the connection broke, or the server said 503

@@ -30,6 +30,8 @@ mod pool;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use psrp::clixml::Value;
@@ -468,6 +470,11 @@ pub struct PsSession {
     buffer_mode: Option<BufferMode>,
     /// The call id of the next pool request (runspace counts, reset), from 0 as pypsrp.
     next_call_id: i64,
+    /// Set by this session's requests and its pipelines' when one still failed with a
+    /// transport error after the client's retries (SPEC A1, unintended disconnection): the
+    /// session is then Disconnected for this client, as after a deliberate disconnect, until
+    /// [`PsSession::reconnect`].
+    lost: Arc<AtomicBool>,
 }
 
 impl PsSession {
@@ -524,6 +531,7 @@ impl PsSession {
             instance_id: Uuid::new_v4(),
             buffer_mode: options.output_buffering_mode,
             next_call_id: 0,
+            lost: Arc::new(AtomicBool::new(false)),
         };
         if let Err(e) = session.pump_pool_until_opened().await {
             session.state = SessionState::Broken;
@@ -572,6 +580,7 @@ impl PsSession {
             instance_id: Uuid::new_v4(),
             buffer_mode: record.output_buffering_mode.clone(),
             next_call_id: 0,
+            lost: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -587,7 +596,7 @@ impl PsSession {
                 .iter()
                 .map(|c| c.as_str().to_owned())
                 .collect(),
-            state: self.state,
+            state: self.current_state(),
             output_buffering_mode: self.buffer_mode.clone(),
         }
     }
@@ -624,6 +633,7 @@ impl PsSession {
             instance_id: Uuid::new_v4(),
             buffer_mode: None,
             next_call_id: 0,
+            lost: Arc::new(AtomicBool::new(false)),
         };
         let reply = client
             .connect(
@@ -746,12 +756,16 @@ impl PsSession {
 
     /// The state as this client sees it.
     pub fn state(&self) -> SessionState {
-        self.state
+        self.current_state()
     }
 
     /// The availability as this client sees it.
     pub fn availability(&self) -> Availability {
-        self.availability
+        if self.lost.load(Ordering::Relaxed) {
+            Availability::None
+        } else {
+            self.availability
+        }
     }
 
     /// The WS-Man client.
@@ -783,7 +797,7 @@ impl PsSession {
                 self.availability = Availability::None;
             }
             Some(remote) => {
-                let (state, availability) = remote.view(Some(self.state));
+                let (state, availability) = remote.view(Some(self.current_state()));
                 self.state = state;
                 self.availability = availability;
             }
@@ -820,7 +834,8 @@ impl PsSession {
         let got = self
             .client
             .command(&self.resource_uri, &self.shell_id, line, options)
-            .await?;
+            .await
+            .map_err(|e| note_loss(&self.lost, e))?;
         let command_id = if got.as_str().is_empty() {
             command_id
         } else {
@@ -917,7 +932,7 @@ impl PsSession {
     ///
     /// Faults (another client's session, unknown shell) and transport errors.
     pub async fn reconnect(&mut self, buffer_mode: Option<BufferMode>) -> Result<(), Error> {
-        if self.state == SessionState::Opened {
+        if self.current_state() == SessionState::Opened {
             return Ok(());
         }
         self.client
@@ -934,6 +949,7 @@ impl PsSession {
             self.buffer_mode = buffer_mode;
         }
         let _ = self.pool.reconnect();
+        self.lost.store(false, Ordering::Relaxed);
         self.state = SessionState::Opened;
         self.availability = Availability::Available;
         Ok(())
@@ -965,7 +981,7 @@ impl PsSession {
         buffer_mode: Option<BufferMode>,
         mut on_item: impl FnMut(&CommandId, &StreamItem),
     ) -> Result<Vec<InvokeOutput>, Error> {
-        if self.state != SessionState::Opened {
+        if self.current_state() != SessionState::Opened {
             self.reconnect(buffer_mode).await?;
         }
         let mut outputs = Vec::new();
@@ -1016,8 +1032,17 @@ impl PsSession {
         Ok(())
     }
 
+    /// This client's view: Disconnected once a request was lost on the way (SPEC A1).
+    fn current_state(&self) -> SessionState {
+        if self.state == SessionState::Opened && self.lost.load(Ordering::Relaxed) {
+            SessionState::Disconnected
+        } else {
+            self.state
+        }
+    }
+
     fn expect_opened(&self, what: &str) -> Result<(), Error> {
-        match self.state {
+        match self.current_state() {
             SessionState::Opened => Ok(()),
             state => Err(Error::usage(format!(
                 "cannot {what}: session {} is {state} for this client",
@@ -1049,7 +1074,8 @@ impl PsSession {
                         streams: vec!["stdout".into()],
                     },
                 )
-                .await?;
+                .await
+                .map_err(|e| note_loss(&self.lost, e))?;
             for stream in reply.streams.iter().filter(|s| s.command_id.is_none()) {
                 self.pool.receive(&stream.data).map_err(psrp_error)?;
             }
@@ -1085,6 +1111,8 @@ pub struct Pipeline {
     room: usize,
     instance_id: Uuid,
     pending: VecDeque<StreamItem>,
+    /// The session's flag: set when a request is lost on the way.
+    lost: Arc<AtomicBool>,
     finished: bool,
     state: PsInvocationState,
     reason: Option<ErrorRecord>,
@@ -1103,6 +1131,7 @@ impl Pipeline {
             room: room(&session.client),
             instance_id: session.instance_id,
             pending: VecDeque::new(),
+            lost: Arc::clone(&session.lost),
             finished: false,
             reason: None,
         }
@@ -1178,7 +1207,8 @@ impl Pipeline {
                         streams: vec!["stdout".into()],
                     },
                 )
-                .await?;
+                .await
+                .map_err(|e| note_loss(&self.lost, e))?;
             for stream in &reply.streams {
                 let ours = stream
                     .command_id
@@ -1305,10 +1335,29 @@ impl Pipeline {
             };
             self.client
                 .send(&self.resource_uri, &self.shell_id, send)
-                .await?;
+                .await
+                .map_err(|e| note_loss(&self.lost, e))?;
         }
         Ok(())
     }
+}
+
+/// Marks the session Disconnected for this client when `e` says the connection was lost
+/// (broken, not answering, or 503 after the client's retries), then hands `e` back.
+fn note_loss(lost: &AtomicBool, e: Error) -> Error {
+    let lost_on_the_way = e.transport_error().is_some_and(|t| {
+        t.is_connection()
+            || t.is_timeout()
+            || matches!(
+                t,
+                wsman_transport::TransportError::Status { status: 503, .. }
+            )
+    });
+    if lost_on_the_way {
+        tracing::debug!(error = %e, "connection lost: the session is disconnected for this client");
+        lost.store(true, Ordering::Relaxed);
+    }
+    e
 }
 
 /// Stops a running pipeline from any task.
