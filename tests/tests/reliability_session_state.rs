@@ -148,3 +148,48 @@ async fn a_receive_lost_after_the_retries_leaves_the_session_disconnected_and_re
     again.remove().await.expect("remove");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_runspace_pool_the_server_reports_broken_makes_the_session_broken() {
+    let (emu, _service) = start().await;
+    let c = client(&emu);
+    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Breaks"))
+        .await
+        .expect("new");
+    assert_eq!(s.state(), SessionState::Opened);
+    let mut p = s
+        .start(&Invocation::script("1..5; Start-Sleep -Seconds 30; 6"))
+        .await
+        .expect("start");
+    emu.faults()
+        .add(FaultRule::new("Receive", FaultKind::BreakRunspace).nth(1));
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut got = Vec::new();
+        while let Ok(Some(item)) = p.next().await {
+            got.extend(number(&item));
+        }
+        got
+    })
+    .await
+    .expect("the pipeline ends instead of waiting 30 s");
+    assert!(!ended.contains(&6), "the pipeline stopped: {ended:?}");
+    assert_eq!(emu.faults().counts().broken, 1);
+    let err = s
+        .invoke(&Invocation::script("7"))
+        .await
+        .expect_err("a broken pool runs nothing");
+    assert!(err.to_string().contains("Broken"), "names Broken: {err}");
+    assert_eq!(s.state(), SessionState::Broken);
+    assert_eq!(s.record().state, SessionState::Broken);
+    // Asked again, it fails at once without a request.
+    let before = emu.faults().counts().requests;
+    let again = s.start(&Invocation::script("8")).await;
+    assert!(
+        again
+            .as_ref()
+            .is_err_and(|e| e.is_usage() && e.to_string().contains("Broken")),
+        "{again:?}"
+    );
+    assert_eq!(emu.faults().counts().requests, before);
+    emu.shutdown().await;
+}

@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use psrp::clixml::Value;
 use psrp::fragment::{Defragmenter, ObjectId};
-use psrp::message::{Message, PipelineId, RunspacePoolId};
-use psrp::messages::CreatePipeline;
+use psrp::message::{Message, MessageType, PipelineId, RunspacePoolId};
+use psrp::messages::{CreatePipeline, Payload};
 use psrp::pipeline::{Event as PipelineEvent, Pipeline as PipelineCore};
 use psrp::records::{
     ApartmentState, Command, ErrorRecord, HostInfo, PowerShellPipeline, PsInvocationState,
@@ -475,6 +475,9 @@ pub struct PsSession {
     /// session is then Disconnected for this client, as after a deliberate disconnect, until
     /// [`PsSession::reconnect`].
     lost: Arc<AtomicBool>,
+    /// Set when the server reported the runspace pool Broken (RUNSPACEPOOL_STATE), on the
+    /// pool's stream or a pipeline's: the session is Broken for good.
+    broken: Arc<AtomicBool>,
 }
 
 impl PsSession {
@@ -532,6 +535,7 @@ impl PsSession {
             buffer_mode: options.output_buffering_mode,
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
+            broken: Arc::new(AtomicBool::new(false)),
         };
         if let Err(e) = session.pump_pool_until_opened().await {
             session.state = SessionState::Broken;
@@ -581,6 +585,7 @@ impl PsSession {
             buffer_mode: record.output_buffering_mode.clone(),
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
+            broken: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -634,6 +639,7 @@ impl PsSession {
             buffer_mode: None,
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
+            broken: Arc::new(AtomicBool::new(false)),
         };
         let reply = client
             .connect(
@@ -834,8 +840,17 @@ impl PsSession {
         let got = self
             .client
             .command(&self.resource_uri, &self.shell_id, line, options)
-            .await
-            .map_err(|e| note_loss(&self.lost, e))?;
+            .await;
+        let got = match got {
+            Ok(got) => got,
+            Err(e) if e.fault().is_some() => {
+                // Refused: a pool that broke says so on its own stream.
+                self.learn_pool_state().await;
+                self.expect_opened("start a pipeline")?;
+                return Err(e);
+            }
+            Err(e) => return Err(note_loss(&self.lost, e)),
+        };
         let command_id = if got.as_str().is_empty() {
             command_id
         } else {
@@ -1034,7 +1049,9 @@ impl PsSession {
 
     /// This client's view: Disconnected once a request was lost on the way (SPEC A1).
     fn current_state(&self) -> SessionState {
-        if self.state == SessionState::Opened && self.lost.load(Ordering::Relaxed) {
+        if self.broken.load(Ordering::Relaxed) || self.pool.state() == RunspacePoolState::BROKEN {
+            SessionState::Broken
+        } else if self.state == SessionState::Opened && self.lost.load(Ordering::Relaxed) {
             SessionState::Disconnected
         } else {
             self.state
@@ -1083,6 +1100,33 @@ impl PsSession {
         }
     }
 
+    /// Reads what the server queued on the pool's stream (one short Receive) and updates the
+    /// pool's state from it; best effort.
+    async fn learn_pool_state(&mut self) {
+        let reply = self
+            .client
+            .receive_once(
+                &self.resource_uri,
+                &self.shell_id,
+                Receive {
+                    command_id: None,
+                    streams: vec!["stdout".into()],
+                },
+                POOL_PEEK,
+            )
+            .await;
+        let Ok(reply) = reply else { return };
+        for stream in reply.streams.iter().filter(|s| s.command_id.is_none()) {
+            if self.pool.receive(&stream.data).is_err() {
+                return;
+            }
+        }
+        let _ = self.drain_pool_events();
+        if self.pool.state() == RunspacePoolState::BROKEN {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+    }
+
     fn drain_pool_events(&mut self) -> Result<(), Error> {
         while let Some(event) = self.pool.poll_event() {
             match event {
@@ -1113,6 +1157,8 @@ pub struct Pipeline {
     pending: VecDeque<StreamItem>,
     /// The session's flag: set when a request is lost on the way.
     lost: Arc<AtomicBool>,
+    /// The session's flag: set when the server reports the pool Broken.
+    broken: Arc<AtomicBool>,
     finished: bool,
     state: PsInvocationState,
     reason: Option<ErrorRecord>,
@@ -1132,6 +1178,7 @@ impl Pipeline {
             instance_id: session.instance_id,
             pending: VecDeque::new(),
             lost: Arc::clone(&session.lost),
+            broken: Arc::clone(&session.broken),
             finished: false,
             reason: None,
         }
@@ -1267,6 +1314,14 @@ impl Pipeline {
         while let Some(blob) = self.defragmenter.poll_message() {
             let mut message = Message::decode(&blob).map_err(psrp_error)?;
             if message.pipeline_id.is_nil() {
+                if message.message_type == MessageType::RUNSPACEPOOL_STATE
+                    && let Ok(Payload::RunspacePoolState(info)) =
+                        Payload::decode(message.message_type, &message.data)
+                    && info.state == RunspacePoolState::BROKEN
+                {
+                    tracing::debug!("the server reports the runspace pool broken");
+                    self.broken.store(true, Ordering::Relaxed);
+                }
                 tracing::debug!(message_type = %message.message_type, "pool message on a command stream");
                 continue;
             }
@@ -1341,6 +1396,9 @@ impl Pipeline {
         Ok(())
     }
 }
+
+/// How long [`PsSession`] waits for pool messages when it only wants to know the pool's state.
+const POOL_PEEK: Duration = Duration::from_millis(200);
 
 /// Marks the session Disconnected for this client when `e` says the connection was lost
 /// (broken, not answering, or 503 after the client's retries), then hands `e` back.
