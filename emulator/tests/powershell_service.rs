@@ -144,6 +144,7 @@ impl Client {
         let e = self.on(Action::Receive).body(Body::Receive(Receive {
             command_id: cmd.cloned(),
             streams: vec!["stdout".into()],
+            ..Default::default()
         }));
         send(&mut self.svc, e)
     }

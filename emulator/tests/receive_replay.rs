@@ -18,11 +18,25 @@ fn receive_seq(
     cmd: &CommandId,
     sequence: Option<u64>,
 ) -> Outcome {
+    receive_seq_in(svc, who, shell, cmd, sequence, false)
+}
+
+/// As [`receive_seq`], the SequenceId as the rsp:Receive attribute when `attribute`, else as
+/// the `p:SequenceId` header.
+fn receive_seq_in(
+    svc: &mut emulator::service::Service,
+    who: &emulator::service::Caller,
+    shell: &ShellId,
+    cmd: &CommandId,
+    sequence: Option<u64>,
+    attribute: bool,
+) -> Outcome {
     let mut e = on(Action::Receive, ns::RESOURCE_CMD, shell).body(Body::Receive(Receive {
         command_id: Some(cmd.clone()),
         streams: vec!["stdout".into(), "stderr".into()],
+        sequence_id: sequence.filter(|_| attribute),
     }));
-    e.header.sequence_id = sequence;
+    e.header.sequence_id = sequence.filter(|_| !attribute);
     let mut outcome = svc.handle(Instant::now(), who, e);
     let started = Instant::now();
     while let Outcome::Wait(id) = outcome {
@@ -119,4 +133,38 @@ fn another_user_cannot_replay_a_reply() {
         Some(5),
     );
     assert_eq!(svc.gauges().replayed_receives, 0);
+}
+
+#[test]
+fn the_sequence_id_attribute_of_rsp_receive_replays_too() {
+    let (mut svc, _) = service("");
+    let (shell, cmd) = start(&mut svc, "echo one & echo two & echo three");
+    let mut out = Vec::new();
+    for seq in 1.. {
+        let first = response(receive_seq_in(
+            &mut svc,
+            &alice(),
+            &shell,
+            &cmd,
+            Some(seq),
+            true,
+        ));
+        let again = response(receive_seq_in(
+            &mut svc,
+            &alice(),
+            &shell,
+            &cmd,
+            Some(seq),
+            true,
+        ));
+        assert_eq!(again, first, "replay of {seq}");
+        out.extend(first.stream_bytes("stdout"));
+        if done(&first) {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    for word in ["one", "two", "three"] {
+        assert_eq!(text.matches(word).count(), 1, "{word} once: {text}");
+    }
 }

@@ -252,6 +252,7 @@ fn another_users_shell_is_access_denied_for_every_operation() {
             Body::Receive(wsman::shell::Receive {
                 command_id: None,
                 streams: vec!["stdout".into()],
+                ..Default::default()
             }),
         ),
         (
@@ -1371,6 +1372,7 @@ fn huge_configured_intervals_never_overflow_the_clock() {
         .body(Body::Receive(wsman::shell::Receive {
             command_id: None,
             streams: vec!["stdout".into()],
+            ..Default::default()
         }));
     let Outcome::Wait(w) = svc.handle(now, &alice(), e) else {
         panic!("parked")

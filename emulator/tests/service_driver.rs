@@ -60,6 +60,7 @@ fn receive_req(shell: &ShellId, cmd: &CommandId, timeout: Duration) -> Envelope 
         .body(Body::Receive(Receive {
             command_id: Some(cmd.clone()),
             streams: vec!["stdout".into(), "stderr".into()],
+            ..Default::default()
         }))
 }
 

@@ -39,6 +39,7 @@ fn corpus(shell: &ShellId) -> Vec<String> {
             Body::Receive(Receive {
                 command_id: None,
                 streams: vec!["stdout".into()],
+                ..Default::default()
             }),
         ),
         (

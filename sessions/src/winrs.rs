@@ -505,6 +505,7 @@ impl Process {
                 Receive {
                     command_id: Some(self.command_id.clone()),
                     streams: vec!["stdout".into(), "stderr".into()],
+                    ..Default::default()
                 },
             )
             .await?;

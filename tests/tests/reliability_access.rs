@@ -85,6 +85,7 @@ async fn another_user_is_denied_every_operation_on_a_session_and_an_admin_is_not
             Receive {
                 command_id: Some(command.clone()),
                 streams: vec!["stdout".into()],
+                ..Default::default()
             },
             Duration::from_millis(300),
         )

@@ -351,6 +351,7 @@ async fn a_receive_whose_replies_are_always_dropped_ends_with_a_connection_error
             wsman::shell::Receive {
                 command_id: None,
                 streams: vec!["stdout".into()],
+                ..Default::default()
             },
         )
         .await

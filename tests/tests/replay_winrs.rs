@@ -318,6 +318,7 @@ async fn test_winrs_bad_cmd_id() {
                     Receive {
                         command_id: Some(bogus),
                         streams: vec!["stdout".into(), "stderr".into()],
+                        ..Default::default()
                     },
                 )
                 .await
@@ -348,6 +349,7 @@ async fn test_winrs_fail_poll_process() {
                     Receive {
                         command_id: None,
                         streams: vec!["stdout".into(), "stderr".into()],
+                        ..Default::default()
                     },
                 )
                 .await

@@ -498,6 +498,9 @@ pub struct Receive {
     pub command_id: Option<CommandId>,
     /// The desired stream names (`stdout stderr`, or `stdout`).
     pub streams: Vec<String>,
+    /// The `SequenceId` attribute of `rsp:Receive` (MS-WSMV: a repeated one asks for
+    /// the reply that was lost); some clients send it as the `p:SequenceId` header instead.
+    pub sequence_id: Option<u64>,
 }
 
 /// `rsp:ReceiveResponse`.
@@ -601,14 +604,22 @@ impl Receive {
         let ds = el
             .child(ns::SHELL, "DesiredStream")
             .ok_or_else(|| DecodeError::missing(path, "DesiredStream"))?;
+        let sequence_id = match el.attr("SequenceId") {
+            Some(v) => Some(codec::number(v, path, "SequenceId")?),
+            None => None,
+        };
         Ok(Self {
             command_id: ds.attr("CommandId").map(|v| CommandId::new(v.trim())),
             streams: codec::streams(&ds.text()),
+            sequence_id,
         })
     }
 
     pub(crate) fn encode(&self, w: &mut Writer) {
         w.start("rsp:Receive");
+        if let Some(n) = self.sequence_id {
+            w.attr("SequenceId", &n.to_string());
+        }
         w.end_start();
         w.start("rsp:DesiredStream");
         if let Some(id) = &self.command_id {

@@ -291,6 +291,7 @@ fn bodies_without_captures() {
             Body::Receive(Receive {
                 command_id: None,
                 streams: vec!["stdout".into()],
+                ..Default::default()
             }),
         ),
         (
@@ -379,5 +380,25 @@ fn open_enums_are_case_insensitive_and_keep_unknowns() {
     assert_eq!(Action::ReceiveResponse.response(), None);
     for a in Action::ALL {
         assert_eq!(&Action::from_uri(a.as_uri()), a);
+    }
+}
+
+#[test]
+fn receive_sequence_id_attribute_round_trips_and_is_checked() {
+    let receive = Receive {
+        command_id: Some(CommandId::new("C")),
+        streams: vec!["stdout".into()],
+        sequence_id: Some(7),
+    };
+    let e = env(Action::Receive, Body::Receive(receive));
+    let xml = e.encode();
+    assert!(xml.contains("SequenceId=\"7\""), "{xml}");
+    roundtrip(&e);
+    let bad = xml.replace("SequenceId=\"7\"", "SequenceId=\"seven\"");
+    assert!(Envelope::decode(bad.as_bytes()).is_err(), "{bad}");
+    let none = xml.replace(" SequenceId=\"7\"", "");
+    match Envelope::decode(none.as_bytes()).map(|e| e.body) {
+        Ok(Body::Receive(r)) => assert_eq!(r.sequence_id, None),
+        other => panic!("{other:?}"),
     }
 }

@@ -1029,6 +1029,11 @@ impl Service {
         receive: wsman::shell::Receive,
         limit: usize,
     ) -> Outcome {
+        // The SequenceId may come as the `p:SequenceId` header or the rsp:Receive attribute.
+        let mut header = header;
+        if header.sequence_id.is_none() {
+            header.sequence_id = receive.sequence_id;
+        }
         let max_timeout = span(self.config.service.max_timeout_ms);
         let room = receive_room(&header, limit);
         let result = match self.attached_shell(now, caller, &header) {

@@ -176,6 +176,7 @@ pub fn receive(
     let e = on(Action::Receive, uri, shell).body(Body::Receive(Receive {
         command_id: cmd.cloned(),
         streams: vec!["stdout".into(), "stderr".into()],
+        ..Default::default()
     }));
     svc.handle(now, who, e)
 }
@@ -238,6 +239,7 @@ pub fn drain_command(
             .body(Body::Receive(Receive {
                 command_id: Some(cmd.clone()),
                 streams: vec!["stdout".into(), "stderr".into()],
+                ..Default::default()
             }));
         let mut outcome = svc.handle(Instant::now(), who, e);
         while let Outcome::Wait(id) = outcome {

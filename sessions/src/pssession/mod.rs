@@ -1089,6 +1089,7 @@ impl PsSession {
                     Receive {
                         command_id: None,
                         streams: vec!["stdout".into()],
+                        ..Default::default()
                     },
                 )
                 .await
@@ -1111,6 +1112,7 @@ impl PsSession {
                 Receive {
                     command_id: None,
                     streams: vec!["stdout".into()],
+                    ..Default::default()
                 },
                 POOL_PEEK,
             )
@@ -1252,6 +1254,7 @@ impl Pipeline {
                     Receive {
                         command_id: Some(self.command_id.clone()),
                         streams: vec!["stdout".into()],
+                        ..Default::default()
                     },
                 )
                 .await

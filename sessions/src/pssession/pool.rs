@@ -198,6 +198,7 @@ impl PsSession {
                     Receive {
                         command_id: None,
                         streams: vec!["stdout".into()],
+                        ..Default::default()
                     },
                 )
                 .await?;
