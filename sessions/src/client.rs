@@ -470,7 +470,8 @@ impl WsManClient {
     /// HTTP 503, the same Receive is sent again (a few
     /// times, with a growing pause) with the **same** SequenceId: a server that already took the
     /// output from its queue answers with the reply that was lost instead of dropping it, so
-    /// nothing is lost or received twice.
+    /// nothing is lost or received twice. When the retries run out, the next Receive of the
+    /// same shell and command (through this client) repeats that SequenceId once more.
     ///
     /// # Errors
     ///
