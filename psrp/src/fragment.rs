@@ -336,6 +336,19 @@ pub struct Defragmenter {
     ready: VecDeque<Vec<u8>>,
 }
 
+/// An object a [`Defragmenter`] started and has not finished: the data reassembled so far and
+/// the id of the fragment that must come next. Carry it to another defragmenter with
+/// [`Defragmenter::resume`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartialObject {
+    /// The object.
+    pub object_id: ObjectId,
+    /// The fragment expected next (at least 1: the start was received).
+    pub next_fragment_id: FragmentId,
+    /// The object's data received so far.
+    pub data: Vec<u8>,
+}
+
 #[derive(Debug, Clone)]
 struct Partial {
     next_fragment_id: u64,
@@ -485,6 +498,78 @@ impl Defragmenter {
     /// Number of objects started but not finished.
     pub fn incomplete_objects(&self) -> usize {
         self.partial.len()
+    }
+
+    /// The objects started and not finished, by object id: what a reader that stops here
+    /// (another process takes over) must hand to the next one, since the peer does not send
+    /// those fragments again.
+    pub fn partial_objects(&self) -> Vec<PartialObject> {
+        let mut objects: Vec<PartialObject> = self
+            .partial
+            .iter()
+            .map(|(id, p)| PartialObject {
+                object_id: *id,
+                next_fragment_id: FragmentId(p.next_fragment_id),
+                data: p.data.clone(),
+            })
+            .collect();
+        objects.sort_by_key(|o| o.object_id);
+        objects
+    }
+
+    /// Bytes held by objects started and not finished.
+    pub fn partial_bytes(&self) -> usize {
+        self.partial.values().map(|p| p.data.len()).sum()
+    }
+
+    /// Takes over an object another defragmenter started ([`Defragmenter::partial_objects`]):
+    /// its next fragment is then expected with `next_fragment_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`FragmentError::StartMismatch`] for a next fragment id of 0 (nothing was received),
+    /// [`FragmentError::Duplicate`] when the object is already in progress here, and the
+    /// size and in-flight limits of [`Defragmenter::receive_fragment`].
+    pub fn resume(&mut self, object: PartialObject) -> Result<(), FragmentError> {
+        let PartialObject {
+            object_id,
+            next_fragment_id,
+            data,
+        } = object;
+        if next_fragment_id.0 == 0 {
+            return Err(FragmentError::StartMismatch {
+                object_id,
+                fragment_id: next_fragment_id,
+                start: false,
+            });
+        }
+        if self.partial.contains_key(&object_id) {
+            return Err(FragmentError::Duplicate {
+                object_id,
+                fragment_id: next_fragment_id,
+            });
+        }
+        if data.len() > self.max_message_size {
+            return Err(FragmentError::MessageTooLarge {
+                object_id,
+                max: self.max_message_size,
+            });
+        }
+        if self.partial.len() >= self.max_objects_in_flight {
+            return Err(FragmentError::TooManyObjects {
+                object_id,
+                max: self.max_objects_in_flight,
+            });
+        }
+        self.completed_ids.retain(|id| *id != object_id);
+        self.partial.insert(
+            object_id,
+            Partial {
+                next_fragment_id: next_fragment_id.0,
+                data,
+            },
+        );
+        Ok(())
     }
 
     fn complete(&mut self, object_id: ObjectId, data: Vec<u8>) {

@@ -222,3 +222,77 @@ fn round_trip_large_message_at_small_room() {
     assert_eq!(payloads, 10_000usize.div_ceil(100 - HEADER_LEN));
     assert_eq!(d.poll_message().unwrap(), msg);
 }
+
+#[test]
+fn partial_objects_carry_over_to_another_defragmenter() {
+    let msg: Vec<u8> = (0..1_000u32).map(|i| (i % 251) as u8).collect();
+    let mut f = Fragmenter::new();
+    f.queue(msg.clone());
+    f.queue(b"second".to_vec());
+    let payloads: Vec<Vec<u8>> = std::iter::from_fn(|| f.poll_transmit(200)).collect();
+    assert!(payloads.len() > 3);
+    // The first reader stops after two payloads; a fresh one alone cannot go on.
+    let mut first = Defragmenter::new();
+    for p in &payloads[..2] {
+        first.receive(p).unwrap();
+    }
+    assert_eq!(first.poll_message(), None);
+    assert!(matches!(
+        Defragmenter::new().receive(&payloads[2]),
+        Err(FragmentError::MissingStart { .. })
+    ));
+    let carried = first.partial_objects();
+    assert_eq!(carried.len(), 1);
+    assert_eq!(carried[0].next_fragment_id, FragmentId(2));
+    assert_eq!(first.partial_bytes(), 2 * (200 - HEADER_LEN));
+    // Seeded with the carried state, the next reader finishes both messages exactly once.
+    let mut next = Defragmenter::new();
+    for o in carried {
+        next.resume(o).unwrap();
+    }
+    for p in &payloads[2..] {
+        next.receive(p).unwrap();
+    }
+    assert_eq!(next.poll_message().unwrap(), msg);
+    assert_eq!(next.poll_message().unwrap(), b"second");
+    assert_eq!(next.poll_message(), None);
+    assert_eq!(next.incomplete_objects(), 0);
+}
+
+#[test]
+fn resume_refuses_what_receive_would() {
+    let object = |id: u64, next: u64, len: usize| PartialObject {
+        object_id: ObjectId(id),
+        next_fragment_id: FragmentId(next),
+        data: vec![0; len],
+    };
+    let mut d = Defragmenter::with_limits(8, 1);
+    assert!(matches!(
+        d.resume(object(1, 0, 1)),
+        Err(FragmentError::StartMismatch { .. })
+    ));
+    assert!(matches!(
+        d.resume(object(1, 1, 9)),
+        Err(FragmentError::MessageTooLarge { max: 8, .. })
+    ));
+    d.resume(object(1, 1, 4)).unwrap();
+    assert!(matches!(
+        d.resume(object(1, 3, 4)),
+        Err(FragmentError::Duplicate { .. })
+    ));
+    assert!(matches!(
+        d.resume(object(2, 1, 4)),
+        Err(FragmentError::TooManyObjects { max: 1, .. })
+    ));
+    // The resumed object still obeys the gap check and the size limit.
+    assert!(matches!(
+        d.receive(&frag(1, 2, false, true, b"x")),
+        Err(FragmentError::Gap { .. })
+    ));
+    d.resume(object(1, 1, 4)).unwrap();
+    d.receive(&frag(1, 1, false, true, b"abcd")).unwrap();
+    assert_eq!(
+        d.poll_message().unwrap(),
+        [0, 0, 0, 0, b'a', b'b', b'c', b'd']
+    );
+}
