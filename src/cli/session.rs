@@ -362,14 +362,16 @@ async fn attach(
             }
         }
         let remote = find_remote(&c, &s.shell_id, name).await?;
-        let session = PsSession::connect(&c.client, &c.host, &remote)
+        let session = PsSession::connect_with_mode(&c.client, &c.host, &remote, buffer)
             .await
             .with_context(|| format!("cannot connect to session {name}"))?;
         return Ok((session, c.ssl));
     }
     let c = conn::connect(g, store, None)?;
     let remote = find_remote(&c, "", name).await?;
-    let session = PsSession::connect(&c.client, &c.host, &remote)
+    // A Connect carries no BufferMode: the session keeps the mode (and the state file with
+    // it) for this client's next disconnect.
+    let session = PsSession::connect_with_mode(&c.client, &c.host, &remote, buffer)
         .await
         .with_context(|| format!("cannot connect to session {name}"))?;
     Ok((session, c.ssl))

@@ -848,3 +848,56 @@ impl Reconnect {
         }
     }
 }
+
+#[cfg(test)]
+mod reconnect_tests {
+    use super::{BufferMode, Reconnect};
+    use crate::{Action, Body, CommandId, Envelope, MessageId};
+
+    const RECONNECT_WITH_MODE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:To>http://server:5985/wsman</a:To><w:ResourceURI s:mustUnderstand="true">http://schemas.microsoft.com/powershell/Microsoft.PowerShell</w:ResourceURI><a:Action s:mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Reconnect</a:Action><a:MessageID>uuid:1</a:MessageID><w:SelectorSet><w:Selector Name="ShellId">S</w:Selector></w:SelectorSet></s:Header><s:Body><rsp:Reconnect xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><rsp:BufferMode> Drop </rsp:BufferMode></rsp:Reconnect></s:Body></s:Envelope>"#;
+
+    fn reconnect_envelope(body: Reconnect) -> Envelope {
+        Envelope::request(
+            Action::Reconnect,
+            "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
+            MessageId::new("uuid:1"),
+        )
+        .body(Body::Reconnect(body))
+    }
+
+    #[test]
+    fn a_reconnect_body_with_only_a_buffer_mode_decodes() {
+        let env = Envelope::decode(RECONNECT_WITH_MODE).expect("decodes");
+        let Body::Reconnect(r) = env.body else {
+            panic!("not a Reconnect: {:?}", env.body)
+        };
+        assert_eq!(r.buffer_mode, Some(BufferMode::Drop));
+        assert_eq!(r.command_id, None);
+    }
+
+    #[test]
+    fn a_reconnect_body_with_only_a_buffer_mode_round_trips() {
+        let env = reconnect_envelope(Reconnect {
+            command_id: None,
+            buffer_mode: Some(BufferMode::Drop),
+        });
+        let xml = env.encode();
+        assert!(
+            xml.contains("<rsp:BufferMode>Drop</rsp:BufferMode></rsp:Reconnect>"),
+            "{xml}"
+        );
+        assert!(!xml.contains("CommandId="), "{xml}");
+        assert_eq!(Envelope::decode(&xml).expect("decodes"), env, "{xml}");
+        // With a CommandId too, both survive.
+        let env = reconnect_envelope(Reconnect {
+            command_id: Some(CommandId::new("C1")),
+            buffer_mode: Some(BufferMode::Block),
+        });
+        let xml = env.encode();
+        assert_eq!(Envelope::decode(&xml).expect("decodes"), env, "{xml}");
+        // Nothing to carry: no rsp:Reconnect element at all.
+        let xml = reconnect_envelope(Reconnect::default()).encode();
+        assert!(!xml.contains("rsp:Reconnect"), "{xml}");
+        assert!(!xml.contains("BufferMode"), "{xml}");
+    }
+}

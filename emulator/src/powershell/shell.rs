@@ -315,7 +315,7 @@ impl PowerShellShell {
         );
         pool.receive(creation)
             .map_err(|e| internal_error(&machine, &format!("The creationXml is not valid: {e}")))?;
-        let (policy, capacity) =
+        let (configured, capacity) =
             ctx.session_configuration
                 .map_or((BufferPolicy::Block, 1024 * 1024), |c| {
                     let policy = match c.output_buffering_mode {
@@ -326,6 +326,12 @@ impl PowerShellShell {
                         .unwrap_or(usize::MAX);
                     (policy, cap)
                 });
+        // An rsp:BufferMode in the Create body wins over the configuration's (SPEC A1: settable
+        // at creation); an unknown value leaves the configuration's.
+        let policy = match &ctx.body.buffer_mode {
+            Some(m @ (BufferMode::Block | BufferMode::Drop)) => policy_of(m),
+            _ => configured,
+        };
         let mut seed = [0u8; 32];
         seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());

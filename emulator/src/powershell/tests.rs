@@ -52,6 +52,15 @@ fn create(
     cfg: Config,
     options: OptionSet,
 ) -> Result<(PowerShellShell, RunspacePool), wsman::Fault> {
+    create_with_mode(cfg, options, None)
+}
+
+/// As [`create`], with an `rsp:BufferMode` in the Create body.
+fn create_with_mode(
+    cfg: Config,
+    options: OptionSet,
+    buffer_mode: Option<BufferMode>,
+) -> Result<(PowerShellShell, RunspacePool), wsman::Fault> {
     let id = uuid::Uuid::new_v4();
     let pool_id = RunspacePoolId(id);
     let mut client = RunspacePool::client(pool_id, 1, 1);
@@ -59,6 +68,7 @@ fn create(
     let xml = client.poll_transmit(BIG).expect("creationXml");
     let body = wsman::shell::Shell {
         creation_xml: Some(xml),
+        buffer_mode,
         ..wsman::shell::Shell::default()
     };
     let cfg = Arc::new(cfg);
@@ -80,8 +90,13 @@ fn create(
 }
 
 fn open(cfg: Config) -> Rig {
+    open_with_mode(cfg, None)
+}
+
+/// As [`open`], with an `rsp:BufferMode` in the Create body.
+fn open_with_mode(cfg: Config, buffer_mode: Option<BufferMode>) -> Rig {
     let options = OptionSet::default().with("protocolversion", "2.3", Some(true));
-    let (shell, client) = create(cfg, options).expect("shell created");
+    let (shell, client) = create_with_mode(cfg, options, buffer_mode).expect("shell created");
     let pool_id = client.id();
     let mut rig = Rig {
         shell,
@@ -631,6 +646,31 @@ fn drop_from_the_configuration_applies_at_creation() {
         .reconnect(Instant::now(), None, Some(&BufferMode::Block))
         .expect("reconnect");
     assert_eq!(rig.shell.policy(), BufferPolicy::Block);
+}
+
+#[test]
+fn buffer_mode_in_the_create_body_wins_over_the_configuration() {
+    // Drop asked at creation over a Block configuration: nobody receives, the script still
+    // runs to its end and only the newest output is kept.
+    let mut rig = open_with_mode(config(4, "Block"), Some(BufferMode::Drop));
+    assert_eq!(rig.shell.policy(), BufferPolicy::Drop);
+    let (id, mut p) = rig.start(script("1..100 | ForEach-Object { 'd' * 400 + $_ }", true));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while written(&rig, &id) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(written(&rig, &id), 100);
+    let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
+    assert!(seen.output.len() < 20, "{}", seen.output.len());
+    assert_eq!(seen.state, Some(PsInvocationState::COMPLETED));
+    // Block asked at creation over a Drop configuration: nothing is discarded.
+    let rig = open_with_mode(config(4, "Drop"), Some(BufferMode::Block));
+    assert_eq!(rig.shell.policy(), BufferPolicy::Block);
+    // No mode, or one the server does not know: the configuration's.
+    let rig = open_with_mode(config(4, "Drop"), Some(BufferMode::parse("Sometimes")));
+    assert_eq!(rig.shell.policy(), BufferPolicy::Drop);
+    let rig = open_with_mode(config(4, "Drop"), None);
+    assert_eq!(rig.shell.policy(), BufferPolicy::Drop);
 }
 
 #[test]

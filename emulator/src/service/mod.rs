@@ -1127,7 +1127,7 @@ impl Service {
             )?;
             shell.idle_timeout = t.min(MAX_SPAN);
         }
-        if let Some(mode) = &d.buffer_mode {
+        if let Some(mode @ (BufferMode::Block | BufferMode::Drop)) = &d.buffer_mode {
             shell.buffer_mode = mode.clone();
         }
         let session = match &shell.link {
@@ -1167,11 +1167,18 @@ impl Service {
             }
             _ => {}
         }
+        // MS-PSRP 3.1.5.3.18: the Reconnect's BufferMode is the mode of the next disconnect;
+        // kept on the shell so a later Disconnect without one (any client's) applies it. A
+        // value the server does not know changes nothing, as at Create.
+        let mode = match &r.buffer_mode {
+            Some(m @ (BufferMode::Block | BufferMode::Drop)) => Some(m.clone()),
+            _ => None,
+        };
         shell
             .backend
-            .reconnect(now, r.command_id.as_ref(), r.buffer_mode.as_ref())?;
-        if let Some(mode) = &r.buffer_mode {
-            shell.buffer_mode = mode.clone();
+            .reconnect(now, r.command_id.as_ref(), mode.as_ref())?;
+        if let Some(mode) = mode {
+            shell.buffer_mode = mode;
         }
         shell.link = Link::Connected {
             session: header.session_id.clone(),

@@ -369,8 +369,8 @@ pub struct SessionRecord {
     pub command_ids: Vec<String>,
     /// The state as this client last saw it.
     pub state: SessionState,
-    /// The OutputBufferingMode this client asked for (at creation, disconnect or reconnect),
-    /// sent again at the next disconnect that names none.
+    /// The OutputBufferingMode this client asked for (at creation, disconnect, reconnect or
+    /// connect), sent again at the next disconnect that names none.
     pub output_buffering_mode: Option<BufferMode>,
 }
 
@@ -620,6 +620,23 @@ impl PsSession {
         computer_name: &str,
         remote: &RemoteSession,
     ) -> Result<Self, Error> {
+        Self::connect_with_mode(client, computer_name, remote, None).await
+    }
+
+    /// [`PsSession::connect`] with an OutputBufferingMode (`Connect-PSSession
+    /// -SessionOption @{OutputBufferingMode=…}`). A WS-Man Connect body carries no BufferMode
+    /// (only the connectXml), so the mode is kept by this client (in [`PsSession::record`] too)
+    /// and sent with its next Disconnect that names none.
+    ///
+    /// # Errors
+    ///
+    /// As [`PsSession::connect`].
+    pub async fn connect_with_mode(
+        client: &WsManClient,
+        computer_name: &str,
+        remote: &RemoteSession,
+        buffer_mode: Option<BufferMode>,
+    ) -> Result<Self, Error> {
         let pool_id = pool_id_of(&remote.shell_id);
         let mut pool = RunspacePool::client(pool_id, 1, 1);
         pool.connect().map_err(psrp_error)?;
@@ -636,7 +653,7 @@ impl PsSession {
             availability: Availability::None,
             commands: Vec::new(),
             instance_id: Uuid::new_v4(),
-            buffer_mode: None,
+            buffer_mode,
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
             broken: Arc::new(AtomicBool::new(false)),
