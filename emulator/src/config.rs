@@ -29,6 +29,8 @@ pub struct Config {
     pub smb_sessions: Vec<SmbSession>,
     /// Knobs for tests: intervals Windows does not let one configure.
     pub testing: Testing,
+    /// Certificate authentication: trusted CAs and mappings.
+    pub client_certificates: ClientCertificates,
     /// Injected faults (see [`crate::faults`]); none by default.
     pub faults: crate::faults::FaultConfig,
     /// The live session table built from `rds_sessions` / `smb_sessions` (runtime state, not
@@ -80,6 +82,37 @@ pub enum AuthScheme {
     Ntlm,
     /// SPNEGO with NTLM inside.
     Negotiate,
+    /// TLS client certificate (`Authorization: …/secprofile/https/mutual`), HTTPS only; needs
+    /// `[client_certificates]`. Not in the default list, as on Windows.
+    Certificate,
+}
+
+/// `[client_certificates]`: certificate authentication, as Windows'
+/// `WSMan:\localhost\ClientCertificate` table plus the trusted CAs.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientCertificates {
+    /// PEM file with the CA certificates client certificates must chain to.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// The same, inline PEM (used with `ca_file`, both are trusted).
+    pub ca_pem: Option<String>,
+    /// Certificate-to-account mappings; the first that matches wins.
+    pub mappings: Vec<CertificateMapping>,
+}
+
+/// `[[client_certificates.mappings]]`: which certificates log on as which account.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateMapping {
+    /// The certificate's UPN (the SAN otherName, `alice@example.test`), else its subject
+    /// common name, compared case-insensitively; `*` matches any certificate.
+    pub subject: String,
+    /// SHA-1 thumbprint (hex; spaces and colons ignored) of the CA certificate that issued the
+    /// client certificate; absent = any trusted issuer.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// The configured account the certificate logs on as.
+    pub user: String,
 }
 
 /// `[service]`: the WinRM service (winrm/config/service).
@@ -302,6 +335,7 @@ impl Config {
                 reason: "at least one scheme is required".into(),
             });
         }
+        self.check_client_certificates()?;
         if self.service.max_envelope_size_kb == 0 {
             return Err(ConfigError::Invalid {
                 key: "service.max_envelope_size_kb".into(),
@@ -336,6 +370,58 @@ impl Config {
         }
         Ok(())
     }
+}
+
+impl Config {
+    fn check_client_certificates(&mut self) -> Result<(), ConfigError> {
+        let invalid = |key: String, reason: &str| ConfigError::Invalid {
+            key,
+            reason: reason.into(),
+        };
+        let certs = &self.client_certificates;
+        if self.service.auth.contains(&AuthScheme::Certificate)
+            && certs.ca_file.is_none()
+            && certs.ca_pem.is_none()
+        {
+            return Err(invalid(
+                "client_certificates".into(),
+                "certificate authentication needs ca_file or ca_pem",
+            ));
+        }
+        for (i, m) in certs.mappings.iter().enumerate() {
+            if m.subject.trim().is_empty() {
+                return Err(invalid(
+                    format!("client_certificates.mappings[{i}].subject"),
+                    "must not be empty",
+                ));
+            }
+            if self.user(&m.user).is_none() {
+                return Err(invalid(
+                    format!("client_certificates.mappings[{i}].user"),
+                    "must name a configured user",
+                ));
+            }
+            if let Some(issuer) = &m.issuer
+                && normalize_thumbprint(issuer).is_none()
+            {
+                return Err(invalid(
+                    format!("client_certificates.mappings[{i}].issuer"),
+                    "must be a sha-1 thumbprint (40 hex digits)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `ab:cd …` / `ABCD…` → 40 uppercase hex digits, or `None` when it is not a SHA-1 thumbprint.
+pub fn normalize_thumbprint(text: &str) -> Option<String> {
+    let hex: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (hex.len() == 40 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
 }
 
 /// Reduces `alice`, `.\alice`, `HOST\alice` and `alice@HOST` to `alice`; other domains are not
@@ -378,6 +464,7 @@ impl Default for Config {
             rds_sessions: Vec::new(),
             smb_sessions: Vec::new(),
             testing: Testing::default(),
+            client_certificates: ClientCertificates::default(),
             faults: crate::faults::FaultConfig::default(),
             live_sessions: crate::sessions_table::LiveSessions::default(),
             scenarios: Scenarios::default(),
@@ -592,6 +679,49 @@ unpolled_disconnect_ms = 500
             Config::from_toml("[[rds_sessions]]\nid = 2\nstate = \"disc\"\nunsaved_work = false\n")
                 .unwrap();
         assert!(!c.rds_sessions[0].unsaved_work);
+    }
+
+    #[test]
+    fn client_certificates_are_checked() {
+        let ok = Config::from_toml(
+            r#"
+[[users]]
+name = "alice"
+password = "pw"
+[service]
+auth = ["basic", "certificate"]
+[client_certificates]
+ca_pem = "-----BEGIN CERTIFICATE-----"
+[[client_certificates.mappings]]
+subject = "alice@example.test"
+issuer = "0a:1b 2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b"
+user = "alice"
+"#,
+        )
+        .unwrap();
+        assert!(ok.service.auth.contains(&AuthScheme::Certificate));
+        let m = &ok.client_certificates.mappings[0];
+        assert_eq!(
+            normalize_thumbprint(m.issuer.as_deref().unwrap()).as_deref(),
+            Some("0A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8A9B")
+        );
+        let e = Config::from_toml("[service]\nauth = [\"certificate\"]\n").unwrap_err();
+        assert!(e.to_string().contains("client_certificates"), "{e}");
+        let e = Config::from_toml(
+            "[[client_certificates.mappings]]\nsubject = \"x\"\nuser = \"nobody\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("mappings[0].user"), "{e}");
+        let e = Config::from_toml(
+            "[[users]]\nname = \"al\"\npassword = \"p\"\n[[client_certificates.mappings]]\nsubject = \"x\"\nissuer = \"abc\"\nuser = \"al\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("mappings[0].issuer"), "{e}");
+        // Absent, the table changes nothing (older files stay valid).
+        assert_eq!(
+            Config::from_toml("").unwrap().client_certificates,
+            ClientCertificates::default()
+        );
     }
 
     #[test]

@@ -100,10 +100,11 @@ impl ClientContext {
                     None,
                 )
             }
-            AuthMethod::Basic => {
-                return Err(TransportError::Config(
-                    "basic has no security context".into(),
-                ));
+            AuthMethod::Basic | AuthMethod::Certificate => {
+                return Err(TransportError::Config(format!(
+                    "{} has no security context",
+                    method.as_str()
+                )));
             }
             AuthMethod::Kerberos => return Err(TransportError::Unsupported("kerberos")),
             AuthMethod::CredSsp => return Err(TransportError::Unsupported("credssp")),

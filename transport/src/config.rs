@@ -51,10 +51,15 @@ pub enum AuthMethod {
     Kerberos,
     /// CredSSP: not supported yet ([`crate::TransportError::Unsupported`]).
     CredSsp,
+    /// TLS client certificate (WS-Management `secprofile/https/mutual`): HTTPS only, the
+    /// certificate in [`ConnectionConfig::client_certificate`] authenticates, no password;
+    /// the server maps it to an account. Cannot seal (TLS protects the messages).
+    Certificate,
 }
 
 impl AuthMethod {
-    /// Parses `basic`, `ntlm`, `negotiate`, `kerberos`, `credssp` (case-insensitive).
+    /// Parses `basic`, `ntlm`, `negotiate`, `kerberos`, `credssp`, `certificate`
+    /// (case-insensitive).
     pub fn parse(name: &str) -> Option<Self> {
         let name = name.trim();
         [
@@ -63,6 +68,7 @@ impl AuthMethod {
             ("negotiate", Self::Negotiate),
             ("kerberos", Self::Kerberos),
             ("credssp", Self::CredSsp),
+            ("certificate", Self::Certificate),
         ]
         .into_iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -77,6 +83,7 @@ impl AuthMethod {
             Self::Negotiate => "negotiate",
             Self::Kerberos => "kerberos",
             Self::CredSsp => "credssp",
+            Self::Certificate => "certificate",
         }
     }
 
@@ -130,6 +137,63 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("user", &self.user)
             .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where a PEM item comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Pem {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+impl Pem {
+    /// `file PATH` or `pem bytes`, for messages (never the content).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::File(p) => format!("file {}", p.display()),
+            Self::Bytes(b) => format!("pem ({} bytes)", b.len()),
+        }
+    }
+}
+
+/// A TLS client certificate chain (leaf first) and its private key, both PEM (the key as
+/// PKCS#8, PKCS#1 or SEC1), for [`AuthMethod::Certificate`]. They are read and checked when
+/// the transport is built. `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    pub(crate) cert: Pem,
+    pub(crate) key: Pem,
+}
+
+impl ClientCertificate {
+    /// From PEM files (`--cert FILE --cert-key FILE`).
+    pub fn from_files(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        Self {
+            cert: Pem::File(cert.into()),
+            key: Pem::File(key.into()),
+        }
+    }
+
+    /// From PEM text held in memory.
+    pub fn from_pem(cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        Self {
+            cert: Pem::Bytes(cert.into()),
+            key: Pem::Bytes(key.into()),
+        }
+    }
+}
+
+impl fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = match &self.key {
+            Pem::File(p) => p.display().to_string(),
+            Pem::Bytes(_) => "<redacted>".into(),
+        };
+        f.debug_struct("ClientCertificate")
+            .field("cert", &self.cert.describe())
+            .field("key", &key)
             .finish()
     }
 }
@@ -239,6 +303,9 @@ pub struct ConnectionConfig {
     pub auth: AuthMethod,
     /// User and password.
     pub credentials: Option<Credentials>,
+    /// The TLS client certificate: presented in the handshake when set; what authenticates
+    /// with [`AuthMethod::Certificate`].
+    pub client_certificate: Option<ClientCertificate>,
     /// HTTP message encryption policy.
     pub encryption: Encryption,
     /// TCP connect (and TLS handshake) timeout.
@@ -264,6 +331,7 @@ impl ConnectionConfig {
             insecure: false,
             auth: AuthMethod::Ntlm,
             credentials: None,
+            client_certificate: None,
             encryption: Encryption::Auto,
             connect_timeout: Duration::from_secs(30),
             read_grace: Duration::from_secs(30),
@@ -309,6 +377,13 @@ impl ConnectionConfig {
     pub fn auth(mut self, method: AuthMethod, credentials: Credentials) -> Self {
         self.auth = method;
         self.credentials = Some(credentials);
+        self
+    }
+
+    /// Certificate authentication with this client certificate (needs HTTPS; no password).
+    pub fn certificate_auth(mut self, certificate: ClientCertificate) -> Self {
+        self.auth = AuthMethod::Certificate;
+        self.client_certificate = Some(certificate);
         self
     }
 
@@ -444,5 +519,23 @@ mod tests {
         let d = format!("{c:?}");
         assert!(!d.contains("hunter2"), "{d}");
         assert!(d.contains("redacted"));
+        let key = "-----BEGIN PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----\n";
+        let c = ConnectionConfig::new("h")
+            .https(true)
+            .certificate_auth(ClientCertificate::from_pem("cert", key));
+        let d = format!("{c:?}");
+        assert!(!d.contains("secret-key-material"), "{d}");
+        assert_eq!(c.auth, AuthMethod::Certificate);
+        assert!(!c.seals());
+    }
+
+    #[test]
+    fn certificate_method_parses() {
+        assert_eq!(
+            AuthMethod::parse("Certificate"),
+            Some(AuthMethod::Certificate)
+        );
+        assert_eq!(AuthMethod::Certificate.as_str(), "certificate");
+        assert!(!AuthMethod::Certificate.can_seal());
     }
 }

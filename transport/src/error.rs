@@ -21,6 +21,25 @@ pub enum TransportError {
     /// Credentials are needed but none were configured.
     #[error("no credentials configured")]
     MissingCredentials,
+    /// Certificate authentication without a client certificate configured.
+    #[error("certificate authentication needs a client certificate and key")]
+    MissingClientCertificate,
+    /// The client certificate or its key cannot be used (unreadable, not PEM, no certificate,
+    /// no key, key not matching the certificate).
+    #[error("cannot use client certificate {origin}: {reason}")]
+    ClientCertificate {
+        /// Which input (`file PATH`, `pem (N bytes)`), never its content.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server refused the client certificate (HTTP 401 or 403 to a request carrying it):
+    /// not trusted, or not mapped to an account.
+    #[error("server refused the client certificate: http {status}")]
+    CertificateRefused {
+        /// 401 or 403.
+        status: u16,
+    },
     /// The server refused the credentials (HTTP 401 after the handshake).
     #[error("authentication failed for user {user:?} with {method}: http 401")]
     AuthFailed {
@@ -106,6 +125,9 @@ impl TransportError {
                 | Self::AuthNotOffered { .. }
                 | Self::MissingCredentials
                 | Self::UnencryptedRefused
+                | Self::MissingClientCertificate
+                | Self::ClientCertificate { .. }
+                | Self::CertificateRefused { .. }
         )
     }
 
@@ -125,6 +147,7 @@ impl TransportError {
         match self {
             Self::Status { status, .. } => Some(*status),
             Self::AuthFailed { .. } | Self::UnencryptedRefused => Some(401),
+            Self::CertificateRefused { status } => Some(*status),
             _ => None,
         }
     }

@@ -43,6 +43,9 @@ const PREALLOCATE: usize = 4 * 1024 * 1024;
 /// Largest proxy CONNECT reply head.
 const MAX_PROXY_HEAD: usize = 16 * 1024;
 const USER_AGENT: &str = concat!("psrm/", env!("CARGO_PKG_VERSION"));
+/// The `Authorization` value of certificate authentication: the security profile URI alone
+/// (DSP0226 `wsman:secprofile/https/mutual`), as Windows and pywinrm send it.
+const MUTUAL_PROFILE: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -95,16 +98,29 @@ impl HttpTransport {
     /// # Errors
     ///
     /// [`TransportError::Unsupported`] for Kerberos and CredSSP, [`TransportError::Config`] for
-    /// encryption `always` with Basic, [`TransportError::MissingCredentials`],
+    /// encryption `always` with Basic or Certificate and for Certificate over HTTP,
+    /// [`TransportError::MissingCredentials`], [`TransportError::MissingClientCertificate`],
+    /// [`TransportError::ClientCertificate`] when the certificate or key cannot be used,
     /// [`TransportError::CaFile`] when the CA file cannot be used.
     pub fn new(config: ConnectionConfig) -> Result<Self, TransportError> {
         match config.auth {
             AuthMethod::Kerberos => return Err(TransportError::Unsupported("kerberos")),
             AuthMethod::CredSsp => return Err(TransportError::Unsupported("credssp")),
-            _ => {}
-        }
-        if config.credentials.is_none() {
-            return Err(TransportError::MissingCredentials);
+            AuthMethod::Certificate => {
+                if config.scheme != Scheme::Https {
+                    return Err(TransportError::Config(
+                        "certificate authentication needs https".into(),
+                    ));
+                }
+                if config.client_certificate.is_none() {
+                    return Err(TransportError::MissingClientCertificate);
+                }
+            }
+            _ => {
+                if config.credentials.is_none() {
+                    return Err(TransportError::MissingCredentials);
+                }
+            }
         }
         if config.encryption == Encryption::Always && !config.auth.can_seal() {
             return Err(TransportError::Config(format!(
@@ -155,17 +171,30 @@ impl HttpTransport {
             conn.busy = true;
             let result = self.exchange(conn, envelope).await;
             conn.busy = false;
+            let per_request = matches!(
+                self.config.auth,
+                AuthMethod::Basic | AuthMethod::Certificate
+            );
             match result {
+                Ok(reply)
+                    if self.config.auth == AuthMethod::Certificate
+                        && matches!(reply.status, 401 | 403) =>
+                {
+                    *slot = None;
+                    return Err(TransportError::CertificateRefused {
+                        status: reply.status,
+                    });
+                }
                 Ok(reply) if reply.status == 401 => {
                     *slot = None;
                     // An established context the server forgot (it restarted, or closed it):
                     // authenticate again once; a 401 on a fresh context is a refusal.
-                    if !reused && !self.seal && self.config.auth != AuthMethod::Basic {
+                    if !reused && !self.seal && !per_request {
                         // The context was just established (the handshake ended in 200): the
                         // refusal is of the plaintext message, not of the credentials.
                         return Err(TransportError::UnencryptedRefused);
                     }
-                    if !reused || attempt > 0 || self.config.auth == AuthMethod::Basic {
+                    if !reused || attempt > 0 || per_request {
                         return Err(self.auth_failed());
                     }
                     tracing::debug!(
@@ -321,6 +350,11 @@ impl HttpTransport {
         {
             let token = STANDARD.encode(format!("{}:{}", c.user(), c.password()));
             builder = builder.header(header::AUTHORIZATION, format!("Basic {token}"));
+        } else if cfg.auth == AuthMethod::Certificate {
+            builder = builder.header(
+                header::AUTHORIZATION,
+                HeaderValue::from_static(MUTUAL_PROFILE),
+            );
         }
         builder
             .body(Full::new(Bytes::from(body)))

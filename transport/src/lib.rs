@@ -15,7 +15,9 @@
 //! - [`TransportError`]: typed failures with `is_timeout`, `is_auth`, `is_tls` predicates.
 //!   HTTP 500 is not an error: its body is the SOAP fault, for the caller to decode.
 //!
-//! Kerberos and CredSSP are recognised but refused with [`TransportError::Unsupported`].
+//! Client-certificate authentication (WS-Management `secprofile/https/mutual`, HTTPS only) is
+//! [`ConnectionConfig::certificate_auth`] with a [`ClientCertificate`]. Kerberos and CredSSP are
+//! recognised but refused with [`TransportError::Unsupported`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -31,7 +33,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use config::{
-    AuthMethod, ConnectionConfig, Credentials, Encryption, Proxy, Scheme, proxy_from_env,
+    AuthMethod, ClientCertificate, ConnectionConfig, Credentials, Encryption, Proxy, Scheme,
+    proxy_from_env,
 };
 pub use error::TransportError;
 pub use http::HttpTransport;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
@@ -13,7 +13,7 @@ use tokio_rustls::rustls::{
     self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use crate::config::ConnectionConfig;
+use crate::config::{ClientCertificate, ConnectionConfig, Pem};
 use crate::error::TransportError;
 
 /// Where Linux distributions and macOS keep the system CA bundle (first one found wins);
@@ -37,17 +37,66 @@ pub(crate) fn client_config(
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TransportError::Config(format!("tls: {e}")))?;
-    let tls = if config.insecure {
+    let builder = if config.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
-            .with_no_client_auth()
     } else {
-        builder
-            .with_root_certificates(roots(config)?)
-            .with_no_client_auth()
+        builder.with_root_certificates(roots(config)?)
+    };
+    let tls = match &config.client_certificate {
+        None => builder.with_no_client_auth(),
+        Some(client) => {
+            let (chain, key) = load_client_certificate(client)?;
+            // rustls checks that the key belongs to the leaf certificate.
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                TransportError::ClientCertificate {
+                    origin: client.cert.describe(),
+                    reason: e.to_string(),
+                }
+            })?
+        }
     };
     Ok(Arc::new(tls))
+}
+
+/// Reads the client certificate chain and its key (the key's bytes never reach an error).
+fn load_client_certificate(
+    client: &ClientCertificate,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TransportError> {
+    let cert_err = |reason: String| TransportError::ClientCertificate {
+        origin: client.cert.describe(),
+        reason,
+    };
+    let key_err = |reason: String| TransportError::ClientCertificate {
+        origin: client.key.describe(),
+        reason,
+    };
+    let chain: Vec<CertificateDer<'static>> = match &client.cert {
+        Pem::File(path) => CertificateDer::pem_file_iter(path)
+            .map_err(|e| cert_err(e.to_string()))?
+            .collect::<Result<_, _>>(),
+        Pem::Bytes(bytes) => CertificateDer::pem_slice_iter(bytes).collect::<Result<_, _>>(),
+    }
+    .map_err(|e| cert_err(e.to_string()))?;
+    if chain.is_empty() {
+        return Err(cert_err("no certificate found".into()));
+    }
+    let key = match &client.key {
+        Pem::File(path) => PrivateKeyDer::from_pem_file(path),
+        Pem::Bytes(bytes) => PrivateKeyDer::from_pem_slice(bytes),
+    }
+    .map_err(|e| {
+        use rustls_pki_types::pem::Error as E;
+        // Never echo anything read from the key file.
+        key_err(match e {
+            E::NoItemsFound => "no private key found".into(),
+            E::Io(io) => io.to_string(),
+            E::Base64Decode(_) => "malformed pem: bad base64".into(),
+            _ => "malformed pem".into(),
+        })
+    })?;
+    Ok((chain, key))
 }
 
 fn roots(config: &ConnectionConfig) -> Result<RootCertStore, TransportError> {

@@ -12,6 +12,7 @@
 //! and Windows answers, reaches sspi as an amended copy (`ntlm::with_required_flags` explains
 //! why that is safe); an AUTHENTICATE announcing a MIC after such an amendment is refused.
 
+pub(crate) mod cert;
 pub(crate) mod ntlm;
 pub(crate) mod spnego;
 

@@ -22,10 +22,11 @@ use tokio::task::JoinSet;
 use wsman::encryption::{self, EncryptedPart, FramingError};
 
 use super::{RequestContext, SoapReply, SoapService};
+use crate::auth::cert::{self, PeerCertificate};
 use crate::auth::{self, ConnectionAuth, Step};
 use crate::config::{AuthScheme, Config, User};
 use crate::faults::{Faults, ServiceFault};
-use crate::tls::{self, GeneratedCert, TlsError, TlsSource};
+use crate::tls::{self, ClientAuth, GeneratedCert, TlsError, TlsSource};
 
 /// Extra bytes allowed over MaxEnvelopeSize for the `multipart/encrypted` framing.
 const FRAMING_SLACK: u64 = 16 * 1024;
@@ -153,9 +154,16 @@ impl EmulatorBuilder {
     ///
     /// [`StartError`] when binding or TLS setup fails.
     pub async fn start<S: SoapService>(self, service: S) -> Result<Emulator, StartError> {
+        // Certificate authentication: ask HTTPS clients for a certificate.
+        let client_auth = match &self.tls {
+            Some(_) if self.config.service.auth.contains(&AuthScheme::Certificate) => Some(
+                Arc::new(ClientAuth::load(&self.config.client_certificates)?),
+            ),
+            _ => None,
+        };
         let (acceptor, generated_cert) = match &self.tls {
             Some(source) => {
-                let (a, g) = tls::acceptor(source)?;
+                let (a, g) = tls::acceptor(source, client_auth.as_deref())?;
                 (Some(a), g)
             }
             None => (None, None),
@@ -181,7 +189,7 @@ impl EmulatorBuilder {
             faults: faults.clone(),
         });
         let https = acceptor.is_some();
-        let task = tokio::spawn(accept_loop(shared, listener, acceptor, rx));
+        let task = tokio::spawn(accept_loop(shared, listener, acceptor, client_auth, rx));
         tracing::info!(%addr, https, "emulator listening");
         Ok(Emulator {
             addr,
@@ -210,6 +218,7 @@ async fn accept_loop<S: SoapService>(
     shared: Arc<Shared<S>>,
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    client_auth: Option<Arc<ClientAuth>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -231,16 +240,23 @@ async fn accept_loop<S: SoapService>(
                 let shared = shared.clone();
                 let rx = shutdown.clone();
                 let acceptor = acceptor.clone();
+                let client_auth = client_auth.clone();
                 connections.spawn(async move {
                     match acceptor {
-                        None => serve_connection(shared, stream, peer, id, false, rx).await,
+                        None => serve_connection(shared, stream, peer, id, false, None, rx).await,
                         Some(acceptor) => {
                             let handshake = tokio::time::timeout(
                                 Duration::from_secs(10),
                                 acceptor.accept(stream),
                             );
                             match handshake.await {
-                                Ok(Ok(tls)) => serve_connection(shared, tls, peer, id, true, rx).await,
+                                Ok(Ok(tls)) => {
+                                    let client_cert = client_auth.as_ref().and_then(|c| {
+                                        c.inspect(tls.get_ref().1.peer_certificates())
+                                    });
+                                    serve_connection(shared, tls, peer, id, true, client_cert, rx)
+                                        .await;
+                                }
                                 _ => tracing::debug!(%peer, "tls handshake failed"),
                             }
                         }
@@ -262,6 +278,7 @@ async fn serve_connection<S, I>(
     peer: SocketAddr,
     id: u64,
     is_tls: bool,
+    client_cert: Option<PeerCertificate>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: SoapService,
@@ -273,6 +290,7 @@ async fn serve_connection<S, I>(
         id,
         is_tls,
         auth,
+        client_cert: client_cert.map(Arc::new),
     };
     let svc = service_fn(move |req| {
         let shared = shared.clone();
@@ -302,12 +320,16 @@ struct Conn {
     id: u64,
     is_tls: bool,
     auth: Arc<Mutex<ConnectionAuth>>,
+    /// The TLS client certificate, when certificate authentication is on and one was presented.
+    client_cert: Option<Arc<PeerCertificate>>,
 }
 
 /// How the request authenticated.
 enum Authenticated {
     /// Basic on this request.
     Basic(User),
+    /// The connection's client certificate, asked for by this request's mutual header.
+    Certificate(User),
     /// The connection's NTLM / SPNEGO context; an optional final token for the reply.
     Context(User, Option<(String, Vec<u8>)>),
 }
@@ -382,7 +404,7 @@ async fn handle_request<S: SoapService>(
         Err(resp) => return *resp,
     };
     let (user, final_token) = match authenticated {
-        Authenticated::Basic(u) => (u, None),
+        Authenticated::Basic(u) | Authenticated::Certificate(u) => (u, None),
         Authenticated::Context(u, t) => (u, t),
     };
     let mut response = dispatch(shared, conn, &user, encrypted, &body, drop_reply).await;
@@ -407,6 +429,19 @@ fn authenticate(
             None => Err(Box::new(challenge(config))),
         };
     };
+    if authorization
+        .trim()
+        .eq_ignore_ascii_case(cert::MUTUAL_PROFILE)
+    {
+        // As Windows: no certificate, an untrusted or unmapped one, or certificate auth off
+        // all get 401.
+        if !config.service.auth.contains(&AuthScheme::Certificate) {
+            return Err(Box::new(challenge(config)));
+        }
+        return cert::logon(config, conn.client_cert.as_deref())
+            .map(Authenticated::Certificate)
+            .ok_or_else(|| Box::new(challenge(config)));
+    }
     let (scheme, value) = authorization.split_once(' ').unwrap_or((authorization, ""));
     if scheme.eq_ignore_ascii_case("Basic") {
         if !config.service.auth.contains(&AuthScheme::Basic) {
