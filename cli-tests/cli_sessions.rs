@@ -487,3 +487,66 @@ fn emulator_scenario_file_answers_both_engines() {
     assert!(all.contains("is not recognized"), "{all}");
     let _ = std::fs::remove_dir_all(&files);
 }
+
+/// `connect --output-buffering-mode Drop` in one `psrm` process, then `disconnect` naming no
+/// mode in another: the mode travels through the client's state file (a WS-Man Connect cannot
+/// carry it) and is sent with that Disconnect. The same walk without the option keeps the
+/// default Block. The command writes far more than the 16 KB buffer while client A holds it
+/// disconnected.
+#[test]
+fn output_buffering_mode_given_at_connect_applies_at_a_later_disconnect() {
+    const ROWS: usize = 2000;
+    let emu = emulator("output_buffer_size_kb = 16");
+    let script = format!(
+        "1..{ROWS} | ForEach-Object {{ \"row $_ ..........................................\" }}; 'end'"
+    );
+    let walk = |name: &str, connect_mode: Option<&str>| -> Vec<usize> {
+        let a = emu.dir.join(format!("a-{name}"));
+        let b = emu.dir.join(format!("b-{name}"));
+        ok(&psrm(
+            &emu,
+            &a,
+            &[
+                "invoke",
+                "--in-disconnected-session",
+                "--name",
+                name,
+                &script,
+            ],
+        ));
+        let mut connect = vec!["connect", "--name", name];
+        if let Some(mode) = connect_mode {
+            connect.extend(["--output-buffering-mode", mode]);
+        }
+        ok(&psrm(&emu, &b, &connect));
+        let state = std::fs::read_to_string(b.join("state.json")).expect("client B state file");
+        assert_eq!(
+            state.contains("\"output_buffering_mode\": \"Drop\"")
+                || state.contains("\"output_buffering_mode\":\"Drop\""),
+            connect_mode.is_some(),
+            "{state}"
+        );
+        ok(&psrm(&emu, &b, &["disconnect", "--name", name]));
+        std::thread::sleep(Duration::from_millis(1500));
+        let text = ok(&psrm(&emu, &b, &["receive", "--name", name]));
+        assert_eq!(
+            text.lines().last(),
+            Some("end"),
+            "the command ran to its end"
+        );
+        ok(&psrm(&emu, &b, &["remove", "--name", name]));
+        text.lines()
+            .filter_map(|l| l.strip_prefix("row ")?.split(' ').next()?.parse().ok())
+            .collect()
+    };
+    let block = walk("Kept", None);
+    assert_eq!(block, (1..=ROWS).collect::<Vec<_>>(), "Block loses nothing");
+    let dropped = walk("Dropped", Some("Drop"));
+    assert!(
+        dropped.len() < ROWS,
+        "Drop from connect discards: kept {}",
+        dropped.len()
+    );
+    assert_eq!(dropped.last(), Some(&ROWS), "the newest row stays");
+    assert!(dropped.first().is_some_and(|&n| n > 1), "the oldest went");
+}
