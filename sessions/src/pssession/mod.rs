@@ -53,6 +53,10 @@ use wsman::shell::{
 };
 use wsman::{CommandId, ShellId, ns};
 
+pub use self::host::{
+    ChoiceDescription, Coordinates, Credential, DefaultHost, FieldDescription, HostError, KeyInfo,
+    PsHost, RawUiDefaults, Size, host_info,
+};
 pub use self::job::{Job, JobState};
 pub use self::output::{InvokeOutput, StreamItem, value_text};
 use crate::client::WsManClient;
@@ -152,6 +156,9 @@ pub struct SessionOptions {
     pub runspace_pool_id: Option<Uuid>,
     /// `WINRS_NOPROFILE`: do not load the user profile (`-NoMachineProfile`).
     pub no_profile: bool,
+    /// The host that answers the session's host calls and is announced to the server
+    /// (HostInfo); psrm's [`DefaultHost`] when `None`.
+    pub host: Option<Arc<dyn PsHost>>,
 }
 
 impl Default for SessionOptions {
@@ -164,6 +171,7 @@ impl Default for SessionOptions {
             runspaces: (1, 1),
             runspace_pool_id: None,
             no_profile: false,
+            host: None,
         }
     }
 }
@@ -190,6 +198,12 @@ impl SessionOptions {
     /// Sets the output buffering mode.
     pub fn output_buffering_mode(mut self, mode: BufferMode) -> Self {
         self.output_buffering_mode = Some(mode);
+        self
+    }
+
+    /// Sets the host (see [`PsHost`]).
+    pub fn host(mut self, host: Arc<dyn PsHost>) -> Self {
+        self.host = Some(host);
         self
     }
 }
@@ -313,13 +327,13 @@ impl Invocation {
         self
     }
 
-    fn create_pipeline(&self) -> CreatePipeline {
+    fn create_pipeline(&self, host_info: HostInfo) -> CreatePipeline {
         CreatePipeline {
             no_input: self.input.is_empty(),
             apartment_state: ApartmentState::UNKNOWN,
             remote_stream_options: RemoteStreamOptions::NONE,
             add_to_history: false,
-            host_info: client_host_info(),
+            host_info,
             power_shell: self.power_shell(),
             is_nested: self.nested,
         }
@@ -466,6 +480,8 @@ pub struct PsSession {
     availability: Availability,
     commands: Vec<CommandId>,
     instance_id: Uuid,
+    /// Answers host calls; announced to the server at creation and with each pipeline.
+    host: Arc<dyn PsHost>,
     /// The OutputBufferingMode this client chose last (creation, disconnect, reconnect).
     buffer_mode: Option<BufferMode>,
     /// The call id of the next pool request (runspace counts, reset), from 0 as pypsrp.
@@ -498,7 +514,11 @@ impl PsSession {
         let (min, max) = options.runspaces;
         let mut pool = RunspacePool::client(pool_id, min, max);
         pool.open().map_err(psrp_error)?;
-        let creation_xml = drain(&mut pool, room(client));
+        let mut creation_xml = drain(&mut pool, room(client));
+        let host = options.host.clone().unwrap_or_else(default_host);
+        if let Some(info) = host.host_info() {
+            creation_xml = with_pool_host_info(&creation_xml, &info, room(client))?;
+        }
         let resource_uri = resource_uri(&options.configuration_name);
         let body = Shell {
             shell_id_attr: Some(shell_id.clone()),
@@ -532,6 +552,7 @@ impl PsSession {
             availability: Availability::Available,
             commands: Vec::new(),
             instance_id: Uuid::new_v4(),
+            host,
             buffer_mode: options.output_buffering_mode,
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
@@ -582,6 +603,7 @@ impl PsSession {
                 .map(|c| CommandId::new(c.to_uppercase()))
                 .collect(),
             instance_id: Uuid::new_v4(),
+            host: default_host(),
             buffer_mode: record.output_buffering_mode.clone(),
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
@@ -653,6 +675,7 @@ impl PsSession {
             availability: Availability::None,
             commands: Vec::new(),
             instance_id: Uuid::new_v4(),
+            host: default_host(),
             buffer_mode,
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
@@ -841,7 +864,7 @@ impl PsSession {
         let mut core = PipelineCore::client(
             self.pool.id(),
             pipeline_id,
-            invocation.create_pipeline(),
+            invocation.create_pipeline(self.host_context().pipeline_host_info()),
             ObjectId(1),
         );
         core.start().map_err(psrp_error)?;
@@ -1150,7 +1173,7 @@ impl PsSession {
         while let Some(event) = self.pool.poll_event() {
             match event {
                 PoolEvent::HostCall(call) => {
-                    if let Some(response) = host::answer(&call, self.instance_id).response {
+                    if let Some(response) = host::answer(&call, &self.host_context()).response {
                         self.pool.host_response(response).map_err(psrp_error)?;
                     }
                 }
@@ -1158,6 +1181,21 @@ impl PsSession {
             }
         }
         Ok(())
+    }
+
+    /// Sets the host that answers this session's host calls from now on (pipelines started
+    /// or attached later). What the server was told at creation (HostInfo) stays as it was.
+    pub fn set_host(&mut self, host: Arc<dyn PsHost>) {
+        self.host = host;
+    }
+
+    /// What host calls are answered with: the host, the instance id, the session key.
+    fn host_context(&self) -> host::HostContext {
+        host::HostContext {
+            host: Arc::clone(&self.host),
+            instance_id: self.instance_id,
+            session_key: self.pool.session_key().cloned(),
+        }
     }
 }
 
@@ -1172,7 +1210,7 @@ pub struct Pipeline {
     core: PipelineCore,
     defragmenter: Defragmenter,
     room: usize,
-    instance_id: Uuid,
+    host: host::HostContext,
     pending: VecDeque<StreamItem>,
     /// The session's flag: set when a request is lost on the way.
     lost: Arc<AtomicBool>,
@@ -1194,7 +1232,7 @@ impl Pipeline {
             core,
             defragmenter: Defragmenter::new(),
             room: room(&session.client),
-            instance_id: session.instance_id,
+            host: session.host_context(),
             pending: VecDeque::new(),
             lost: Arc::clone(&session.lost),
             broken: Arc::clone(&session.broken),
@@ -1363,7 +1401,7 @@ impl Pipeline {
                     }
                 }
                 PipelineEvent::HostCall(call) => {
-                    let answer = host::answer(&call, self.instance_id);
+                    let answer = host::answer(&call, &self.host);
                     if let Some(item) = answer.item {
                         self.pending.push_back(item);
                     }
@@ -1493,16 +1531,46 @@ fn drain(pool: &mut RunspacePool, room: usize) -> Vec<u8> {
     out
 }
 
-/// The host this client offers: a UI that takes writes and answers prompts with defaults,
-/// without raw UI.
-fn client_host_info() -> HostInfo {
-    HostInfo {
-        host_default_data: None,
-        is_host_null: false,
-        is_host_ui_null: false,
-        is_host_raw_ui_null: true,
-        use_runspace_host: false,
+fn default_host() -> Arc<dyn PsHost> {
+    Arc::new(DefaultHost)
+}
+
+/// `creation` (the fragments of SESSION_CAPABILITY and INIT_RUNSPACEPOOL) with `info` as the
+/// HostInfo of INIT_RUNSPACEPOOL, fragmented again with the same object ids: the pool core
+/// announces no host, a caller's host announces itself (MS-PSRP 2.2.3.14).
+fn with_pool_host_info(creation: &[u8], info: &HostInfo, room: usize) -> Result<Vec<u8>, Error> {
+    let mut defragmenter = Defragmenter::new();
+    defragmenter.receive(creation).map_err(psrp_error)?;
+    let mut fragmenter = psrp::fragment::Fragmenter::with_first_object_id(ObjectId(1));
+    while let Some(blob) = defragmenter.poll_message() {
+        let message = Message::decode(&blob).map_err(psrp_error)?;
+        if message.message_type != MessageType::INIT_RUNSPACEPOOL {
+            fragmenter.queue(blob);
+            continue;
+        }
+        let Payload::InitRunspacePool(mut init) =
+            Payload::decode(message.message_type, &message.data).map_err(psrp_error)?
+        else {
+            return Err(Error::protocol(
+                "psrp: INIT_RUNSPACEPOOL did not decode as one",
+            ));
+        };
+        init.host_info = info.clone();
+        let data = psrp::clixml::to_clixml(&psrp::messages::PsrpMessage::to_value(&init));
+        let rewritten = Message::new(
+            message.destination,
+            message.message_type,
+            message.runspace_pool_id,
+            message.pipeline_id,
+            data.into_bytes(),
+        );
+        fragmenter.queue(rewritten.to_bytes());
     }
+    let mut out = Vec::new();
+    while let Some(chunk) = fragmenter.poll_transmit(room) {
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 fn psrp_error(e: impl fmt::Display) -> Error {
@@ -1591,13 +1659,18 @@ mod tests {
     #[test]
     fn statements_are_written_as_windows_does() {
         let one = Invocation::command("Get-Item").parameter("Path", "C:\\");
-        assert!(one.create_pipeline().power_shell.extra_cmds.is_none());
+        assert!(
+            one.create_pipeline(host_info(true, None))
+                .power_shell
+                .extra_cmds
+                .is_none()
+        );
         let two = one
             .clone()
             .statement(Command::new("$a", true))
             .argument(1)
             .pipe(Command::new("Out-String", false));
-        let ps = two.create_pipeline().power_shell;
+        let ps = two.create_pipeline(host_info(true, None)).power_shell;
         assert_eq!(ps.cmds, one.commands);
         let extra = ps.extra_cmds.expect("ExtraCmds");
         assert_eq!(extra.len(), 2);

@@ -212,7 +212,7 @@ impl PsSession {
                         answer = Some(a.response);
                     }
                     PoolEvent::HostCall(call) => {
-                        if let Some(response) = host::answer(&call, self.instance_id).response {
+                        if let Some(response) = host::answer(&call, &self.host_context()).response {
                             self.pool.host_response(response).map_err(psrp_error)?;
                         }
                     }
