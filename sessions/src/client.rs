@@ -125,6 +125,23 @@ struct Inner {
 const RECEIVE_RETRIES: u32 = 6;
 const RECEIVE_RETRY_PAUSE: Duration = Duration::from_millis(25);
 
+/// How often [`WsManClient::receive`] asks again when the transport's deadline passed with no
+/// reply (each attempt waits a whole deadline, so fewer than for a broken connection).
+const RECEIVE_TIMEOUT_RETRIES: u32 = 2;
+
+/// The first `p:SequenceId` of a new client: microseconds since the Unix epoch, so a client
+/// started later (another process acting as the same client) numbers above every Receive an
+/// earlier one made, and never repeats, by chance, the SequenceId whose reply a server keeps
+/// for replay.
+fn first_sequence() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_micros()).ok())
+        .unwrap_or(0)
+        .max(1)
+}
+
 /// An async WS-Management client: one endpoint, one WS-Man session id.
 ///
 /// Cheap to clone (shared state behind an `Arc`); clones may run operations concurrently, each
@@ -167,7 +184,7 @@ impl WsManClient {
                 max_envelope_size: AtomicU32::new(options.max_envelope_size),
                 server_envelope_size: OnceLock::new(),
                 options,
-                receive_sequence: AtomicU64::new(1),
+                receive_sequence: AtomicU64::new(first_sequence()),
                 unanswered: Mutex::new(HashMap::new()),
             }),
         }
@@ -470,8 +487,11 @@ impl WsManClient {
     /// HTTP 503, the same Receive is sent again (a few
     /// times, with a growing pause) with the **same** SequenceId: a server that already took the
     /// output from its queue answers with the reply that was lost instead of dropping it, so
-    /// nothing is lost or received twice. When the retries run out, the next Receive of the
-    /// same shell and command (through this client) repeats that SequenceId once more.
+    /// nothing is lost or received twice. A Receive whose transport deadline passed with no
+    /// reply is asked again the same way (twice): repeating a SequenceId is safe, unlike
+    /// repeating a Command, Send or Signal, which this client never does. When the retries run
+    /// out, the next Receive of the same shell and command (through this client, or another
+    /// one told with [`WsManClient::resume_receive`]) repeats that SequenceId once more.
     ///
     /// # Errors
     ///
@@ -493,6 +513,7 @@ impl WsManClient {
         let sequence = unanswered
             .unwrap_or_else(|| self.inner.receive_sequence.fetch_add(1, Ordering::Relaxed));
         let mut retries = 0;
+        let mut timeouts = 0;
         let mut pause = RECEIVE_RETRY_PAUSE;
         loop {
             match self
@@ -514,6 +535,15 @@ impl WsManClient {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }
+                Err(e)
+                    if timeouts < RECEIVE_TIMEOUT_RETRIES
+                        && e.transport_error().is_some_and(|t| t.is_timeout()) =>
+                {
+                    // The server may have taken the output and answered late: the same
+                    // SequenceId gets that reply again, or new output if it never acted.
+                    timeouts += 1;
+                    tracing::debug!(error = %e, timeouts, sequence, "receive not answered in time, asking again");
+                }
                 Err(e) if e.transport_error().is_some() => {
                     // The reply may have been lost after the server took the output: the next
                     // Receive of this stream asks for it again.
@@ -526,6 +556,53 @@ impl WsManClient {
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// The SequenceId of the last Receive of this shell's stream (`command_id`; `None`: the
+    /// shell's own) whose reply never arrived, which the next Receive of that stream repeats;
+    /// `None` when every reply arrived. Store it to read on from another process
+    /// ([`WsManClient::resume_receive`]).
+    pub fn unanswered_receive(
+        &self,
+        shell_id: &ShellId,
+        command_id: Option<&CommandId>,
+    ) -> Option<u64> {
+        self.inner
+            .unanswered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&stream_key(shell_id, command_id))
+            .copied()
+    }
+
+    /// The highest `p:SequenceId` this client has used so far.
+    pub fn last_receive_sequence(&self) -> u64 {
+        self.inner
+            .receive_sequence
+            .load(Ordering::Relaxed)
+            .saturating_sub(1)
+    }
+
+    /// Carries on from another client (another process) that read the same stream: Receives
+    /// are numbered above `last_sequence`, and when `unanswered` is set the next Receive of
+    /// the stream repeats it, so the server sends the reply the other client never got.
+    pub fn resume_receive(
+        &self,
+        shell_id: &ShellId,
+        command_id: Option<&CommandId>,
+        unanswered: Option<u64>,
+        last_sequence: u64,
+    ) {
+        self.inner
+            .receive_sequence
+            .fetch_max(last_sequence.saturating_add(1), Ordering::Relaxed);
+        if let Some(sequence) = unanswered {
+            self.inner
+                .unanswered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(stream_key(shell_id, command_id), sequence);
         }
     }
 

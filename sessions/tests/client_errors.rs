@@ -184,7 +184,11 @@ async fn timeouts_and_lanes() {
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    assert_eq!(*fake.lanes.lock().unwrap(), [Lane::CONTROL, Lane::RECEIVE]);
+    // A Receive past its deadline is asked again (same SequenceId) twice, then reported.
+    assert_eq!(
+        *fake.lanes.lock().unwrap(),
+        [Lane::CONTROL, Lane::RECEIVE, Lane::RECEIVE, Lane::RECEIVE]
+    );
 
     // w:TimedOut is polled again: three timeouts, then output.
     let count = Arc::new(Mutex::new(0));

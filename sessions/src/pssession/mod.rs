@@ -27,6 +27,7 @@ mod job;
 mod keys;
 mod output;
 mod pool;
+mod resume;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -59,6 +60,7 @@ pub use self::host::{
 };
 pub use self::job::{Job, JobState};
 pub use self::output::{InvokeOutput, StreamItem, value_text};
+pub use self::resume::{CarriedObject, CommandProgress, MAX_CARRIED_BYTES};
 use crate::client::WsManClient;
 use crate::error::Error;
 
@@ -386,6 +388,10 @@ pub struct SessionRecord {
     /// The OutputBufferingMode this client asked for (at creation, disconnect, reconnect or
     /// connect), sent again at the next disconnect that names none.
     pub output_buffering_mode: Option<BufferMode>,
+    /// Where reading each command stopped, for commands a new reader needs something for
+    /// (a Receive whose reply never arrived, objects received in part): see
+    /// [`CommandProgress`]. Store it with the record; [`PsSession::from_record`] hands it on.
+    pub progress: Vec<CommandProgress>,
 }
 
 impl SessionRecord {
@@ -406,7 +412,14 @@ impl SessionRecord {
             command_ids,
             state,
             output_buffering_mode: None,
+            progress: Vec::new(),
         }
+    }
+
+    /// Sets the reading progress of the commands (as stored from [`SessionRecord::progress`]).
+    pub fn with_progress(mut self, progress: Vec<CommandProgress>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// Sets the remembered OutputBufferingMode.
@@ -494,6 +507,8 @@ pub struct PsSession {
     /// Set when the server reported the runspace pool Broken (RUNSPACEPOOL_STATE), on the
     /// pool's stream or a pipeline's: the session is Broken for good.
     broken: Arc<AtomicBool>,
+    /// Objects this session's pipelines received in part, per command (for the record).
+    unfinished: resume::Unfinished,
 }
 
 impl PsSession {
@@ -557,6 +572,7 @@ impl PsSession {
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
             broken: Arc::new(AtomicBool::new(false)),
+            unfinished: resume::Unfinished::default(),
         };
         if let Err(e) = session.pump_pool_until_opened().await {
             session.state = SessionState::Broken;
@@ -580,9 +596,22 @@ impl PsSession {
 
     /// A session known from a [`SessionRecord`] (kept by this client in an earlier process).
     /// No request is made: the record's state is taken as this client's view, and its command
-    /// ids as the commands still to receive.
+    /// ids as the commands still to receive. The record's [`SessionRecord::progress`] is handed
+    /// on: `client` repeats the SequenceId of a Receive whose reply was lost, and pipelines
+    /// from [`PsSession::attach`] go on with the objects received in part.
     pub fn from_record(client: &WsManClient, record: &SessionRecord) -> Self {
         let shell_id = ShellId::new(record.shell_id.to_uppercase());
+        let unfinished = resume::Unfinished::default();
+        for p in &record.progress {
+            let command_id = CommandId::new(p.command_id.to_uppercase());
+            client.resume_receive(
+                &shell_id,
+                Some(&command_id),
+                p.unanswered_sequence,
+                p.last_sequence,
+            );
+            unfinished.set(command_id.as_str(), p.partial_objects.clone());
+        }
         let availability = match record.state {
             SessionState::Opened => Availability::Available,
             _ => Availability::None,
@@ -608,6 +637,7 @@ impl PsSession {
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
             broken: Arc::new(AtomicBool::new(false)),
+            unfinished,
         }
     }
 
@@ -625,7 +655,24 @@ impl PsSession {
                 .collect(),
             state: self.current_state(),
             output_buffering_mode: self.buffer_mode.clone(),
+            progress: self.progress(),
         }
+    }
+
+    /// [`SessionRecord::progress`]: for each command, the unanswered Receive and the objects
+    /// received in part, when there are any.
+    fn progress(&self) -> Vec<CommandProgress> {
+        let last_sequence = self.client.last_receive_sequence();
+        self.commands
+            .iter()
+            .map(|c| CommandProgress {
+                unanswered_sequence: self.client.unanswered_receive(&self.shell_id, Some(c)),
+                last_sequence,
+                partial_objects: self.unfinished.get(c.as_str()),
+                ..CommandProgress::new(c.as_str())
+            })
+            .filter(|p| !p.is_empty())
+            .collect()
     }
 
     /// Attaches to a session that is disconnected from its creator (`Connect-PSSession` from
@@ -680,6 +727,7 @@ impl PsSession {
             next_call_id: 0,
             lost: Arc::new(AtomicBool::new(false)),
             broken: Arc::new(AtomicBool::new(false)),
+            unfinished: resume::Unfinished::default(),
         };
         let reply = client
             .connect(
@@ -944,6 +992,7 @@ impl PsSession {
 
     /// Forgets a command (after its output was fully received).
     pub fn forget_command(&mut self, id: &CommandId) {
+        self.unfinished.set(id.as_str(), Vec::new());
         self.commands
             .retain(|c| !c.as_str().eq_ignore_ascii_case(id.as_str()));
     }
@@ -1216,6 +1265,8 @@ pub struct Pipeline {
     lost: Arc<AtomicBool>,
     /// The session's flag: set when the server reports the pool Broken.
     broken: Arc<AtomicBool>,
+    /// The session's record of objects received in part, kept up to date after each Receive.
+    unfinished: resume::Unfinished,
     finished: bool,
     state: PsInvocationState,
     reason: Option<ErrorRecord>,
@@ -1223,6 +1274,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     fn new(session: &PsSession, command_id: CommandId, core: PipelineCore) -> Self {
+        // Objects an earlier reader of this command received in part (another pipeline
+        // object, maybe in another process): their next fragments come to this one.
+        let mut defragmenter = Defragmenter::new();
+        session
+            .unfinished
+            .seed(command_id.as_str(), &mut defragmenter);
         Self {
             client: session.client.clone(),
             resource_uri: session.resource_uri.clone(),
@@ -1230,12 +1287,13 @@ impl Pipeline {
             command_id,
             state: core.state(),
             core,
-            defragmenter: Defragmenter::new(),
+            defragmenter,
             room: room(&session.client),
             host: session.host_context(),
             pending: VecDeque::new(),
             lost: Arc::clone(&session.lost),
             broken: Arc::clone(&session.broken),
+            unfinished: session.unfinished.clone(),
             finished: false,
             reason: None,
         }
@@ -1268,6 +1326,7 @@ impl Pipeline {
             resource_uri: self.resource_uri.clone(),
             shell_id: self.shell_id.clone(),
             command_id: self.command_id.clone(),
+            lost: Arc::clone(&self.lost),
         }
     }
 
@@ -1322,6 +1381,12 @@ impl Pipeline {
                 if ours && !stream.data.is_empty() {
                     self.feed(&stream.data)?;
                 }
+            }
+            if !reply.streams.is_empty() {
+                self.unfinished.set(
+                    self.command_id.as_str(),
+                    resume::carried_objects(&self.defragmenter),
+                );
             }
             let answered = self.drain_events()?;
             if answered {
@@ -1483,6 +1548,9 @@ pub struct Stopper {
     resource_uri: String,
     shell_id: ShellId,
     command_id: CommandId,
+    /// The session's flag: a Signal lost on the way (never sent again: it is not idempotent)
+    /// leaves the session Disconnected.
+    lost: Arc<AtomicBool>,
 }
 
 impl Stopper {
@@ -1500,6 +1568,7 @@ impl Stopper {
                 SignalCode::PowerShellCrtlC,
             )
             .await
+            .map_err(|e| note_loss(&self.lost, e))
     }
 }
 

@@ -1,0 +1,169 @@
+//! Where the reading of a command stands, kept in the [`super::SessionRecord`] so that another
+//! pipeline object (another process, another [`crate::WsManClient`]) reads on without losing or
+//! repeating output.
+//!
+//! Two things are gone from the server once a reader stops in the middle of a command:
+//! - the fragments of an object it started to reassemble (the server dequeued them with the
+//!   Receives that carried them and never sends them again), and
+//! - the reply of a Receive that never arrived (the server keeps it only for a Receive that
+//!   repeats its `SequenceId`).
+//!
+//! [`CommandProgress`] carries both. It serializes with serde (every field defaulted, so state
+//! files written before it load); partial data is base64 text.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use psrp::fragment::{Defragmenter, FragmentId, ObjectId, PartialObject};
+use serde::{Deserialize, Serialize};
+
+/// At most this many bytes of unfinished objects are carried per command; an object beyond
+/// it is not carried (the next reader then reports the object's later fragments as an error
+/// instead of output).
+pub const MAX_CARRIED_BYTES: usize = 8 << 20;
+
+/// Where reading one command stopped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct CommandProgress {
+    /// The command id (upper case).
+    pub command_id: String,
+    /// The `SequenceId` of a Receive whose reply never arrived: the next reader repeats it,
+    /// so the server sends the lost reply again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unanswered_sequence: Option<u64>,
+    /// The highest `SequenceId` this client used; a new client numbers its Receives above it
+    /// (a server replays the last reply of a command to a Receive repeating its SequenceId).
+    pub last_sequence: u64,
+    /// Objects whose first fragments were received (and so taken off the server's queue)
+    /// but that are not complete yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial_objects: Vec<CarriedObject>,
+}
+
+impl CommandProgress {
+    /// Progress of `command_id` with nothing to carry.
+    pub fn new(command_id: impl Into<String>) -> Self {
+        Self {
+            command_id: command_id.into().to_uppercase(),
+            ..Self::default()
+        }
+    }
+
+    /// Whether a new reader needs any of it.
+    pub fn is_empty(&self) -> bool {
+        self.unanswered_sequence.is_none() && self.partial_objects.is_empty()
+    }
+}
+
+/// An object partly reassembled ([`psrp::fragment::PartialObject`] in a storable form).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct CarriedObject {
+    /// The PSRP ObjectId.
+    pub object_id: u64,
+    /// The fragment expected next.
+    pub next_fragment_id: u64,
+    /// The data reassembled so far.
+    #[serde(with = "base64_text")]
+    pub data: Vec<u8>,
+}
+
+impl From<PartialObject> for CarriedObject {
+    fn from(o: PartialObject) -> Self {
+        Self {
+            object_id: o.object_id.0,
+            next_fragment_id: o.next_fragment_id.0,
+            data: o.data,
+        }
+    }
+}
+
+impl From<CarriedObject> for PartialObject {
+    fn from(o: CarriedObject) -> Self {
+        Self {
+            object_id: ObjectId(o.object_id),
+            next_fragment_id: FragmentId(o.next_fragment_id),
+            data: o.data,
+        }
+    }
+}
+
+/// The unfinished objects of `defragmenter` worth carrying (none when they exceed
+/// [`MAX_CARRIED_BYTES`] together).
+pub(crate) fn carried_objects(defragmenter: &Defragmenter) -> Vec<CarriedObject> {
+    if defragmenter.incomplete_objects() == 0 {
+        return Vec::new();
+    }
+    if defragmenter.partial_bytes() > MAX_CARRIED_BYTES {
+        tracing::warn!(
+            bytes = defragmenter.partial_bytes(),
+            "unfinished objects too large to carry in the session record"
+        );
+        return Vec::new();
+    }
+    defragmenter
+        .partial_objects()
+        .into_iter()
+        .map(CarriedObject::from)
+        .collect()
+}
+
+/// Unfinished objects per command (upper-case id), shared by a session and its pipelines.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Unfinished(Arc<Mutex<HashMap<String, Vec<CarriedObject>>>>);
+
+impl Unfinished {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<CarriedObject>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records what a pipeline holds now (nothing: forgets the command).
+    pub(crate) fn set(&self, command_id: &str, objects: Vec<CarriedObject>) {
+        let key = command_id.to_uppercase();
+        let mut map = self.lock();
+        if objects.is_empty() {
+            map.remove(&key);
+        } else {
+            map.insert(key, objects);
+        }
+    }
+
+    /// What was recorded for a command.
+    pub(crate) fn get(&self, command_id: &str) -> Vec<CarriedObject> {
+        self.lock()
+            .get(&command_id.to_uppercase())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Seeds `defragmenter` with what was recorded for a command; objects it refuses are
+    /// reported and skipped (their later fragments then fail as before).
+    pub(crate) fn seed(&self, command_id: &str, defragmenter: &mut Defragmenter) {
+        for object in self.get(command_id) {
+            let id = object.object_id;
+            if let Err(e) = defragmenter.resume(object.into()) {
+                tracing::warn!(object = id, error = %e, "carried object not resumed");
+            }
+        }
+    }
+}
+
+mod base64_text {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(data))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD
+            .decode(text.trim())
+            .map_err(serde::de::Error::custom)
+    }
+}
