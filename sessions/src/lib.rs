@@ -33,6 +33,6 @@ pub mod winrs;
 pub use client::{ClientOptions, WsManClient};
 pub use error::Error;
 pub use wsman_transport::{
-    AuthMethod, ConnectionConfig, Credentials, Encryption, HttpReply, HttpTransport, Lane, Proxy,
-    Transport, TransportError,
+    AuthMethod, ClientCertificate, ConnectionConfig, Credentials, Encryption, HttpReply,
+    HttpTransport, Lane, Proxy, Transport, TransportError,
 };

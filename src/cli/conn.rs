@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use sessions::{
-    AuthMethod, ClientOptions, ConnectionConfig, Credentials, Encryption, HttpTransport, Proxy,
-    WsManClient,
+    AuthMethod, ClientCertificate, ClientOptions, ConnectionConfig, Credentials, Encryption,
+    HttpTransport, Proxy, WsManClient,
 };
 
 use super::state::{self, Store};
@@ -38,6 +38,12 @@ pub struct GlobalArgs {
     /// Authentication method.
     #[arg(long, global = true, value_enum, default_value = "negotiate")]
     pub auth: AuthArg,
+    /// Client certificate, PEM (with `--auth certificate`; HTTPS only).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key, PEM (with `--auth certificate`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cert_key: Option<PathBuf>,
     /// User name (`DOMAIN\user` or `user@realm` work too); password from PSRM_PASSWORD or a
     /// prompt.
     #[arg(short = 'u', long, global = true, env = "PSRM_USER")]
@@ -90,6 +96,9 @@ pub enum AuthArg {
     Kerberos,
     /// CredSSP (not supported yet: fails with a clear error).
     Credssp,
+    /// TLS client certificate (`--cert FILE --cert-key FILE`, needs `--ssl`; no user or
+    /// password: the server maps the certificate to an account).
+    Certificate,
 }
 
 impl AuthArg {
@@ -100,6 +109,7 @@ impl AuthArg {
             Self::Negotiate => AuthMethod::Negotiate,
             Self::Kerberos => AuthMethod::Kerberos,
             Self::Credssp => AuthMethod::CredSsp,
+            Self::Certificate => AuthMethod::Certificate,
         }
     }
 }
@@ -136,15 +146,28 @@ pub fn connect(
         (None, Some((h, ssl))) => (h.to_owned(), ssl || args.ssl),
         (None, None) => bail!("no host given: use -H HOST[:PORT]"),
     };
-    let Some(user) = args.user.clone().filter(|u| !u.is_empty()) else {
-        bail!("no user given: use -u USER or set PSRM_USER");
-    };
-    let password = password_for(&user, &host)?;
-    let mut config = ConnectionConfig::new(&host)
+    let config = ConnectionConfig::new(&host)
         .https(ssl)
         .insecure(args.insecure)
-        .encryption(args.encryption.encryption())
-        .auth(args.auth.method(), Credentials::new(user, password));
+        .encryption(args.encryption.encryption());
+    let mut config = if args.auth == AuthArg::Certificate {
+        let (Some(cert), Some(key)) = (&args.cert, &args.cert_key) else {
+            bail!("--auth certificate needs --cert FILE and --cert-key FILE");
+        };
+        if !ssl {
+            bail!("--auth certificate needs https: add --ssl");
+        }
+        config.certificate_auth(ClientCertificate::from_files(cert.clone(), key.clone()))
+    } else {
+        if args.cert.is_some() || args.cert_key.is_some() {
+            bail!("--cert and --cert-key go with --auth certificate");
+        }
+        let Some(user) = args.user.clone().filter(|u| !u.is_empty()) else {
+            bail!("no user given: use -u USER or set PSRM_USER");
+        };
+        let password = password_for(&user, &host)?;
+        config.auth(args.auth.method(), Credentials::new(user, password))
+    };
     if let Some(ca) = &args.ca_file {
         config = config.ca_file(ca.clone());
     }

@@ -173,7 +173,7 @@ async fn unmapped_untrusted_and_wrong_issuer_certificates_get_401() {
     let ca = ca("PSRM Test CA");
     let other_ca = ca_named_like_nothing();
     let mappings = format!(
-        "[[client_certificates.mappings]]\nsubject = \"alice@example.test\"\nissuer = \"{}\"\nuser = \"alice\"\n[[client_certificates.mappings]]\nsubject = \"bob@example.test\"\nissuer = \"{}\"\nuser = \"bob\"\n",
+        "[[client_certificates.mappings]]\nsubject = \"alice@example.test\"\nissuer = \"{}\"\nuser = \"alice\"\n[[client_certificates.mappings]]\nsubject = \"bob@example.test\"\nissuer = \"{}\"\nuser = \"bob\"\n[[client_certificates.mappings]]\nsubject = \"dave@example.test\"\nuser = \"bob\"\n",
         ca.thumbprint, other_ca.thumbprint
     );
     let emu = start(config(&ca, &mappings)).await;
@@ -182,8 +182,14 @@ async fn unmapped_untrusted_and_wrong_issuer_certificates_get_401() {
     };
     // Trusted, but no mapping names it.
     assert_refused(post(with(client_cert(&ca, "carol@example.test"))).await);
-    // Mapped subject, but issued by a CA the server does not trust.
+    // Mapped subject, but issued by a CA the server does not trust (the second mapping names
+    // no issuer: only the chain verification refuses it).
     assert_refused(post(with(client_cert(&other_ca, "alice@example.test"))).await);
+    assert_refused(post(with(client_cert(&other_ca, "dave@example.test"))).await);
+    let body = post(with(client_cert(&ca, "dave@example.test")))
+        .await
+        .unwrap();
+    assert!(body.contains(r#"User="bob""#), "{body}");
     // Trusted and the subject is mapped, but the mapping wants another issuer.
     assert_refused(post(with(client_cert(&ca, "bob@example.test"))).await);
     // The trusted, mapped one still works (nothing above poisoned the listener).

@@ -1,0 +1,187 @@
+//! Certificate authentication with a real peer: pywinrm 0.5.0's `transport='certificate'`
+//! (requests/OpenSSL presenting a client certificate, the `secprofile/https/mutual` header)
+//! running WinRS commands on the emulator over HTTPS, with certificates minted here by rcgen.
+//! Also a bare `requests` POST with the header but no certificate. A missing Python peer fails
+//! the test: these are acceptance tests.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use base64::Engine as _;
+use emulator::service::WsManService;
+use emulator::tls::{TlsSource, certificate_thumbprint};
+use emulator::{Config, Emulator};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    OtherNameValue, SanType,
+};
+
+const UPN_OID: [u64; 10] = [1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("PSRM_PYTHON")
+        .map_or_else(|| manifest().join("../.venv/bin/python"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
+        path.display()
+    );
+    path
+}
+
+struct Ca {
+    pem: String,
+    thumbprint: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn ca(name: &str) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    Ca {
+        pem: cert.pem(),
+        thumbprint: certificate_thumbprint(cert.der()),
+        issuer: Issuer::new(params, key),
+    }
+}
+
+/// Writes a client certificate for `upn` issued by `ca`: (cert file, key file).
+fn client_cert(ca: &Ca, upn: &str, tag: &str) -> (String, String) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, upn);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.subject_alt_names = vec![SanType::OtherName((
+        UPN_OID.to_vec(),
+        OtherNameValue::Utf8String(upn.into()),
+    ))];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let dir = std::env::temp_dir();
+    let stem = format!("psrm-interop-cert-{}-{tag}", std::process::id());
+    let cert_path = dir.join(format!("{stem}.pem"));
+    let key_path = dir.join(format!("{stem}.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    )
+}
+
+async fn start(ca: &Ca) -> Emulator {
+    let config = Config::from_toml(&format!(
+        r#"computer_name = "SERVER01"
+[[users]]
+name = "alice"
+password = "Alice-pw-0451"
+[service]
+auth = ["basic", "negotiate", "certificate"]
+allow_unencrypted = false
+[client_certificates]
+ca_pem = "{}"
+[[client_certificates.mappings]]
+subject = "alice@example.test"
+issuer = "{}"
+user = "alice"
+[[client_certificates.mappings]]
+subject = "rogue@example.test"
+user = "alice"
+"#,
+        ca.pem.replace('\n', "\\n"),
+        ca.thumbprint
+    ))
+    .expect("test configuration parses");
+    Emulator::builder(config.clone())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .tls(TlsSource::SelfSigned {
+            extra_names: Vec::new(),
+        })
+        .start(WsManService::new(config))
+        .await
+        .expect("emulator starts")
+}
+
+async fn peer(args: Vec<String>) -> String {
+    let program = python();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&program)
+            .arg(manifest().join("tests/interop/cert_auth.py"))
+            .args(&args)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()))
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("peer printed nothing; stderr: {stderr}"))
+        .to_owned()
+}
+
+async fn pywinrm(url: &str, (cert, key): &(String, String), command: &str) -> String {
+    peer(vec![
+        "pywinrm".into(),
+        url.into(),
+        cert.clone(),
+        key.clone(),
+        command.into(),
+    ])
+    .await
+}
+
+/// `OK rc stdout stderr` → (rc, stdout).
+fn ok(line: &str) -> (i64, String) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.first(), Some(&"OK"), "pywinrm failed: {line}");
+    assert_eq!(words.len(), 4, "{line}");
+    let stdout = match words[2] {
+        "-" => String::new(),
+        w => {
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(w).unwrap()).unwrap()
+        }
+    };
+    (words[1].parse().unwrap(), stdout)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pywinrm_certificate_transport_runs_commands_as_the_mapped_user() {
+    let ca = ca("PSRM Interop CA");
+    let emu = start(&ca).await;
+    let url = emu.url();
+    let alice = client_cert(&ca, "alice@example.test", "alice");
+    let (rc, stdout) = ok(&pywinrm(&url, &alice, "hostname").await);
+    assert_eq!(rc, 0);
+    assert_eq!(stdout.trim(), "SERVER01");
+    let (rc, stdout) = ok(&pywinrm(&url, &alice, "whoami").await);
+    assert_eq!(rc, 0);
+    assert_eq!(stdout.trim(), r"server01\alice");
+
+    // Trusted but not mapped; mapped (by a mapping naming no issuer) but from an untrusted CA:
+    // both 401, which pywinrm reports as InvalidCredentialsError.
+    let carol = client_cert(&ca, "carol@example.test", "carol");
+    let line = pywinrm(&url, &carol, "hostname").await;
+    assert!(line.starts_with("ERROR InvalidCredentialsError"), "{line}");
+    let rogue = client_cert(&ca_untrusted(), "rogue@example.test", "rogue");
+    let line = pywinrm(&url, &rogue, "hostname").await;
+    assert!(line.starts_with("ERROR InvalidCredentialsError"), "{line}");
+
+    // The header without any certificate.
+    let line = peer(vec!["nocert".into(), url.clone()]).await;
+    assert_eq!(line, "STATUS 401");
+    emu.shutdown().await;
+}
+
+fn ca_untrusted() -> Ca {
+    ca("Rogue CA")
+}
