@@ -159,6 +159,13 @@ impl EmulatorBuilder {
             Some(_) if self.config.service.auth.contains(&AuthScheme::Certificate) => Some(
                 Arc::new(ClientAuth::load(&self.config.client_certificates)?),
             ),
+            None if self.config.service.auth.contains(&AuthScheme::Certificate) => {
+                tracing::warn!(
+                    "certificate authentication is configured but the listener is plain http: \
+                     every certificate logon will get 401"
+                );
+                None
+            }
             _ => None,
         };
         let (acceptor, generated_cert) = match &self.tls {
