@@ -550,3 +550,73 @@ fn output_buffering_mode_given_at_connect_applies_at_a_later_disconnect() {
     assert_eq!(dropped.last(), Some(&ROWS), "the newest row stays");
     assert!(dropped.first().is_some_and(|&n| n > 1), "the oldest went");
 }
+
+/// Issue 9 across processes: a `psrm receive` whose Receives are dropped for good in the middle
+/// of a large (multi-fragment, multi-Receive) object fails and stores where it stopped; a
+/// second `psrm receive` reads the rest: every object once, whole.
+#[test]
+fn a_receive_that_lost_its_connection_is_finished_by_another_psrm_process() {
+    const N: usize = 10;
+    // Larger than the largest envelope (512 000 bytes): each object spans several Receives.
+    const PAD: usize = 600_000;
+    // Ten Receives in a row, from the 10th on, handled and then dropped before the reply: more
+    // than one logical Receive's attempts, in the second process's reading.
+    let rules: String = (10..20)
+        .map(|n| format!("[[faults.rules]]\naction = \"Receive\"\nkind = \"drop\"\nnth = {n}\n"))
+        .collect();
+    let emu = emulator(&format!("output_buffer_size_kb = 64\n[faults]\n{rules}"));
+    let a = emu.dir.join("client-a");
+    ok(&psrm(
+        &emu,
+        &a,
+        &[
+            "invoke",
+            "--in-disconnected-session",
+            "--name",
+            "Big",
+            "--output-buffering-mode",
+            "Block",
+            &format!("1..{N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {PAD}) }}"),
+        ],
+    ));
+    let numbers = |text: &str| -> Vec<usize> {
+        text.lines()
+            .filter_map(|l| {
+                let (n, pad) = l.split_once(':')?;
+                assert_eq!(pad.len(), PAD, "object {n} printed whole");
+                n.parse().ok()
+            })
+            .collect()
+    };
+    let first = psrm(&emu, &a, &["receive", "--name", "Big"]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(!first.status.success(), "the first receive fails: {stderr}");
+    let mut got = numbers(&String::from_utf8_lossy(&first.stdout));
+    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
+    assert!(state.contains("\"unanswered_sequence\""), "{stderr}");
+    assert!(
+        state.contains("\"partial_objects\""),
+        "{stderr} after {}",
+        got.len()
+    );
+    let read_first = got.len();
+    let second = ok(&psrm(&emu, &a, &["receive", "--name", "Big"]));
+    got.extend(numbers(&second));
+    println!(
+        "two psrm processes: N {N}, first read {read_first} then failed ({}), second read {}",
+        stderr.trim(),
+        got.len() - read_first
+    );
+    assert!(
+        (1..N).contains(&read_first),
+        "the failure came mid-way: {read_first}"
+    );
+    assert_eq!(
+        got,
+        (1..=N).collect::<Vec<_>>(),
+        "each object once, in order"
+    );
+    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
+    assert!(!state.contains("partial_objects"), "nothing left to carry");
+    ok(&psrm(&emu, &a, &["remove", "--name", "Big"]));
+}

@@ -459,12 +459,14 @@ pub async fn receive(g: &GlobalArgs, a: &ReceiveArgs) -> anyhow::Result<i32> {
             }
         }
     };
+    // Saved before a failure is reported too: the state file then holds where reading stopped
+    // (and the session Disconnected after a lost connection) for the next `psrm receive`.
+    save_session(&mut store, &session, ssl)?;
     let outputs = outputs.with_context(|| format!("cannot receive from session {}", a.name))?;
     for out in &outputs {
         printer.output(out);
     }
     printer.finish();
-    save_session(&mut store, &session, ssl)?;
     Ok(exit_code(&outputs))
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sessions::pssession::{SessionRecord, SessionState};
+use sessions::pssession::{CommandProgress, SessionRecord, SessionState};
 use wsman::shell::BufferMode;
 
 /// One session this client knows.
@@ -35,6 +35,10 @@ pub struct StoredSession {
     /// OutputBufferingMode this client chose (`Block`, `Drop`), kept for later disconnects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_buffering_mode: Option<String>,
+    /// Where reading each command stopped when a receive failed (a lost Receive's SequenceId,
+    /// objects received in part), so a later process reads on without loss or duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub progress: Vec<CommandProgress>,
 }
 
 impl StoredSession {
@@ -48,6 +52,7 @@ impl StoredSession {
             SessionState::parse(&self.state).unwrap_or(SessionState::Disconnected),
         )
         .with_output_buffering_mode(self.output_buffering_mode.as_deref().map(BufferMode::parse))
+        .with_progress(self.progress.clone())
     }
 
     pub fn session_state(&self) -> SessionState {
@@ -155,6 +160,7 @@ impl Store {
                 .output_buffering_mode
                 .as_ref()
                 .map(|m| m.as_str().to_owned()),
+            progress: record.progress.clone(),
         };
         self.state
             .sessions
