@@ -35,7 +35,8 @@ use super::output::{StreamItem, value_text};
 /// overrides what it supports. A method returning [`HostError`] makes the remote call throw a
 /// `HostException` with that message. Secure strings are given and taken as plain text: the
 /// session encrypts them with its session key ([`super::PsSession::exchange_keys`] must have
-/// run first, or the call fails on the server with an exception saying so).
+/// run before the pipeline started, or the call fails on the server with an exception saying
+/// so).
 #[allow(unused_variables)]
 pub trait PsHost: Send + Sync + fmt::Debug {
     /// What this host announces to the server (HostInfo with INIT_RUNSPACEPOOL and each
