@@ -8,6 +8,7 @@ pub mod http;
 pub mod powershell;
 pub mod service;
 pub mod sessions_table;
+pub(crate) mod threads;
 pub mod tls;
 
 pub use config::Config;

@@ -572,9 +572,10 @@ impl PowerShellShell {
         let wait_input = !create.no_input;
         let runspace = self.runspace.clone();
         let thread_shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("psrp-{}", p.command_id.as_str()))
-            .spawn(move || run_pipeline(&thread_shared, &runspace, &statements, wait_input));
+        let name = || format!("psrp-{}", p.command_id.as_str());
+        let spawned = crate::threads::run(name, move || {
+            run_pipeline(&thread_shared, &runspace, &statements, wait_input);
+        });
         if spawned.is_err() {
             return Err(internal_error(
                 &self.machine,

@@ -28,6 +28,9 @@ struct Inner {
     core: Mutex<Service>,
     waiters: Arc<Waiters>,
     timer: Notify,
+    /// When the timer task wakes next (set under the `core` lock): a request only wakes it
+    /// early when it moved the core's next deadline before that instant, not on every request.
+    timer_at: Mutex<Option<Instant>>,
 }
 
 /// One [`Notify`] per shell with parked Receives; also the backends' [`OutputNotify`].
@@ -83,6 +86,7 @@ impl WsManService {
             core: Mutex::new(core),
             waiters,
             timer: Notify::new(),
+            timer_at: Mutex::new(None),
         });
         tokio::spawn(timer_task(Arc::downgrade(&inner)));
         Self { inner }
@@ -98,9 +102,9 @@ impl WsManService {
             let mut core = self.inner.lock();
             let o = core.handle_bytes(Instant::now(), &caller, &body);
             self.inner.flush_wakes(&mut core);
+            self.inner.kick_timer(&core);
             o
         };
-        self.inner.timer.notify_one();
         let id = match outcome {
             Outcome::Reply(r) => return r,
             Outcome::Wait(id) => id,
@@ -123,11 +127,13 @@ impl WsManService {
                 let mut core = self.inner.lock();
                 let r = core.resume(Instant::now(), id);
                 self.inner.flush_wakes(&mut core);
+                if r.is_some() {
+                    self.inner.kick_timer(&core);
+                }
                 r
             };
             if let Some(reply) = resumed {
                 guard.done = true;
-                self.inner.timer.notify_one();
                 return reply;
             }
             tokio::select! {
@@ -173,6 +179,23 @@ impl Inner {
             self.waiters.wake(&shell);
         }
     }
+
+    /// Wakes the timer task if `core`'s next deadline is now earlier than the one it sleeps
+    /// until. Called with the `core` lock held, as the timer task sets `timer_at`, so a
+    /// deadline cannot be missed between the two. Waking on every request instead cost a task
+    /// wake-up, a scan of every shell and two lock round trips per request.
+    fn kick_timer(&self, core: &Service) {
+        let at = *self.timer_at.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = core.poll_timeout();
+        let earlier = match (next, at) {
+            (Some(n), Some(a)) => n < a,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if earlier {
+            self.timer.notify_one();
+        }
+    }
 }
 
 impl Service {
@@ -202,15 +225,23 @@ impl Drop for WaitGuard<'_> {
 
 async fn timer_task(inner: Weak<Inner>) {
     loop {
-        let (deadline, changed) = {
+        let (until, changed) = {
             let Some(inner) = inner.upgrade() else {
                 return;
             };
-            let deadline = {
+            // Wake at least every second so the task notices when the service is gone.
+            let until = {
                 let mut core = inner.lock();
-                core.handle_timeout(Instant::now());
+                let now = Instant::now();
+                core.handle_timeout(now);
                 inner.flush_wakes(&mut core);
-                core.poll_timeout()
+                let cap = now + std::time::Duration::from_secs(1);
+                let until = core.poll_timeout().map_or(cap, |d| d.min(cap));
+                *inner
+                    .timer_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(until);
+                until
             };
             inner.waiters.forget_idle();
             // Hold only a weak reference while sleeping.
@@ -218,11 +249,8 @@ async fn timer_task(inner: Weak<Inner>) {
                 let inner = inner.clone();
                 async move { inner.timer.notified().await }
             };
-            (deadline, changed)
+            (until, changed)
         };
-        // Wake at least every second so the task notices when the service is gone.
-        let cap = Instant::now() + std::time::Duration::from_secs(1);
-        let until = deadline.map_or(cap, |d| d.min(cap));
         let sleep = tokio::time::sleep_until(until.into());
         tokio::select! {
             () = sleep => {}

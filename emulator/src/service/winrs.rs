@@ -158,9 +158,9 @@ impl ShellBackend for WinrsShell {
         }
         let thread_shared = shared.clone();
         let run_line = text.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("winrs-{}", id.as_str()))
-            .spawn(move || {
+        let spawned = crate::threads::run(
+            || format!("winrs-{}", id.as_str()),
+            move || {
                 let outcome = engine.run(&run_line, thread_shared.as_ref());
                 let code = match outcome {
                     CmdOutcome::Exited(code) => code,
@@ -169,7 +169,8 @@ impl ShellBackend for WinrsShell {
                 thread_shared.lock().exit_code = Some(code);
                 thread_shared.cond.notify_all();
                 thread_shared.notify.output_ready(&thread_shared.shell_id);
-            });
+            },
+        );
         if spawned.is_err() {
             const M: &str = "The WS-Management service cannot process the request because the command could not be started. ";
             return Err(Fault::new(
