@@ -1,7 +1,8 @@
 //! Certificate authentication with a real peer: pywinrm 0.5.0's `transport='certificate'`
 //! (requests/OpenSSL presenting a client certificate, the `secprofile/https/mutual` header)
 //! running WinRS commands on the emulator over HTTPS, with certificates minted here by rcgen.
-//! Also a bare `requests` POST with the header but no certificate. A missing Python peer fails
+//! Also pywinrm with Basic and NTLM on that listener (no certificate), and a bare `requests`
+//! POST with the header but no certificate. A missing Python peer fails
 //! the test: these are acceptance tests.
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use rcgen::{
     OtherNameValue, SanType,
 };
 
+const ALICE_PW: &str = "Alice-pw-0451";
 const UPN_OID: [u64; 10] = [1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
 
 fn manifest() -> PathBuf {
@@ -80,9 +82,9 @@ async fn start(ca: &Ca) -> Emulator {
         r#"computer_name = "SERVER01"
 [[users]]
 name = "alice"
-password = "Alice-pw-0451"
+password = "{ALICE_PW}"
 [service]
-auth = ["basic", "negotiate", "certificate"]
+auth = ["basic", "ntlm", "negotiate", "certificate"]
 allow_unencrypted = false
 [client_certificates]
 ca_pem = "{}"
@@ -115,6 +117,7 @@ async fn peer(args: Vec<String>) -> String {
             .arg(manifest().join("tests/interop/cert_auth.py"))
             .args(&args)
             .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PSRM_TEST_PASSWORD", ALICE_PW)
             .output()
             .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()))
     })
@@ -175,6 +178,21 @@ async fn pywinrm_certificate_transport_runs_commands_as_the_mapped_user() {
     let rogue = client_cert(&ca_untrusted(), "rogue@example.test", "rogue");
     let line = pywinrm(&url, &rogue, "hostname").await;
     assert!(line.starts_with("ERROR InvalidCredentialsError"), "{line}");
+
+    // Password schemes on the listener that asks for certificates: OpenSSL answers the
+    // certificate request with none and logs on as before.
+    for transport in ["basic", "ntlm"] {
+        let line = peer(vec![
+            "password".into(),
+            url.clone(),
+            "alice".into(),
+            transport.into(),
+            "whoami".into(),
+        ])
+        .await;
+        let (rc, stdout) = ok(&line);
+        assert_eq!((rc, stdout.trim()), (0, r"server01\alice"), "{transport}");
+    }
 
     // The header without any certificate.
     let line = peer(vec!["nocert".into(), url.clone()]).await;

@@ -6,6 +6,9 @@ Usage:
       secprofile/https/mutual Authorization header), Session.run_cmd.
       Prints `OK <rc> <base64 stdout> <base64 stderr>` (empty output is `-`) or
       `ERROR <type>: <text>`.
+  cert_auth.py password <url> <user> <transport> <command> [args...]
+      pywinrm with a password scheme (basic, ntlm) and no client certificate, on the same
+      listener; the password comes from $PSRM_TEST_PASSWORD. Output as above.
   cert_auth.py nocert <url>
       A bare requests POST with the mutual header and no client certificate.
       Prints `STATUS <code>`.
@@ -13,6 +16,7 @@ Server certificates are not verified (the emulator's is self-signed).
 """
 
 import base64
+import os
 import sys
 
 MUTUAL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
@@ -46,6 +50,22 @@ def main(argv):
         try:
             r = session.run_cmd(command, argv[6:])
         except Exception as e:  # the test asserts on the type
+            out("ERROR %s: %s" % (type(e).__name__, e))
+            return
+        out("OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err)))
+    elif mode == "password":
+        import winrm
+
+        url, user, transport, command = argv[2:6]
+        session = winrm.Session(
+            url,
+            auth=(user, os.environ["PSRM_TEST_PASSWORD"]),
+            transport=transport,
+            server_cert_validation="ignore",
+        )
+        try:
+            r = session.run_cmd(command, argv[6:])
+        except Exception as e:
             out("ERROR %s: %s" % (type(e).__name__, e))
             return
         out("OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err)))
