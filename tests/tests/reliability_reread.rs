@@ -341,8 +341,9 @@ async fn a_receive_past_its_deadline_is_asked_again_with_its_sequence_id() {
 #[tokio::test]
 async fn command_send_and_signal_past_their_deadline_are_never_sent_again() {
     let (emu, _service) = start().await;
-    let quick = (Duration::from_secs(1), Duration::from_millis(300));
-    let slow = Duration::from_millis(2500);
+    // Deadline 1.7 s (OperationTimeout 1 s + 700 ms grace); the chosen replies come after 3 s.
+    let quick = (Duration::from_secs(1), Duration::from_millis(700));
+    let slow = Duration::from_millis(3000);
     let c = client(&emu, None, quick);
     let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Once"))
         .await
