@@ -287,3 +287,44 @@ fn configuration_errors_are_typed() {
             .is_ok()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_through_an_intermediate_ca_maps_by_the_intermediate() {
+    let root = ca("PSRM Root CA");
+    // An intermediate CA signed by the root; the server trusts the root only.
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "PSRM Issuing CA");
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &root.issuer).unwrap();
+    let intermediate = Ca {
+        pem: cert.pem(),
+        thumbprint: certificate_thumbprint(cert.der()),
+        issuer: Issuer::new(params, key),
+    };
+    let mappings = format!(
+        "[[client_certificates.mappings]]\nsubject = \"alice@example.test\"\nissuer = \"{}\"\nuser = \"alice\"\n[[client_certificates.mappings]]\nsubject = \"bob@example.test\"\nissuer = \"{}\"\nuser = \"bob\"\n",
+        intermediate.thumbprint, root.thumbprint
+    );
+    let emu = start(config(&root, &mappings)).await;
+    // The client sends its certificate and the intermediate (leaf first).
+    let chain = |upn: &str| {
+        let (cert, key) = client_cert(&intermediate, upn);
+        endpoint(&emu).certificate_auth(ClientCertificate::from_pem(
+            format!("{cert}{}", intermediate.pem),
+            key,
+        ))
+    };
+    let body = post(chain("alice@example.test")).await.unwrap();
+    assert!(body.contains(r#"User="alice""#), "{body}");
+    // The issuer of a mapping is the CA that signed the certificate, not the root.
+    assert_refused(post(chain("bob@example.test")).await);
+    // Without the intermediate the chain cannot be built: not trusted.
+    let (cert, key) = client_cert(&intermediate, "alice@example.test");
+    assert_refused(
+        post(endpoint(&emu).certificate_auth(ClientCertificate::from_pem(cert, key))).await,
+    );
+    emu.shutdown().await;
+}
