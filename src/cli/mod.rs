@@ -117,7 +117,40 @@ pub fn one_line(e: &anyhow::Error) -> String {
     if let Some(se) = e.chain().find_map(|c| c.downcast_ref::<sessions::Error>())
         && se.is_auth()
     {
-        line.push_str(" (authentication failed: check -u, PSRM_PASSWORD and --auth)");
+        let certificate = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<sessions::TransportError>(),
+                Some(sessions::TransportError::CertificateRefused { .. })
+            )
+        });
+        line.push_str(if certificate {
+            " (authentication failed: check --cert, --cert-key and the server's certificate mapping)"
+        } else {
+            " (authentication failed: check -u, PSRM_PASSWORD and --auth)"
+        });
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+    use sessions::TransportError;
+
+    #[test]
+    fn a_refused_certificate_points_at_the_certificate_not_the_password() {
+        let e = anyhow::Error::new(sessions::Error::from(TransportError::CertificateRefused {
+            status: 401,
+        }));
+        let line = one_line(&e);
+        assert!(line.contains("client certificate"), "{line}");
+        assert!(line.contains("--cert"), "{line}");
+        assert!(!line.contains("PSRM_PASSWORD"), "{line}");
+
+        let e = anyhow::Error::new(sessions::Error::from(TransportError::AuthFailed {
+            user: "alice".into(),
+            method: "basic",
+        }));
+        assert!(one_line(&e).contains("PSRM_PASSWORD"), "{}", one_line(&e));
+    }
 }

@@ -125,8 +125,7 @@ fn row_number(line: &str) -> Option<usize> {
     line.strip_prefix("row ")?.split(' ').next()?.parse().ok()
 }
 
-/// Drop: the command ran to its end while disconnected (the receive did not wait for the
-/// sleep), the oldest rows were lost and the newest kept, in order, without a gap.
+/// Drop: the command ran to its end while disconnected, the oldest rows were lost and the newest kept, in order, without a gap.
 fn assert_drop(what: &str, seen: &Seen) {
     let rows: Vec<usize> = seen.lines.iter().filter_map(|l| row_number(l)).collect();
     assert_eq!(
@@ -149,11 +148,8 @@ fn assert_drop(what: &str, seen: &Seen) {
         rows.windows(2).all(|w| matches!(w, [a, b] if a + 1 == *b)),
         "{what}: the kept rows are the newest ones, in order"
     );
-    assert!(
-        seen.took < SLEEP * 3 / 4,
-        "{what}: the command finished while disconnected (receive took {:?})",
-        seen.took
-    );
+    // No upper bound on `seen.took`: a loaded machine may be slow, and the lost oldest rows
+    // with `end` present already show the command ran on while disconnected.
 }
 
 /// Block: nothing lost, and the command was suspended while disconnected (its sleep only ran
