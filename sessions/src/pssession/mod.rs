@@ -31,8 +31,8 @@ mod resume;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use psrp::clixml::Value;
@@ -610,7 +610,7 @@ impl PsSession {
                 p.unanswered_sequence,
                 p.last_sequence,
             );
-            unfinished.set(command_id.as_str(), p.partial_objects.clone());
+            unfinished.carry(command_id.as_str(), p.partial_objects.clone());
         }
         let availability = match record.state {
             SessionState::Opened => Availability::Available,
@@ -992,7 +992,7 @@ impl PsSession {
 
     /// Forgets a command (after its output was fully received).
     pub fn forget_command(&mut self, id: &CommandId) {
-        self.unfinished.set(id.as_str(), Vec::new());
+        self.unfinished.forget(id.as_str());
         self.commands
             .retain(|c| !c.as_str().eq_ignore_ascii_case(id.as_str()));
     }
@@ -1257,7 +1257,8 @@ pub struct Pipeline {
     shell_id: ShellId,
     command_id: CommandId,
     core: PipelineCore,
-    defragmenter: Defragmenter,
+    /// Shared with the session, whose record exports the objects received in part.
+    defragmenter: Arc<Mutex<Defragmenter>>,
     room: usize,
     host: host::HostContext,
     pending: VecDeque<StreamItem>,
@@ -1265,8 +1266,6 @@ pub struct Pipeline {
     lost: Arc<AtomicBool>,
     /// The session's flag: set when the server reports the pool Broken.
     broken: Arc<AtomicBool>,
-    /// The session's record of objects received in part, kept up to date after each Receive.
-    unfinished: resume::Unfinished,
     finished: bool,
     state: PsInvocationState,
     reason: Option<ErrorRecord>,
@@ -1276,10 +1275,7 @@ impl Pipeline {
     fn new(session: &PsSession, command_id: CommandId, core: PipelineCore) -> Self {
         // Objects an earlier reader of this command received in part (another pipeline
         // object, maybe in another process): their next fragments come to this one.
-        let mut defragmenter = Defragmenter::new();
-        session
-            .unfinished
-            .seed(command_id.as_str(), &mut defragmenter);
+        let defragmenter = session.unfinished.open(command_id.as_str());
         Self {
             client: session.client.clone(),
             resource_uri: session.resource_uri.clone(),
@@ -1293,7 +1289,6 @@ impl Pipeline {
             pending: VecDeque::new(),
             lost: Arc::clone(&session.lost),
             broken: Arc::clone(&session.broken),
-            unfinished: session.unfinished.clone(),
             finished: false,
             reason: None,
         }
@@ -1382,12 +1377,6 @@ impl Pipeline {
                     self.feed(&stream.data)?;
                 }
             }
-            if !reply.streams.is_empty() {
-                self.unfinished.set(
-                    self.command_id.as_str(),
-                    resume::carried_objects(&self.defragmenter),
-                );
-            }
             let answered = self.drain_events()?;
             if answered {
                 self.flush("pr", false).await?;
@@ -1433,8 +1422,12 @@ impl Pipeline {
     /// some clients (older pypsrp) write the PID GUID in another byte order than the
     /// CommandId text, and Windows echoes it as sent.
     fn feed(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.defragmenter.receive(data).map_err(psrp_error)?;
-        while let Some(blob) = self.defragmenter.poll_message() {
+        let mut defragmenter = self
+            .defragmenter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        defragmenter.receive(data).map_err(psrp_error)?;
+        while let Some(blob) = defragmenter.poll_message() {
             let mut message = Message::decode(&blob).map_err(psrp_error)?;
             if message.pipeline_id.is_nil() {
                 if message.message_type == MessageType::RUNSPACEPOOL_STATE

@@ -93,7 +93,7 @@ impl From<CarriedObject> for PartialObject {
 
 /// The unfinished objects of `defragmenter` worth carrying (none when they exceed
 /// [`MAX_CARRIED_BYTES`] together).
-pub(crate) fn carried_objects(defragmenter: &Defragmenter) -> Vec<CarriedObject> {
+fn carried_objects(defragmenter: &Defragmenter) -> Vec<CarriedObject> {
     if defragmenter.incomplete_objects() == 0 {
         return Vec::new();
     }
@@ -111,43 +111,74 @@ pub(crate) fn carried_objects(defragmenter: &Defragmenter) -> Vec<CarriedObject>
         .collect()
 }
 
-/// Unfinished objects per command (upper-case id), shared by a session and its pipelines.
+/// Objects received in part, per command (upper-case id), shared by a session and its
+/// pipelines: a pipeline's defragmenter itself while one reads the command (nothing is copied
+/// on the way; the record exports it when asked), or what a record carried until a pipeline
+/// takes it over.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Unfinished(Arc<Mutex<HashMap<String, Vec<CarriedObject>>>>);
+pub(crate) struct Unfinished(Arc<Mutex<HashMap<String, Entry>>>);
+
+#[derive(Debug)]
+enum Entry {
+    Carried(Vec<CarriedObject>),
+    Live(Arc<Mutex<Defragmenter>>),
+}
+
+impl Entry {
+    fn objects(&self) -> Vec<CarriedObject> {
+        match self {
+            Self::Carried(objects) => objects.clone(),
+            Self::Live(d) => carried_objects(&d.lock().unwrap_or_else(PoisonError::into_inner)),
+        }
+    }
+}
 
 impl Unfinished {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<CarriedObject>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records what a pipeline holds now (nothing: forgets the command).
-    pub(crate) fn set(&self, command_id: &str, objects: Vec<CarriedObject>) {
+    /// Keeps what a record carried for a command, for the next pipeline of it.
+    pub(crate) fn carry(&self, command_id: &str, objects: Vec<CarriedObject>) {
         let key = command_id.to_uppercase();
         let mut map = self.lock();
         if objects.is_empty() {
             map.remove(&key);
         } else {
-            map.insert(key, objects);
+            map.insert(key, Entry::Carried(objects));
         }
     }
 
-    /// What was recorded for a command.
+    /// Forgets a command.
+    pub(crate) fn forget(&self, command_id: &str) {
+        self.lock().remove(&command_id.to_uppercase());
+    }
+
+    /// The objects of a command received in part.
     pub(crate) fn get(&self, command_id: &str) -> Vec<CarriedObject> {
         self.lock()
             .get(&command_id.to_uppercase())
-            .cloned()
+            .map(Entry::objects)
             .unwrap_or_default()
     }
 
-    /// Seeds `defragmenter` with what was recorded for a command; objects it refuses are
-    /// reported and skipped (their later fragments then fail as before).
-    pub(crate) fn seed(&self, command_id: &str, defragmenter: &mut Defragmenter) {
-        for object in self.get(command_id) {
+    /// The defragmenter of a new pipeline of `command_id`, seeded with what an earlier reader
+    /// (a record, or an earlier pipeline) received in part, and from now on the one the
+    /// record reads. Objects it refuses are reported and skipped (their later fragments then
+    /// fail as without them).
+    pub(crate) fn open(&self, command_id: &str) -> Arc<Mutex<Defragmenter>> {
+        let key = command_id.to_uppercase();
+        let mut map = self.lock();
+        let mut defragmenter = Defragmenter::new();
+        for object in map.get(&key).map(Entry::objects).unwrap_or_default() {
             let id = object.object_id;
             if let Err(e) = defragmenter.resume(object.into()) {
                 tracing::warn!(object = id, error = %e, "carried object not resumed");
             }
         }
+        let shared = Arc::new(Mutex::new(defragmenter));
+        map.insert(key, Entry::Live(Arc::clone(&shared)));
+        shared
     }
 }
 
