@@ -10,9 +10,14 @@
 //! hyper's low-level `client::conn` is used rather than a pooled client on purpose: NTLM
 //! sealing keys and sequence numbers belong to one TCP connection, so each lane owns exactly one
 //! connection and its security context, and a replaced connection always starts a new context.
+//! The connection's hyper future is polled by the request using it (no spawned driver task), so
+//! a request and its reply stay on the caller's thread instead of crossing to a worker and back.
 
 use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -25,7 +30,6 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use wsman::encryption::{self, EncryptedPart, SessionProtocol};
@@ -50,10 +54,16 @@ const MUTUAL_PROFILE: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprof
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// hyper's side of a connection: reads and writes the socket when polled.
+type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
 /// One TCP (or TLS) connection with its security context.
 struct Connection {
     sender: SendRequest<Full<Bytes>>,
-    driver: JoinHandle<()>,
+    /// Polled by the request using the connection ([`drive`]), not by a spawned task: a spawned
+    /// driver cost two thread hand-offs per request (caller → driver task to write, driver task
+    /// → caller with the reply). `None` once it has ended.
+    driver: Option<Driver>,
     context: Option<ClientContext>,
     /// Set while a request is in flight: still set when the next request comes means the
     /// previous caller gave up mid-request (its future was dropped), so the connection may
@@ -61,10 +71,52 @@ struct Connection {
     busy: bool,
 }
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.driver.abort();
+impl Connection {
+    /// Lets the driver notice, without waiting, what happened while no request polled it (the
+    /// server closed the idle connection), so [`SendRequest::is_closed`] is up to date.
+    fn tick(&mut self) {
+        if let Some(d) = self.driver.as_mut() {
+            let mut cx = Context::from_waker(Waker::noop());
+            if let Poll::Ready(r) = d.as_mut().poll(&mut cx) {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                self.driver = None;
+            }
+        }
     }
+}
+
+/// Runs `fut` (a request on the connection, or reading its reply) while polling the
+/// connection's driver. After the driver ended, `fut` resolves on its own (hyper's channels
+/// are closed), so it is then awaited alone.
+async fn drive<T>(
+    driver: &mut Option<Driver>,
+    fut: impl Future<Output = T>,
+) -> Result<T, TransportError> {
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        let Some(d) = driver.as_mut() else {
+            return Poll::Pending;
+        };
+        let Poll::Ready(ended) = d.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        *driver = None;
+        // The reply (or its last frame) may have been handed over on the driver's last poll;
+        // with the driver dropped, anything still pending has failed.
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Ok(v)),
+            Poll::Pending => Poll::Ready(Err(TransportError::Http(match ended {
+                Ok(()) => "connection closed".into(),
+                Err(e) => e.to_string(),
+            }))),
+        }
+    })
+    .await
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
@@ -157,6 +209,9 @@ impl HttpTransport {
         envelope: &[u8],
     ) -> Result<HttpReply, TransportError> {
         for attempt in 0..2 {
+            if let Some(c) = slot.as_mut() {
+                c.tick();
+            }
             let reused = match slot {
                 Some(c) if !c.sender.is_closed() && !c.busy => true,
                 _ => {
@@ -233,14 +288,9 @@ impl HttpTransport {
         let (sender, conn) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(io))
             .await
             .map_err(|e| TransportError::Http(e.to_string()))?;
-        let driver = tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
         let mut connection = Connection {
             sender,
-            driver,
+            driver: Some(Box::pin(conn)),
             context: None,
             busy: false,
         };
@@ -365,14 +415,12 @@ impl HttpTransport {
         conn: &mut Connection,
         request: Request<Full<Bytes>>,
     ) -> Result<(u16, HeaderMap, Vec<u8>), TransportError> {
-        conn.sender
-            .ready()
-            .await
+        let Connection { sender, driver, .. } = conn;
+        drive(driver, sender.ready())
+            .await?
             .map_err(|e| TransportError::Http(e.to_string()))?;
-        let response = conn
-            .sender
-            .send_request(request)
-            .await
+        let response = drive(driver, sender.send_request(request))
+            .await?
             .map_err(|e| TransportError::Http(e.to_string()))?;
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
@@ -387,7 +435,7 @@ impl HttpTransport {
             .min(PREALLOCATE);
         let mut out = Vec::with_capacity(declared);
         let mut body = Limited::new(body, MAX_REPLY);
-        while let Some(frame) = body.frame().await {
+        while let Some(frame) = drive(driver, body.frame()).await? {
             let frame = frame.map_err(|e| TransportError::Http(e.to_string()))?;
             if let Some(data) = frame.data_ref() {
                 out.extend_from_slice(data);
