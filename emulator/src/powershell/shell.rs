@@ -76,7 +76,12 @@ pub struct PowerShellShell {
     pipelines: Vec<PsPipeline>,
     /// Pool messages held back from a Connect for the next pool Receive.
     pool_backlog: Fragmenter,
+    /// The mode output is held under while the shell is disconnected (from the configuration,
+    /// the Create, a Reconnect or the last Disconnect).
     policy: BufferPolicy,
+    /// Whether a client is connected: output then waits for it (Block) whatever `policy` says;
+    /// the buffering mode only governs a disconnected shell (MS-WSMV 2.2.5.10).
+    connected: bool,
     capacity: usize,
     process_id: u32,
     rng: ChaCha20Rng,
@@ -346,6 +351,7 @@ impl PowerShellShell {
             // Object ids far from the pool's own, so the two never collide.
             pool_backlog: Fragmenter::with_first_object_id(ObjectId(1 << 48)),
             policy,
+            connected: true,
             capacity,
             process_id,
             rng: ChaCha20Rng::from_seed(seed),
@@ -355,9 +361,19 @@ impl PowerShellShell {
         Ok(shell)
     }
 
-    /// The buffering policy new output is held under.
+    /// The buffering mode that applies while the shell is disconnected.
     pub fn policy(&self) -> BufferPolicy {
         self.policy
+    }
+
+    /// The policy output is held under now: the buffering mode when disconnected, Block
+    /// while a client is connected.
+    fn effective_policy(&self) -> BufferPolicy {
+        if self.connected {
+            BufferPolicy::Block
+        } else {
+            self.policy
+        }
     }
 
     /// Records the script of command `id` has written so far (tests watch a script's progress).
@@ -383,8 +399,9 @@ impl PowerShellShell {
             .ok_or_else(|| Fault::unknown_command(&self.machine))
     }
 
-    fn set_policy(&mut self, policy: BufferPolicy) {
-        self.policy = policy;
+    /// Applies the current connection state and buffering mode to every pipeline's queue.
+    fn apply_policy(&mut self) {
+        let policy = self.effective_policy();
         for p in &self.pipelines {
             let mut io = p.shared.lock();
             io.queue.set_policy(policy);
@@ -512,7 +529,7 @@ impl PowerShellShell {
     fn new_shared(&self, id: PipelineId) -> Arc<PipeShared> {
         Arc::new(PipeShared {
             io: Mutex::new(PipeIo {
-                queue: OutputQueue::new(self.policy, self.capacity),
+                queue: OutputQueue::new(self.effective_policy(), self.capacity),
                 input: Vec::new(),
                 input_ended: false,
                 end: None,
@@ -596,6 +613,8 @@ impl PowerShellShell {
         self.pool.receive(xml).map_err(|e| {
             internal_error(&self.machine, &format!("The connectXml is not valid: {e}"))
         })?;
+        self.connected = true;
+        self.apply_policy();
         self.pool_events()?;
         // The pool answered SESSION_CAPABILITY, RUNSPACEPOOL_INIT_DATA (the connectResponseXml)
         // and what follows on the next pool Receive (APPLICATION_PRIVATE_DATA, state).
@@ -982,7 +1001,9 @@ impl ShellBackend for PowerShellShell {
 
     fn disconnect(&mut self, _now: Instant, buffer_mode: &BufferMode) {
         let _ = self.pool.disconnect();
-        self.set_policy(policy_of(buffer_mode));
+        self.policy = policy_of(buffer_mode);
+        self.connected = false;
+        self.apply_policy();
     }
 
     fn reconnect(
@@ -997,8 +1018,10 @@ impl ShellBackend for PowerShellShell {
             let _ = self.pool.reconnect();
         }
         if let Some(mode) = buffer_mode {
-            self.set_policy(policy_of(mode));
+            self.policy = policy_of(mode);
         }
+        self.connected = true;
+        self.apply_policy();
         Ok(())
     }
 

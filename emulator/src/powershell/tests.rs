@@ -626,22 +626,41 @@ fn terminate_ends_a_running_pipeline_and_frees_its_slot() {
     assert_eq!(strings(&seen), ["next"]);
 }
 
+/// Starts an output-heavy script on `rig` (40 KB against a 4 KB buffer), checks a connected
+/// client loses nothing (the script waits), then disconnects with `mode` and returns how many
+/// records it had written when it stopped and how many were received after a reconnect.
+fn heavy_then_disconnect(rig: &mut Rig, mode: &BufferMode) -> (u64, usize) {
+    let (id, mut p) = rig.start(script("1..100 | ForEach-Object { 'd' * 400 + $_ }", true));
+    std::thread::sleep(Duration::from_millis(300));
+    // Connected: whatever the buffering mode, output waits for the client.
+    assert!(
+        written(rig, &id) < 100,
+        "a connected shell held the script back"
+    );
+    rig.shell.disconnect(Instant::now(), mode);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = written(rig, &id);
+    while last < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        last = written(rig, &id);
+    }
+    rig.shell
+        .reconnect(Instant::now(), None, None)
+        .expect("reconnect");
+    let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
+    assert_eq!(seen.state, Some(PsInvocationState::COMPLETED));
+    (last, seen.output.len())
+}
+
 #[test]
-fn drop_from_the_configuration_applies_at_creation() {
+fn the_configuration_drop_governs_the_disconnected_shell_only() {
     let mut rig = open(config(4, "Drop"));
     assert_eq!(rig.shell.policy(), BufferPolicy::Drop);
-    let (id, mut p) = rig.start(script("1..100 | ForEach-Object { 'd' * 400 + $_ }", true));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while written(&rig, &id) < 100 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // Nobody received: the script still ran to the end.
-    assert_eq!(written(&rig, &id), 100);
-    let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
-    assert!(seen.output.len() < 20, "{}", seen.output.len());
-    assert_eq!(seen.state, Some(PsInvocationState::COMPLETED));
-    // A Reconnect with BufferMode switches the policy back.
-    rig.shell.disconnect(Instant::now(), &BufferMode::Drop);
+    let (written_while_away, received) = heavy_then_disconnect(&mut rig, &BufferMode::Drop);
+    // Disconnected under Drop: the script ran to its end and only the newest output stayed.
+    assert_eq!(written_while_away, 100);
+    assert!(received < 20, "{received}");
+    // A Reconnect with BufferMode changes the mode for the next disconnect.
     rig.shell
         .reconnect(Instant::now(), None, Some(&BufferMode::Block))
         .expect("reconnect");
@@ -649,24 +668,21 @@ fn drop_from_the_configuration_applies_at_creation() {
 }
 
 #[test]
+fn block_while_disconnected_loses_nothing() {
+    let mut rig = open(config(4, "Block"));
+    let (written_while_away, received) = heavy_then_disconnect(&mut rig, &BufferMode::Block);
+    assert!(written_while_away < 100, "the script was suspended");
+    assert_eq!(received, 100);
+}
+
+#[test]
 fn buffer_mode_in_the_create_body_wins_over_the_configuration() {
-    // Drop asked at creation over a Block configuration: nobody receives, the script still
-    // runs to its end and only the newest output is kept.
-    let mut rig = open_with_mode(config(4, "Block"), Some(BufferMode::Drop));
+    // Drop asked at creation over a Block configuration is the shell's mode; Block asked over
+    // a Drop configuration too; no mode, or one the server does not know: the configuration's.
+    let rig = open_with_mode(config(4, "Block"), Some(BufferMode::Drop));
     assert_eq!(rig.shell.policy(), BufferPolicy::Drop);
-    let (id, mut p) = rig.start(script("1..100 | ForEach-Object { 'd' * 400 + $_ }", true));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while written(&rig, &id) < 100 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(written(&rig, &id), 100);
-    let seen = rig.collect(&id, &mut p, BIG, Duration::from_secs(5));
-    assert!(seen.output.len() < 20, "{}", seen.output.len());
-    assert_eq!(seen.state, Some(PsInvocationState::COMPLETED));
-    // Block asked at creation over a Drop configuration: nothing is discarded.
     let rig = open_with_mode(config(4, "Drop"), Some(BufferMode::Block));
     assert_eq!(rig.shell.policy(), BufferPolicy::Block);
-    // No mode, or one the server does not know: the configuration's.
     let rig = open_with_mode(config(4, "Drop"), Some(BufferMode::parse("Sometimes")));
     assert_eq!(rig.shell.policy(), BufferPolicy::Drop);
     let rig = open_with_mode(config(4, "Drop"), None);
