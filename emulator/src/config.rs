@@ -85,6 +85,10 @@ pub enum AuthScheme {
     /// TLS client certificate (`Authorization: …/secprofile/https/mutual`), HTTPS only; needs
     /// `[client_certificates]`. Not in the default list, as on Windows.
     Certificate,
+    /// CredSSP (`Authorization: CredSSP`): NTLM inside an inner TLS session, then the password
+    /// is delegated. Not in the default list, as on Windows.
+    #[serde(rename = "credssp")]
+    CredSsp,
 }
 
 /// `[client_certificates]`: certificate authentication, as Windows'

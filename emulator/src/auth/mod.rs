@@ -13,6 +13,7 @@
 //! why that is safe); an AUTHENTICATE announcing a MIC after such an amendment is refused.
 
 pub(crate) mod cert;
+pub(crate) mod credssp;
 pub(crate) mod ntlm;
 pub(crate) mod spnego;
 
@@ -64,6 +65,8 @@ enum State {
         ctx: Context,
         user: User,
     },
+    /// A CredSSP exchange in progress.
+    CredSsp(Box<credssp::Acceptor>),
     Established(Established),
 }
 
@@ -77,6 +80,8 @@ pub(crate) struct Established {
 enum Context {
     Ntlm(Box<Ntlm>),
     Negotiate(Box<Negotiate>, Option<CredentialsBuffers>),
+    /// CredSSP: authentication only, no sealing with the inner TLS session (yet).
+    CredSsp,
 }
 
 impl ConnectionAuth {
@@ -91,6 +96,37 @@ impl ConnectionAuth {
     /// Forgets any context (after a failure the client starts over).
     pub(crate) fn reset(&mut self) {
         self.state = State::Idle;
+    }
+
+    /// Feeds one token from `Authorization: CredSSP <token>`: continues the exchange in
+    /// progress, or starts one.
+    pub(crate) fn step_credssp(&mut self, config: &Config, token: &[u8]) -> Step {
+        let state = std::mem::take(&mut self.state);
+        let mut acceptor = match state {
+            State::CredSsp(a) => a,
+            _ => match credssp::Acceptor::new() {
+                Some(a) => Box::new(a),
+                None => return Step::Rejected,
+            },
+        };
+        let leg = contain(|| acceptor.step(config, token)).unwrap_or_else(|| {
+            tracing::warn!("credssp step panicked; connection context dropped");
+            credssp::Leg::Rejected
+        });
+        match leg {
+            credssp::Leg::Continue(out) => {
+                self.state = State::CredSsp(acceptor);
+                Step::Continue(out)
+            }
+            credssp::Leg::Authenticated(user) => {
+                self.state = State::Established(Established {
+                    ctx: Context::CredSsp,
+                    user,
+                });
+                Step::Done(None)
+            }
+            credssp::Leg::Rejected => Step::Rejected,
+        }
     }
 
     /// Feeds one token from `Authorization: Negotiate|NTLM <token>`.
@@ -377,6 +413,10 @@ fn names_match(config: &Config, ctx: &mut Context, user: &User) -> bool {
     let names = contain(|| match ctx {
         Context::Ntlm(c) => c.query_context_names(),
         Context::Negotiate(c, _) => c.query_context_names(),
+        Context::CredSsp => Err(sspi::Error::new(
+            sspi::ErrorKind::UnsupportedFunction,
+            "credssp names are checked by the acceptor",
+        )),
     });
     let Some(Ok(names)) = names else {
         return false;
@@ -436,6 +476,7 @@ impl Established {
             match &mut self.ctx {
                 Context::Ntlm(c) => c.decrypt_message(&mut bufs).is_ok(),
                 Context::Negotiate(c, _) => c.decrypt_message(&mut bufs).is_ok(),
+                Context::CredSsp => false,
             }
         });
         (ok == Some(true)).then_some(data)
@@ -451,10 +492,14 @@ impl Established {
                 SecurityBufferRef::data_buf(&mut data),
             ];
             match &mut self.ctx {
-                Context::Ntlm(c) => c.encrypt_message(EncryptionFlags::empty(), &mut bufs),
-                Context::Negotiate(c, _) => c.encrypt_message(EncryptionFlags::empty(), &mut bufs),
+                Context::Ntlm(c) => c
+                    .encrypt_message(EncryptionFlags::empty(), &mut bufs)
+                    .is_ok(),
+                Context::Negotiate(c, _) => c
+                    .encrypt_message(EncryptionFlags::empty(), &mut bufs)
+                    .is_ok(),
+                Context::CredSsp => false,
             }
-            .is_ok()
         });
         (ok == Some(true)).then_some((sig, data))
     }
@@ -482,6 +527,7 @@ impl std::fmt::Debug for ConnectionAuth {
             State::Idle => "idle",
             State::Challenged { .. } => "challenged",
             State::VerifyMic { .. } => "verify-mic",
+            State::CredSsp(_) => "credssp",
             State::Established(_) => "established",
         };
         f.debug_struct("ConnectionAuth")

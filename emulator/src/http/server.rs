@@ -458,6 +458,9 @@ fn authenticate(
             .map(Authenticated::Basic)
             .ok_or_else(|| Box::new(challenge(config)));
     }
+    if scheme.eq_ignore_ascii_case("CredSSP") {
+        return credssp(config, conn, value);
+    }
     if !scheme.eq_ignore_ascii_case("Negotiate") && !scheme.eq_ignore_ascii_case("NTLM") {
         return Err(Box::new(challenge(config)));
     }
@@ -484,6 +487,36 @@ fn authenticate(
                 None => Err(Box::new(challenge(config))),
             }
         }
+        Step::Rejected => Err(Box::new(challenge(config))),
+    }
+}
+
+/// One `Authorization: CredSSP` leg.
+fn credssp(
+    config: &Config,
+    conn: &Conn,
+    value: &str,
+) -> Result<Authenticated, Box<Response<Full<Bytes>>>> {
+    if !config.service.auth.contains(&AuthScheme::CredSsp) {
+        return Err(Box::new(challenge(config)));
+    }
+    let mut auth = lock(&conn.auth);
+    let Ok(token) = STANDARD.decode(value.trim()) else {
+        auth.reset();
+        return Err(Box::new(challenge(config)));
+    };
+    match auth.step_credssp(config, &token) {
+        Step::Continue(out) => {
+            let mut r = empty(StatusCode::UNAUTHORIZED);
+            if let Ok(v) = HeaderValue::from_str(&format!("CredSSP {}", STANDARD.encode(out))) {
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            Err(Box::new(r))
+        }
+        Step::Done(_) => match auth.established() {
+            Some(e) => Ok(Authenticated::Context(e.user.clone(), None)),
+            None => Err(Box::new(challenge(config))),
+        },
         Step::Rejected => Err(Box::new(challenge(config))),
     }
 }
@@ -625,6 +658,12 @@ fn challenge(config: &Config) -> Response<Full<Bytes>> {
         r.headers_mut().append(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"WSMAN\""),
+        );
+    }
+    if auth.contains(&AuthScheme::CredSsp) {
+        r.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("CredSSP"),
         );
     }
     r

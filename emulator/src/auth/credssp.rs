@@ -1,0 +1,399 @@
+//! The CredSSP acceptor (MS-CSSP) as WinRM runs it over HTTP: `Authorization: CredSSP <b64>`
+//! legs carrying the records of an inner TLS session, answered by `WWW-Authenticate: CredSSP
+//! <b64>` on 401 replies until the client has delegated its credentials.
+//!
+//! ```text
+//!  ClientHello ─► ServerHello … Done     (TLS 1.2 handshake, rustls over memory buffers)
+//!  KeyExchange … Finished ─► … Finished
+//!  TSRequest{NEGOTIATE} ─► TSRequest{CHALLENGE}                      (sspi CredSspServer, NTLM)
+//!  TSRequest{AUTHENTICATE, pubKeyAuth, nonce} ─► TSRequest{pubKeyAuth}
+//!  TSRequest{authInfo = TSPasswordCreds} ─► 200 with the reply to the request body
+//! ```
+//!
+//! sspi runs the exchange, but is not trusted alone with the password (as for plain NTLM): the
+//! AUTHENTICATE message inside the TSRequest is checked here against the configured user's
+//! password, and the delegated TSPasswordCreds must name that same user and carry exactly the
+//! configured password (compared in constant time). Only raw NTLM is accepted inside (pywinrm's
+//! `credssp_auth_mechanism='ntlm'`); SPNEGO inside CredSSP is refused.
+//!
+//! The inner TLS session uses an RSA certificate (clients such as pyspnego read the key as
+//! PKCS#1, which has no form for other key types), generated with rcgen at first use from the
+//! emulator's own fixed test key. Only authentication is done here: bodies are not sealed with the
+//! inner session (over HTTPS clients do not ask for it).
+
+use std::io::{Read as _, Write as _};
+use std::sync::{Arc, OnceLock};
+
+use sspi::credssp::{CredSspServer, CredentialsProxy, ServerMode, ServerState, TsRequest};
+use sspi::ntlm::NtlmConfig;
+use sspi::{AuthIdentity, Secret, Username};
+use subtle::ConstantTimeEq;
+use tokio_rustls::rustls::{self, ServerConnection};
+
+use super::ntlm;
+use crate::config::{Config, User};
+
+/// The emulator's own RSA key for the inner TLS session (never used for anything else).
+const INNER_KEY_PEM: &str = include_str!("credssp_key.pem");
+/// Largest token (one leg) accepted, decoded.
+const MAX_TOKEN: usize = 64 * 1024;
+
+/// The inner TLS server configuration and the certificate's SubjectPublicKey (PKCS#1).
+struct Inner {
+    tls: Arc<rustls::ServerConfig>,
+    public_key: Vec<u8>,
+}
+
+fn inner() -> Option<&'static Inner> {
+    static INNER: OnceLock<Option<Inner>> = OnceLock::new();
+    INNER
+        .get_or_init(|| match build_inner() {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::warn!(reason = %e, "credssp: inner tls setup failed");
+                None
+            }
+        })
+        .as_ref()
+}
+
+fn build_inner() -> Result<Inner, String> {
+    let key = rcgen::KeyPair::from_pem(INNER_KEY_PEM).map_err(|e| e.to_string())?;
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned()]).map_err(|e| e.to_string())?;
+    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+    let der_key = rustls_pki_types::PrivateKeyDer::Pkcs8(
+        rustls_pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()),
+    );
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // TLS 1.2, as Windows' CredSSP: the handshake ends with the server's Finished, so every leg
+    // of the handshake has an answer and the TSRequests start on a clean boundary.
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], der_key)
+        .map_err(|e| e.to_string())?;
+    Ok(Inner {
+        tls: Arc::new(tls),
+        public_key: key.public_key_raw().to_vec(),
+    })
+}
+
+/// What one leg produced.
+#[derive(Debug)]
+pub(crate) enum Leg {
+    /// Answer 401 with this token.
+    Continue(Vec<u8>),
+    /// The credentials were delegated and check out: the configured user.
+    Authenticated(User),
+    /// Refused.
+    Rejected,
+}
+
+/// The configured users, for sspi's NTLM verification.
+struct Users(Config);
+
+impl CredentialsProxy for Users {
+    type AuthenticationData = AuthIdentity;
+
+    fn auth_data_by_user(&mut self, username: &Username) -> std::io::Result<AuthIdentity> {
+        let user = self
+            .0
+            .user(username.inner())
+            .ok_or_else(|| std::io::Error::other("unknown user"))?;
+        Ok(AuthIdentity {
+            username: username.clone(),
+            password: Secret::from(user.password.clone()),
+        })
+    }
+
+    fn auth_data(&mut self) -> std::io::Result<Vec<AuthIdentity>> {
+        Ok(Vec::new())
+    }
+}
+
+/// One CredSSP exchange on one connection.
+pub(crate) struct Acceptor {
+    tls: ServerConnection,
+    public_key: Vec<u8>,
+    server: Option<CredSspServer<Users>>,
+    /// The NTLM server challenge sspi sent, for the independent check of the AUTHENTICATE.
+    server_challenge: Option<[u8; 8]>,
+    /// The user whose AUTHENTICATE message checked out.
+    ntlm_user: Option<User>,
+}
+
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acceptor")
+            .field("handshaking", &self.tls.is_handshaking())
+            .field("ntlm_user", &self.ntlm_user.as_ref().map(|u| &u.name))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Acceptor {
+    /// A fresh exchange; `None` when the inner TLS cannot be set up.
+    pub(crate) fn new() -> Option<Self> {
+        let inner = inner()?;
+        let tls = ServerConnection::new(inner.tls.clone()).ok()?;
+        Some(Self {
+            tls,
+            public_key: inner.public_key.clone(),
+            server: None,
+            server_challenge: None,
+            ntlm_user: None,
+        })
+    }
+
+    /// Feeds one decoded `Authorization: CredSSP` token.
+    pub(crate) fn step(&mut self, config: &Config, token: &[u8]) -> Leg {
+        if token.len() > MAX_TOKEN {
+            return Leg::Rejected;
+        }
+        match self.advance(config, token) {
+            Ok(leg) => leg,
+            Err(reason) => {
+                tracing::info!(%reason, "credssp logon refused");
+                Leg::Rejected
+            }
+        }
+    }
+
+    fn advance(&mut self, config: &Config, token: &[u8]) -> Result<Leg, String> {
+        let mut input = token;
+        while !input.is_empty() {
+            self.tls.read_tls(&mut input).map_err(|e| e.to_string())?;
+            self.tls
+                .process_new_packets()
+                .map_err(|e| format!("inner tls: {e}"))?;
+        }
+        if self.tls.is_handshaking() {
+            return self.flush().map(Leg::Continue);
+        }
+        let mut plain = Vec::new();
+        match self.tls.reader().read_to_end(&mut plain) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(format!("inner tls read: {e}")),
+        }
+        if plain.is_empty() {
+            // The last leg of the handshake: the server's ChangeCipherSpec and Finished.
+            let out = self.flush()?;
+            return if out.is_empty() {
+                Err("empty credssp leg".into())
+            } else {
+                Ok(Leg::Continue(out))
+            };
+        }
+        let request = TsRequest::from_buffer(&plain).map_err(|e| format!("tsrequest: {e}"))?;
+        self.check_nego_token(config, request.nego_tokens.as_deref())?;
+        if self.server.is_none() {
+            self.server = Some(self.new_server(config, request.nego_tokens.as_deref())?);
+        }
+        let Some(server) = self.server.as_mut() else {
+            return Err("no credssp server".into());
+        };
+        let state = server
+            .process(request)
+            .resolve_to_result()
+            .map_err(|e| format!("credssp: {}", e.error))?;
+        match state {
+            ServerState::ReplyNeeded(reply) => {
+                if let Some(challenge) = reply
+                    .nego_tokens
+                    .as_deref()
+                    .and_then(ntlm::server_challenge)
+                {
+                    self.server_challenge = Some(challenge);
+                }
+                let mut encoded = Vec::new();
+                reply
+                    .encode_ts_request(&mut encoded)
+                    .map_err(|e| format!("tsrequest encode: {e}"))?;
+                self.tls
+                    .writer()
+                    .write_all(&encoded)
+                    .map_err(|e| e.to_string())?;
+                self.flush().map(Leg::Continue)
+            }
+            ServerState::Finished(identity) => {
+                self.finish(config, &identity).map(Leg::Authenticated)
+            }
+        }
+    }
+
+    /// Raw NTLM only: the first token must be a NEGOTIATE message.
+    fn new_server(
+        &self,
+        config: &Config,
+        first: Option<&[u8]>,
+    ) -> Result<CredSspServer<Users>, String> {
+        if first.and_then(ntlm::message_type) != Some(ntlm::NEGOTIATE) {
+            return Err("only raw ntlm is accepted inside credssp".into());
+        }
+        CredSspServer::new(
+            self.public_key.clone(),
+            Users(config.clone()),
+            ServerMode::Ntlm(NtlmConfig::default()),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// The independent check of the AUTHENTICATE message (sspi skips the password check when
+    /// there is no MIC).
+    fn check_nego_token(&mut self, config: &Config, token: Option<&[u8]>) -> Result<(), String> {
+        let Some(token) = token else { return Ok(()) };
+        match ntlm::message_type(token) {
+            Some(ntlm::NEGOTIATE) if self.server.is_none() => Ok(()),
+            Some(ntlm::AUTHENTICATE) if self.ntlm_user.is_none() => {
+                let challenge = self
+                    .server_challenge
+                    .ok_or("authenticate before a challenge")?;
+                let user = super::check_authenticate(config, &challenge, token)
+                    .ok_or("ntlm authenticate message refused")?;
+                self.ntlm_user = Some(user);
+                Ok(())
+            }
+            _ => Err("unexpected token inside credssp".into()),
+        }
+    }
+
+    /// The delegated credentials must be the NTLM user's, with the configured password.
+    fn finish(&self, config: &Config, identity: &AuthIdentity) -> Result<User, String> {
+        let ntlm_user = self.ntlm_user.as_ref().ok_or("credentials before ntlm")?;
+        let delegated = config
+            .user(identity.username.inner())
+            .ok_or("delegated credentials name an unknown user")?;
+        if delegated.name != ntlm_user.name {
+            return Err("delegated credentials name another user".into());
+        }
+        // Fixed-size digests, so the time does not depend on where the passwords differ.
+        let digest = |p: &str| ntlm::nt_proof_str(p, "", "", &[0; 8], b"credssp");
+        let same = digest(identity.password.as_ref()).ct_eq(&digest(&delegated.password));
+        if bool::from(same) {
+            Ok(delegated.clone())
+        } else {
+            Err("delegated password does not match".into())
+        }
+    }
+
+    /// Everything rustls has to send.
+    fn flush(&mut self) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        while self.tls.wants_write() {
+            self.tls.write_tls(&mut out).map_err(|e| e.to_string())?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_toml(
+            "computer_name = \"SERVER01\"\n[[users]]\nname = \"alice\"\npassword = \"pw\"\n\
+             [[users]]\nname = \"bob\"\npassword = \"pw2\"\n",
+        )
+        .unwrap()
+    }
+
+    fn identity(name: &str, password: &str) -> AuthIdentity {
+        AuthIdentity {
+            username: Username::parse(name).unwrap(),
+            password: Secret::from(password.to_owned()),
+        }
+    }
+
+    #[test]
+    fn inner_certificate_key_is_pkcs1_rsa() {
+        let inner = inner().expect("inner tls");
+        // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }, 2048-bit.
+        assert_eq!(inner.public_key.first(), Some(&0x30));
+        assert!(inner.public_key.len() > 256, "{}", inner.public_key.len());
+    }
+
+    #[test]
+    fn delegated_credentials_must_repeat_the_ntlm_user_and_password() {
+        let config = config();
+        let mut acceptor = Acceptor::new().unwrap();
+        // No NTLM logon yet: nothing is accepted.
+        assert!(acceptor.finish(&config, &identity("alice", "pw")).is_err());
+        acceptor.ntlm_user = config.user("alice").cloned();
+        for name in ["alice", "ALICE", ".\\alice", "SERVER01\\alice"] {
+            let user = acceptor.finish(&config, &identity(name, "pw"));
+            assert_eq!(user.map(|u| u.name).as_deref(), Ok("alice"), "{name}");
+        }
+        for (name, password) in [
+            ("alice", "pw2"),
+            ("alice", ""),
+            ("alice", "PW"),
+            ("bob", "pw2"),
+            ("OTHER\\alice", "pw"),
+            ("carol", "pw"),
+        ] {
+            assert!(
+                acceptor.finish(&config, &identity(name, password)).is_err(),
+                "{name}/{password}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_hello_gets_the_server_flight_and_junk_is_rejected() {
+        let config = config();
+        // A real ClientHello from rustls.
+        let mut client = rustls::ClientConnection::new(
+            Arc::new(
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+            ),
+            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap();
+        let mut hello = Vec::new();
+        client.write_tls(&mut hello).unwrap();
+        let mut acceptor = Acceptor::new().unwrap();
+        let Leg::Continue(flight) = acceptor.step(&config, &hello) else {
+            panic!("expected the server's handshake flight");
+        };
+        // A TLS handshake record, protocol TLS 1.2.
+        assert_eq!(flight.get(..3), Some(&[0x16, 0x03, 0x03][..]));
+        assert!(matches!(
+            Acceptor::new()
+                .unwrap()
+                .step(&config, b"\x16\x03\x01\x00\x05hello"),
+            Leg::Rejected
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        /// Arbitrary legs never authenticate and never panic.
+        #[test]
+        fn arbitrary_legs_never_authenticate(
+            legs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..4),
+        ) {
+            let config = config();
+            let mut acceptor = Acceptor::new().unwrap();
+            for leg in legs {
+                let step = acceptor.step(&config, &leg);
+                prop_assert!(!matches!(step, Leg::Authenticated(_)));
+                if matches!(step, Leg::Rejected) {
+                    break;
+                }
+            }
+        }
+    }
+}

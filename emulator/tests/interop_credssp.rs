@@ -1,0 +1,151 @@
+//! CredSSP (MS-CSSP) against the emulator over HTTPS with a real client: pywinrm 0.5.0
+//! `transport='credssp'` through requests-credssp 2.0.0 / pyspnego (raw NTLM inside, as
+//! `credssp_auth_mechanism='ntlm'`). A missing peer fails the test: it is an acceptance test.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use base64::Engine as _;
+use emulator::service::WsManService;
+use emulator::tls::TlsSource;
+use emulator::{Config, Emulator};
+
+const ALICE_PW: &str = "Alice-pw-0451";
+const BOB_PW: &str = "Bob-pw-9911";
+
+fn config(auth: &str) -> Config {
+    Config::from_toml(&format!(
+        r#"
+computer_name = "SERVER01"
+[[users]]
+name = "alice"
+password = "{ALICE_PW}"
+[[users]]
+name = "bob"
+password = "{BOB_PW}"
+[service]
+auth = [{auth}]
+allow_unencrypted = false
+"#
+    ))
+    .expect("test configuration parses")
+}
+
+async fn start(cfg: Config) -> Emulator {
+    Emulator::builder(cfg.clone())
+        .tls(TlsSource::SelfSigned {
+            extra_names: Vec::new(),
+        })
+        .start(WsManService::new(cfg))
+        .await
+        .expect("emulator starts with tls")
+}
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("PSRM_PYTHON").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
+        path.display()
+    );
+    path
+}
+
+/// Runs the pywinrm CredSSP client; its one result line.
+async fn pywinrm(url: &str, user: &str, password: &str, mechanism: &str, cmd: &[&str]) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/credssp.py");
+    let mut args = vec![
+        script.display().to_string(),
+        url.to_owned(),
+        user.to_owned(),
+        mechanism.to_owned(),
+    ];
+    args.extend(cmd.iter().map(|s| (*s).to_owned()));
+    let password = password.to_owned();
+    let python = python();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .args(&args)
+            .env("PSRM_TEST_PASSWORD", password)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(!line.is_empty(), "client printed nothing; stderr: {stderr}");
+    line
+}
+
+/// `OK <rc> <b64 stdout> <b64 stderr>` → (rc, stdout, stderr).
+fn parse_ok(line: &str) -> (i64, String, String) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.first(), Some(&"OK"), "client failed: {line}");
+    assert_eq!(words.len(), 4, "{line}");
+    let text = |w: &str| {
+        if w == "-" {
+            return String::new();
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(w)
+            .expect("base64 from the client");
+        String::from_utf8(bytes).expect("utf-8 output")
+    };
+    (
+        words[1].parse().expect("exit code"),
+        text(words[2]),
+        text(words[3]),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_credssp_ntlm_over_https_runs_commands() {
+    let emu = start(config("\"credssp\"")).await;
+    let url = emu.url();
+    let line = pywinrm(&url, "alice", ALICE_PW, "ntlm", &["hostname"]).await;
+    let (rc, stdout, stderr) = parse_ok(&line);
+    assert_eq!(
+        (rc, stdout.as_str(), stderr.as_str()),
+        (0, "SERVER01\r\n", "")
+    );
+    // The delegated user is the one commands run as.
+    let line = pywinrm(&url, "SERVER01\\bob", BOB_PW, "ntlm", &["whoami"]).await;
+    assert_eq!(parse_ok(&line).1, "server01\\bob\r\n");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_credssp_wrong_password_or_user_fails() {
+    let emu = start(config("\"credssp\"")).await;
+    let url = emu.url();
+    for (user, password) in [
+        ("alice", "not-the-password"),
+        ("alice", BOB_PW),
+        ("carol", ALICE_PW),
+    ] {
+        let line = pywinrm(&url, user, password, "ntlm", &["hostname"]).await;
+        // Refused at the AUTHENTICATE message: a plain challenge instead of the pubKeyAuth reply.
+        assert!(
+            line.starts_with("ERROR AuthenticationException") && line.contains("Public key"),
+            "{user}: {line}"
+        );
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credssp_not_offered_is_refused_before_any_exchange() {
+    // CredSSP is off unless configured, as on Windows: requests-credssp finds no CredSSP in the
+    // challenge and gives up.
+    let emu = start(config("\"basic\", \"negotiate\"")).await;
+    let line = pywinrm(&emu.url(), "alice", ALICE_PW, "ntlm", &["hostname"]).await;
+    assert!(line.starts_with("ERROR "), "{line}");
+    assert!(line.contains("CredSSP"), "{line}");
+    emu.shutdown().await;
+}
