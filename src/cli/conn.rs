@@ -94,7 +94,8 @@ pub enum AuthArg {
     Negotiate,
     /// Kerberos (not supported yet: fails with a clear error).
     Kerberos,
-    /// CredSSP (not supported yet: fails with a clear error).
+    /// CredSSP: NTLM inside an inner TLS session, then the password is delegated to the server
+    /// (use with `--ssl`: messages are not sealed with the inner session).
     Credssp,
     /// TLS client certificate (`--cert FILE --cert-key FILE`, needs `--ssl`; no user or
     /// password: the server maps the certificate to an account).

@@ -100,14 +100,13 @@ impl ClientContext {
                     None,
                 )
             }
-            AuthMethod::Basic | AuthMethod::Certificate => {
+            AuthMethod::Basic | AuthMethod::Certificate | AuthMethod::CredSsp => {
                 return Err(TransportError::Config(format!(
                     "{} has no security context",
                     method.as_str()
                 )));
             }
             AuthMethod::Kerberos => return Err(TransportError::Unsupported("kerberos")),
-            AuthMethod::CredSsp => return Err(TransportError::Unsupported("credssp")),
         };
         Ok(Self {
             package,

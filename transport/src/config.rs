@@ -49,7 +49,9 @@ pub enum AuthMethod {
     Negotiate,
     /// Kerberos: not supported yet ([`crate::TransportError::Unsupported`]).
     Kerberos,
-    /// CredSSP: not supported yet ([`crate::TransportError::Unsupported`]).
+    /// CredSSP (MS-CSSP): NTLM inside an inner TLS session, then the password is delegated to
+    /// the server (it can use it for a second hop). Use HTTPS: message encryption with the
+    /// inner session is not implemented, so over HTTP it needs `AllowUnencrypted`.
     CredSsp,
     /// TLS client certificate (WS-Management `secprofile/https/mutual`): HTTPS only, the
     /// certificate in [`ConnectionConfig::client_certificate`] authenticates, no password;

@@ -36,6 +36,7 @@ use wsman::encryption::{self, EncryptedPart, SessionProtocol};
 
 use crate::auth::ClientContext;
 use crate::config::{AuthMethod, ConnectionConfig, Encryption, Scheme};
+use crate::credssp::{CredSspContext, Next};
 use crate::error::TransportError;
 use crate::{BoxFuture, HttpReply, Lane, Transport};
 
@@ -149,7 +150,7 @@ impl HttpTransport {
     ///
     /// # Errors
     ///
-    /// [`TransportError::Unsupported`] for Kerberos and CredSSP, [`TransportError::Config`] for
+    /// [`TransportError::Unsupported`] for Kerberos, [`TransportError::Config`] for
     /// encryption `always` with Basic or Certificate and for Certificate over HTTP,
     /// [`TransportError::MissingCredentials`], [`TransportError::MissingClientCertificate`],
     /// [`TransportError::ClientCertificate`] when the certificate or key cannot be used,
@@ -157,7 +158,6 @@ impl HttpTransport {
     pub fn new(config: ConnectionConfig) -> Result<Self, TransportError> {
         match config.auth {
             AuthMethod::Kerberos => return Err(TransportError::Unsupported("kerberos")),
-            AuthMethod::CredSsp => return Err(TransportError::Unsupported("credssp")),
             AuthMethod::Certificate => {
                 if config.scheme != Scheme::Https {
                     return Err(TransportError::Config(
@@ -294,8 +294,10 @@ impl HttpTransport {
             context: None,
             busy: false,
         };
-        if matches!(self.config.auth, AuthMethod::Ntlm | AuthMethod::Negotiate) {
-            self.authenticate(&mut connection).await?;
+        match self.config.auth {
+            AuthMethod::Ntlm | AuthMethod::Negotiate => self.authenticate(&mut connection).await?,
+            AuthMethod::CredSsp => self.authenticate_credssp(&mut connection).await?,
+            _ => {}
         }
         Ok(connection)
     }
@@ -500,6 +502,56 @@ impl HttpTransport {
         Err(self.auth_failed())
     }
 
+    /// CredSSP: the inner TLS handshake and the TSRequests in empty POSTs, until the server
+    /// accepts the delegated credentials with 200.
+    async fn authenticate_credssp(&self, conn: &mut Connection) -> Result<(), TransportError> {
+        let cfg = &self.config;
+        let Some(credentials) = &cfg.credentials else {
+            return Err(TransportError::MissingCredentials);
+        };
+        let mut context = CredSspContext::new(credentials, &cfg.host)?;
+        let mut next = Next::Send(context.start()?);
+        // TLS (2-3 legs), NEGOTIATE, AUTHENTICATE + pubKeyAuth, credentials: a few legs at most.
+        for _ in 0..8 {
+            let (token, last) = match &next {
+                Next::Send(t) => (t, false),
+                Next::Final(t) => (t, true),
+            };
+            let mut request = self.request(Vec::new(), SOAP_CONTENT_TYPE)?;
+            let value = HeaderValue::from_str(&format!("CredSSP {}", STANDARD.encode(token)))
+                .map_err(|e| TransportError::Security(e.to_string()))?;
+            request.headers_mut().insert(header::AUTHORIZATION, value);
+            let (status, headers, _) = Self::send(conn, request).await?;
+            match status {
+                200 if last => return Ok(()),
+                200 => {
+                    return Err(TransportError::Security(
+                        "credssp: server accepted before the credentials were delegated".into(),
+                    ));
+                }
+                401 => {
+                    if !offers(&headers, "CredSSP") {
+                        return Err(TransportError::AuthNotOffered {
+                            method: cfg.auth.as_str(),
+                            offered: offered(&headers),
+                        });
+                    }
+                    match scheme_token(&headers, "CredSSP") {
+                        Some(token) if !last => next = context.step(&token)?,
+                        _ => return Err(self.auth_failed()),
+                    }
+                }
+                other => {
+                    return Err(TransportError::Status {
+                        status: other,
+                        body: String::new(),
+                    });
+                }
+            }
+        }
+        Err(self.auth_failed())
+    }
+
     /// Sends one envelope on an open (and authenticated) connection.
     async fn exchange(
         &self,
@@ -584,6 +636,33 @@ fn offers_negotiate(headers: &HeaderMap) -> bool {
         })
 }
 
+/// The token of the first `WWW-Authenticate: <scheme> <token>`.
+fn scheme_token(headers: &HeaderMap, scheme: &str) -> Option<Vec<u8>> {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (name, token) = v.trim().split_once(' ')?;
+            name.eq_ignore_ascii_case(scheme)
+                .then(|| STANDARD.decode(token.trim()).ok())
+                .flatten()
+        })
+}
+
+/// Whether a `WWW-Authenticate` header names `scheme`.
+fn offers(headers: &HeaderMap, scheme: &str) -> bool {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split_whitespace()
+                .next()
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        })
+}
+
 fn offered(headers: &HeaderMap) -> String {
     let schemes: Vec<&str> = headers
         .get_all(header::WWW_AUTHENTICATE)
@@ -658,6 +737,11 @@ mod tests {
         );
         let h = headers(&["Basic realm=\"x\""]);
         assert!(!offers_negotiate(&h));
+        let h = headers(&["Negotiate", "CredSSP", "CredSSP FgMD"]);
+        assert!(offers(&h, "credssp"));
+        assert!(!offers(&h, "Basic"));
+        assert_eq!(scheme_token(&h, "CredSSP"), Some(vec![0x16, 0x03, 0x03]));
+        assert_eq!(scheme_token(&headers(&["CredSSP"]), "CredSSP"), None);
         assert_eq!(offered(&HeaderMap::new()), "nothing");
     }
 }

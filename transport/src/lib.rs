@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod credssp;
 pub mod config;
 mod error;
 mod http;

@@ -60,6 +60,18 @@ pub(crate) fn client_config(
     Ok(Arc::new(tls))
 }
 
+/// The inner TLS session of CredSSP: no certificate verification (MS-CSSP 3.1.5 step 1; the
+/// pubKeyAuth exchange binds the logon to the server's key instead), no client certificate.
+pub(crate) fn credssp_inner_config() -> Result<Arc<ClientConfig>, TransportError> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TransportError::Config(format!("tls: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Reads the client certificate chain and its key (the key's bytes never reach an error).
 fn load_client_certificate(
     client: &ClientCertificate,
