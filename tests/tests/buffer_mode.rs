@@ -12,23 +12,17 @@
 //! when the buffer is full: nothing is lost, and the receive lasts at least the 2 s sleep,
 //! which only starts once the rows are read.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use emulator::powershell::PowerShellShells;
-use emulator::service::WsManService;
-use emulator::{Config, Emulator};
+use emulator::Emulator;
 use sessions::pssession::{
-    DisconnectOptions, Invocation, InvokeOutput, PsSession, RemoteSession, SessionOptions,
-    SessionRecord, SessionState, resource_uri,
+    DisconnectOptions, Invocation, InvokeOutput, PsSession, RemoteSession, SessionRecord,
+    SessionState, resource_uri,
 };
-use sessions::{
-    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
-};
+use sessions::{AuthMethod, ClientOptions, WsManClient};
+use tests::emu::{HOST, alice_client, config, new_session};
 use wsman::shell::{BufferMode, Disconnect, Reconnect};
 
-const PASSWORD: &str = "Alice-pw-0451";
-const HOST: &str = "SERVER01";
 const ROWS: usize = 2000;
 const SLEEP: Duration = Duration::from_millis(2000);
 /// How long the session stays disconnected before it is received.
@@ -42,28 +36,19 @@ fn heavy() -> Invocation {
 }
 
 async fn start() -> Emulator {
-    let config = Config::from_toml(&format!(
-        "computer_name = \"{HOST}\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\nadmin = true\n\
-         [[session_configurations]]\nname = \"Microsoft.PowerShell\"\nmin_idle_timeout_ms = 500\noutput_buffer_size_kb = 16\n"
-    ))
-    .expect("test configuration parses");
-    let service = WsManService::with_powershell(config.clone(), PowerShellShells::new());
-    Emulator::builder(config)
-        .start(service)
-        .await
-        .expect("emulator starts")
+    let config = config(
+        "admin = true\n",
+        "min_idle_timeout_ms = 500\noutput_buffer_size_kb = 16\n",
+    );
+    tests::emu::start(config).await.0
 }
 
 fn client_with(emu: &Emulator, session_id: Option<&str>) -> WsManClient {
-    let config = ConnectionConfig::from_url(&emu.url())
-        .expect("emulator url")
-        .auth(AuthMethod::Basic, Credentials::new("alice", PASSWORD));
-    let transport = HttpTransport::new(config).expect("transport");
     let mut options = ClientOptions::default().operation_timeout(Duration::from_secs(2));
     if let Some(id) = session_id {
         options = options.session_id(id.to_owned());
     }
-    WsManClient::new(Arc::new(transport), options)
+    alice_client(emu, AuthMethod::Basic, None, options)
 }
 
 fn client(emu: &Emulator) -> WsManClient {
@@ -165,24 +150,9 @@ fn assert_block(what: &str, seen: &Seen) {
     );
 }
 
-/// A new session named `name`, created with `mode` in its Create body.
-async fn created_with(c: &WsManClient, name: &str, mode: BufferMode) -> PsSession {
-    PsSession::new(
-        c,
-        HOST,
-        SessionOptions::default()
-            .name(name)
-            .output_buffering_mode(mode),
-    )
-    .await
-    .expect("new")
-}
-
 /// A new session named `name` (no mode chosen), disconnected by its own client.
 async fn created_and_disconnected(c: &WsManClient, name: &str) -> PsSession {
-    let mut s = PsSession::new(c, HOST, SessionOptions::default().name(name))
-        .await
-        .expect("new");
+    let mut s = new_session(c, name, None).await;
     s.disconnect(DisconnectOptions::default())
         .await
         .expect("disconnect");
@@ -219,7 +189,7 @@ async fn remove_and_shut_down(s: PsSession, emu: Emulator) {
 async fn drop_set_at_creation_applies_to_a_disconnect_that_names_no_mode() {
     let emu = start().await;
     let c = client(&emu);
-    let mut s = created_with(&c, "CreatedDrop", BufferMode::Drop).await;
+    let mut s = new_session(&c, "CreatedDrop", Some(BufferMode::Drop)).await;
     assert_eq!(
         remote(&c, "CreatedDrop").await.buffer_mode,
         Some(BufferMode::Drop),
@@ -235,7 +205,7 @@ async fn drop_set_at_creation_applies_to_a_disconnect_that_names_no_mode() {
 async fn block_set_at_creation_suspends_the_command() {
     let emu = start().await;
     let c = client(&emu);
-    let mut s = created_with(&c, "CreatedBlock", BufferMode::Block).await;
+    let mut s = new_session(&c, "CreatedBlock", Some(BufferMode::Block)).await;
     assert_eq!(
         remote(&c, "CreatedBlock").await.buffer_mode,
         Some(BufferMode::Block)
@@ -300,7 +270,7 @@ async fn drop_set_at_reconnect_applies_to_the_next_disconnect() {
 async fn a_reconnect_without_a_mode_keeps_the_one_in_force() {
     let emu = start().await;
     let c = client(&emu);
-    let s = created_with(&c, "Kept", BufferMode::Drop).await;
+    let s = new_session(&c, "Kept", Some(BufferMode::Drop)).await;
     bare_disconnect(&c, &s).await;
     let mut s = forgetful(&c, &s);
     s.reconnect(None).await.expect("reconnect");
