@@ -5,72 +5,28 @@
 //! POST with the header but no certificate. A missing Python peer fails
 //! the test: these are acceptance tests.
 
-use std::path::PathBuf;
+mod cert_support;
+mod http_support;
+
+use cert_support::{Ca, ca, client_cert};
+use http_support::{ALICE_PW, manifest, python};
+
 use std::process::Command;
 
 use base64::Engine as _;
 use emulator::service::WsManService;
-use emulator::tls::{TlsSource, certificate_thumbprint};
+use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    OtherNameValue, SanType,
-};
-
-const ALICE_PW: &str = "Alice-pw-0451";
-const UPN_OID: [u64; 10] = [1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("PSRM_PYTHON")
-        .map_or_else(|| manifest().join("../.venv/bin/python"), PathBuf::from);
-    assert!(
-        path.exists(),
-        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
-        path.display()
-    );
-    path
-}
-
-struct Ca {
-    pem: String,
-    thumbprint: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        thumbprint: certificate_thumbprint(cert.der()),
-        issuer: Issuer::new(params, key),
-    }
-}
 
 /// Writes a client certificate for `upn` issued by `ca`: (cert file, key file).
-fn client_cert(ca: &Ca, upn: &str, tag: &str) -> (String, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, upn);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    params.subject_alt_names = vec![SanType::OtherName((
-        UPN_OID.to_vec(),
-        OtherNameValue::Utf8String(upn.into()),
-    ))];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+fn client_cert_files(ca: &Ca, upn: &str, tag: &str) -> (String, String) {
+    let (cert, key) = client_cert(ca, upn);
     let dir = std::env::temp_dir();
     let stem = format!("psrm-interop-cert-{}-{tag}", std::process::id());
     let cert_path = dir.join(format!("{stem}.pem"));
     let key_path = dir.join(format!("{stem}.key"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
     (
         cert_path.display().to_string(),
         key_path.display().to_string(),
@@ -162,7 +118,7 @@ async fn pywinrm_certificate_transport_runs_commands_as_the_mapped_user() {
     let ca = ca("PSRM Interop CA");
     let emu = start(&ca).await;
     let url = emu.url();
-    let alice = client_cert(&ca, "alice@example.test", "alice");
+    let alice = client_cert_files(&ca, "alice@example.test", "alice");
     let (rc, stdout) = ok(&pywinrm(&url, &alice, "hostname").await);
     assert_eq!(rc, 0);
     assert_eq!(stdout.trim(), "SERVER01");
@@ -172,10 +128,10 @@ async fn pywinrm_certificate_transport_runs_commands_as_the_mapped_user() {
 
     // Trusted but not mapped; mapped (by a mapping naming no issuer) but from an untrusted CA:
     // both 401, which pywinrm reports as InvalidCredentialsError.
-    let carol = client_cert(&ca, "carol@example.test", "carol");
+    let carol = client_cert_files(&ca, "carol@example.test", "carol");
     let line = pywinrm(&url, &carol, "hostname").await;
     assert!(line.starts_with("ERROR InvalidCredentialsError"), "{line}");
-    let rogue = client_cert(&ca_untrusted(), "rogue@example.test", "rogue");
+    let rogue = client_cert_files(&ca_untrusted(), "rogue@example.test", "rogue");
     let line = pywinrm(&url, &rogue, "hostname").await;
     assert!(line.starts_with("ERROR InvalidCredentialsError"), "{line}");
 

@@ -8,9 +8,11 @@
 //! `Client.execute_ps(environment=...)` (`New-Item -Path env:` statements before the script).
 
 mod conformance_cases;
+mod http_support;
+
+use http_support::{ALICE_PW, manifest, python};
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use conformance_cases::{CASES, Case, End, SESSIONS};
@@ -22,7 +24,6 @@ use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 use serde_json::Value as Json;
 
-const ALICE_PW: &str = "Alice-pw-0451";
 /// pypsrp's PSInvocationState values.
 const COMPLETED: i64 = 4;
 const FAILED: i64 = 5;
@@ -41,21 +42,6 @@ allow_unencrypted = false
 "#
     ))
     .expect("test configuration parses")
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("PSRM_PYTHON")
-        .map_or_else(|| manifest().join("../.venv/bin/python"), PathBuf::from);
-    assert!(
-        path.exists(),
-        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
-        path.display()
-    );
-    path
 }
 
 /// Runs the Python side with the plan on stdin; returns its JSON lines.

@@ -6,15 +6,16 @@
 //! -EncodedCommand`). Default Negotiate auth with message encryption over HTTP. The scenarios
 //! live in `tests/interop/psrp_scenarios.py`; a missing peer fails the test.
 
+mod http_support;
+
+use http_support::{ALICE_PW, manifest, python};
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 use emulator::powershell::PowerShellShells;
 use emulator::service::WsManService;
 use emulator::{Config, Emulator};
-
-const ALICE_PW: &str = "Alice-pw-0451";
 
 fn config(extra: &str) -> Config {
     Config::from_toml(&format!(
@@ -43,21 +44,6 @@ async fn start(cfg: Config) -> Emulator {
         .start(WsManService::with_powershell(cfg, PowerShellShells::new()))
         .await
         .expect("emulator starts")
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("PSRM_PYTHON")
-        .map_or_else(|| manifest().join("../.venv/bin/python"), PathBuf::from);
-    assert!(
-        path.exists(),
-        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
-        path.display()
-    );
-    path
 }
 
 /// What a scenario observed: key → JSON text.

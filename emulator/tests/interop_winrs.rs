@@ -3,6 +3,10 @@
 //! environment, working directory and stdin), pypsrp (`Client.execute_cmd`) and Go's
 //! masterzen/winrm (`Client.Run`). A missing peer fails the test: these are acceptance tests.
 
+mod http_support;
+
+use http_support::{ALICE_PW, manifest, python};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,7 +14,6 @@ use base64::Engine as _;
 use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 
-const ALICE_PW: &str = "Alice-pw-0451";
 const BOB_PW: &str = "Bob-pw-9911";
 
 fn config(max_timeout_ms: u64) -> Config {
@@ -40,21 +43,6 @@ async fn start_with(cfg: Config) -> Emulator {
         .start(WsManService::new(cfg))
         .await
         .expect("emulator starts")
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("PSRM_PYTHON")
-        .map_or_else(|| manifest().join("../.venv/bin/python"), PathBuf::from);
-    assert!(
-        path.exists(),
-        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
-        path.display()
-    );
-    path
 }
 
 /// The result line of a client: exit code, stdout, stderr.

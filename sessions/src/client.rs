@@ -504,14 +504,23 @@ impl WsManClient {
     ) -> Result<ReceiveResponse, Error> {
         let timeout = self.inner.options.operation_timeout;
         let key = stream_key(shell_id, receive.command_id.as_ref());
-        let unanswered = self
-            .inner
-            .unanswered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key);
-        let sequence = unanswered
-            .unwrap_or_else(|| self.inner.receive_sequence.fetch_add(1, Ordering::Relaxed));
+        // The SequenceId stays marked unanswered until its reply arrives: a Receive dropped on
+        // the way (a pipeline that asked ahead and was dropped, a caller's own timeout) or a
+        // record taken meanwhile repeats it, so the server sends again what it may have
+        // handed to a reply nobody read.
+        let sequence = {
+            let mut unanswered = self
+                .inner
+                .unanswered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let sequence = unanswered
+                .get(&key)
+                .copied()
+                .unwrap_or_else(|| self.inner.receive_sequence.fetch_add(1, Ordering::Relaxed));
+            unanswered.insert(key.clone(), sequence);
+            sequence
+        };
         let mut retries = 0;
         let mut timeouts = 0;
         let mut pause = RECEIVE_RETRY_PAUSE;
@@ -546,15 +555,17 @@ impl WsManClient {
                 }
                 Err(e) if e.transport_error().is_some() => {
                     // The reply may have been lost after the server took the output: the next
-                    // Receive of this stream asks for it again.
+                    // Receive of this stream asks for it again (still marked above).
+                    return Err(e);
+                }
+                other => {
                     self.inner
                         .unanswered
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .insert(key, sequence);
-                    return Err(e);
+                        .remove(&key);
+                    return other;
                 }
-                other => return other,
             }
         }
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
+pub mod emu;
 pub mod replay;
 
 /// The project's `fixtures/` directory.

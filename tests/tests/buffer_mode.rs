@@ -12,23 +12,17 @@
 //! when the buffer is full: nothing is lost, and the receive lasts at least the 2 s sleep,
 //! which only starts once the rows are read.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use emulator::powershell::PowerShellShells;
-use emulator::service::WsManService;
-use emulator::{Config, Emulator};
+use emulator::Emulator;
 use sessions::pssession::{
-    DisconnectOptions, Invocation, InvokeOutput, PsSession, RemoteSession, SessionOptions,
-    SessionRecord, SessionState, resource_uri,
+    DisconnectOptions, Invocation, InvokeOutput, PsSession, RemoteSession, SessionRecord,
+    SessionState, resource_uri,
 };
-use sessions::{
-    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
-};
+use sessions::{AuthMethod, ClientOptions, WsManClient};
+use tests::emu::{HOST, alice_client, config, new_session};
 use wsman::shell::{BufferMode, Disconnect, Reconnect};
 
-const PASSWORD: &str = "Alice-pw-0451";
-const HOST: &str = "SERVER01";
 const ROWS: usize = 2000;
 const SLEEP: Duration = Duration::from_millis(2000);
 /// How long the session stays disconnected before it is received.
@@ -42,28 +36,19 @@ fn heavy() -> Invocation {
 }
 
 async fn start() -> Emulator {
-    let config = Config::from_toml(&format!(
-        "computer_name = \"{HOST}\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\nadmin = true\n\
-         [[session_configurations]]\nname = \"Microsoft.PowerShell\"\nmin_idle_timeout_ms = 500\noutput_buffer_size_kb = 16\n"
-    ))
-    .expect("test configuration parses");
-    let service = WsManService::with_powershell(config.clone(), PowerShellShells::new());
-    Emulator::builder(config)
-        .start(service)
-        .await
-        .expect("emulator starts")
+    let config = config(
+        "admin = true\n",
+        "min_idle_timeout_ms = 500\noutput_buffer_size_kb = 16\n",
+    );
+    tests::emu::start(config).await.0
 }
 
 fn client_with(emu: &Emulator, session_id: Option<&str>) -> WsManClient {
-    let config = ConnectionConfig::from_url(&emu.url())
-        .expect("emulator url")
-        .auth(AuthMethod::Basic, Credentials::new("alice", PASSWORD));
-    let transport = HttpTransport::new(config).expect("transport");
     let mut options = ClientOptions::default().operation_timeout(Duration::from_secs(2));
     if let Some(id) = session_id {
         options = options.session_id(id.to_owned());
     }
-    WsManClient::new(Arc::new(transport), options)
+    alice_client(emu, AuthMethod::Basic, None, options)
 }
 
 fn client(emu: &Emulator) -> WsManClient {
@@ -165,69 +150,77 @@ fn assert_block(what: &str, seen: &Seen) {
     );
 }
 
+/// A new session named `name` (no mode chosen), disconnected by its own client.
+async fn created_and_disconnected(c: &WsManClient, name: &str) -> PsSession {
+    let mut s = new_session(c, name, None).await;
+    s.disconnect(DisconnectOptions::default())
+        .await
+        .expect("disconnect");
+    s
+}
+
+/// Starts [`heavy`], disconnects naming no mode, and hands the session to "another process"
+/// that remembers no mode either.
+async fn run_heavy_then_bare_disconnect(c: &WsManClient, s: &mut PsSession) -> PsSession {
+    drop(s.start(&heavy()).await.expect("start"));
+    bare_disconnect(c, s).await;
+    forgetful(c, s)
+}
+
+/// `one` creates and disconnects a session named `name`; `two` connects to it asking for Drop.
+async fn connected_by_another_with_drop(
+    one: &WsManClient,
+    two: &WsManClient,
+    name: &str,
+) -> PsSession {
+    drop(created_and_disconnected(one, name).await);
+    let r = remote(two, name).await;
+    PsSession::connect_with_mode(two, HOST, &r, Some(BufferMode::Drop))
+        .await
+        .expect("connect")
+}
+
+async fn remove_and_shut_down(s: PsSession, emu: Emulator) {
+    s.remove().await.expect("remove");
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn drop_set_at_creation_applies_to_a_disconnect_that_names_no_mode() {
     let emu = start().await;
     let c = client(&emu);
-    let mut s = PsSession::new(
-        &c,
-        HOST,
-        SessionOptions::default()
-            .name("CreatedDrop")
-            .output_buffering_mode(BufferMode::Drop),
-    )
-    .await
-    .expect("new");
+    let mut s = new_session(&c, "CreatedDrop", Some(BufferMode::Drop)).await;
     assert_eq!(
         remote(&c, "CreatedDrop").await.buffer_mode,
         Some(BufferMode::Drop),
         "the server took the mode from the Create body and lists it"
     );
-    drop(s.start(&heavy()).await.expect("start"));
-    bare_disconnect(&c, &s).await;
-    let mut s = forgetful(&c, &s);
+    let mut s = run_heavy_then_bare_disconnect(&c, &mut s).await;
     let seen = receive_later(&mut s).await;
     assert_drop("Drop at creation", &seen);
-    s.remove().await.expect("remove");
-    emu.shutdown().await;
+    remove_and_shut_down(s, emu).await;
 }
 
 #[tokio::test]
 async fn block_set_at_creation_suspends_the_command() {
     let emu = start().await;
     let c = client(&emu);
-    let mut s = PsSession::new(
-        &c,
-        HOST,
-        SessionOptions::default()
-            .name("CreatedBlock")
-            .output_buffering_mode(BufferMode::Block),
-    )
-    .await
-    .expect("new");
+    let mut s = new_session(&c, "CreatedBlock", Some(BufferMode::Block)).await;
     assert_eq!(
         remote(&c, "CreatedBlock").await.buffer_mode,
         Some(BufferMode::Block)
     );
-    drop(s.start(&heavy()).await.expect("start"));
-    bare_disconnect(&c, &s).await;
-    let mut s = forgetful(&c, &s);
+    let mut s = run_heavy_then_bare_disconnect(&c, &mut s).await;
     let seen = receive_later(&mut s).await;
     assert_block("Block at creation", &seen);
-    s.remove().await.expect("remove");
-    emu.shutdown().await;
+    remove_and_shut_down(s, emu).await;
 }
 
 #[tokio::test]
 async fn drop_set_at_reconnect_applies_to_the_next_disconnect() {
     let emu = start().await;
     let c = client(&emu);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Reconnected"))
-        .await
-        .expect("new");
-    s.disconnect(DisconnectOptions::default())
-        .await
-        .expect("disconnect");
+    let mut s = created_and_disconnected(&c, "Reconnected").await;
     assert_eq!(
         remote(&c, "Reconnected").await.buffer_mode,
         Some(BufferMode::Block),
@@ -243,9 +236,7 @@ async fn drop_set_at_reconnect_applies_to_the_next_disconnect() {
     );
     assert_eq!(s.record().output_buffering_mode, Some(BufferMode::Drop));
     // The server keeps it: a Disconnect naming no mode applies it.
-    drop(s.start(&heavy()).await.expect("start"));
-    bare_disconnect(&c, &s).await;
-    let mut again = forgetful(&c, &s);
+    let mut again = run_heavy_then_bare_disconnect(&c, &mut s).await;
     let seen = receive_later(&mut again).await;
     assert_drop("Drop at reconnect, bare disconnect", &seen);
     // The client keeps it too: with the server's mode set back to Block behind its back, its
@@ -272,23 +263,14 @@ async fn drop_set_at_reconnect_applies_to_the_next_disconnect() {
         Some(BufferMode::Drop),
         "the client sent the mode it chose at reconnect"
     );
-    s.remove().await.expect("remove");
-    emu.shutdown().await;
+    remove_and_shut_down(s, emu).await;
 }
 
 #[tokio::test]
 async fn a_reconnect_without_a_mode_keeps_the_one_in_force() {
     let emu = start().await;
     let c = client(&emu);
-    let s = PsSession::new(
-        &c,
-        HOST,
-        SessionOptions::default()
-            .name("Kept")
-            .output_buffering_mode(BufferMode::Drop),
-    )
-    .await
-    .expect("new");
+    let s = new_session(&c, "Kept", Some(BufferMode::Drop)).await;
     bare_disconnect(&c, &s).await;
     let mut s = forgetful(&c, &s);
     s.reconnect(None).await.expect("reconnect");
@@ -297,8 +279,7 @@ async fn a_reconnect_without_a_mode_keeps_the_one_in_force() {
         Some(BufferMode::Drop),
         "an empty Reconnect body changes nothing"
     );
-    s.remove().await.expect("remove");
-    emu.shutdown().await;
+    remove_and_shut_down(s, emu).await;
 }
 
 #[tokio::test]
@@ -306,16 +287,7 @@ async fn drop_given_at_connect_by_another_client_applies_at_its_disconnect() {
     let emu = start().await;
     let one = client(&emu);
     let two = client(&emu);
-    let mut s = PsSession::new(&one, HOST, SessionOptions::default().name("Taken"))
-        .await
-        .expect("new");
-    s.disconnect(DisconnectOptions::default())
-        .await
-        .expect("disconnect");
-    let r = remote(&two, "Taken").await;
-    let mut other = PsSession::connect_with_mode(&two, HOST, &r, Some(BufferMode::Drop))
-        .await
-        .expect("connect");
+    let mut other = connected_by_another_with_drop(&one, &two, "Taken").await;
     assert_eq!(
         remote(&two, "Taken").await.buffer_mode,
         Some(BufferMode::Block),
@@ -334,8 +306,7 @@ async fn drop_given_at_connect_by_another_client_applies_at_its_disconnect() {
     );
     let seen = receive_later(&mut other).await;
     assert_drop("Drop at connect", &seen);
-    other.remove().await.expect("remove");
-    emu.shutdown().await;
+    remove_and_shut_down(other, emu).await;
 }
 
 #[tokio::test]
@@ -343,16 +314,7 @@ async fn a_mode_given_at_connect_survives_in_the_record_for_another_process() {
     let emu = start().await;
     let one = client(&emu);
     let two = client(&emu);
-    let mut s = PsSession::new(&one, HOST, SessionOptions::default().name("Handed"))
-        .await
-        .expect("new");
-    s.disconnect(DisconnectOptions::default())
-        .await
-        .expect("disconnect");
-    let r = remote(&two, "Handed").await;
-    let mut first_process = PsSession::connect_with_mode(&two, HOST, &r, Some(BufferMode::Drop))
-        .await
-        .expect("connect");
+    let mut first_process = connected_by_another_with_drop(&one, &two, "Handed").await;
     drop(first_process.start(&heavy()).await.expect("start"));
     let record = first_process.record();
     drop(first_process);
@@ -369,6 +331,5 @@ async fn a_mode_given_at_connect_survives_in_the_record_for_another_process() {
     );
     let seen = receive_later(&mut second_process).await;
     assert_drop("Drop at connect, disconnected by another process", &seen);
-    second_process.remove().await.expect("remove");
-    emu.shutdown().await;
+    remove_and_shut_down(second_process, emu).await;
 }

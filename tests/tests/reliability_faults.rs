@@ -4,41 +4,22 @@
 //! exactly once and in order; with Drop mode only the oldest may be missing, and the test counts
 //! them.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use emulator::faults::{FaultKind, FaultRule};
-use emulator::powershell::PowerShellShells;
-use emulator::service::WsManService;
 use emulator::{Config, Emulator};
-use sessions::pssession::{
-    DisconnectOptions, Invocation, PsSession, SessionOptions, StreamItem, value_text,
-};
-use sessions::{
-    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
-};
+use sessions::pssession::{DisconnectOptions, Invocation, PsSession, StreamItem, value_text};
+use sessions::{AuthMethod, ClientOptions, WsManClient};
+use tests::emu::{alice_client, lost_and_duplicated, new_session, start};
 use wsman::shell::BufferMode;
 
-const PASSWORD: &str = "Alice-pw-0451";
-const HOST: &str = "SERVER01";
 const N: u64 = 1500;
 
 fn config(extra: &str) -> Config {
-    Config::from_toml(&format!(
-        "computer_name = \"{HOST}\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\n\
-         [[session_configurations]]\nname = \"Microsoft.PowerShell\"\nmin_idle_timeout_ms = 500\n\
-         output_buffer_size_kb = 16\n{extra}"
-    ))
-    .expect("test configuration parses")
-}
-
-async fn start(config: Config) -> (Emulator, WsManService) {
-    let service = WsManService::with_powershell(config.clone(), PowerShellShells::new());
-    let emu = Emulator::builder(config)
-        .start(service.clone())
-        .await
-        .expect("emulator starts");
-    (emu, service)
+    tests::emu::config(
+        "",
+        &format!("min_idle_timeout_ms = 500\noutput_buffer_size_kb = 16\n{extra}"),
+    )
 }
 
 fn client(emu: &Emulator) -> WsManClient {
@@ -50,15 +31,11 @@ fn client_with_timeout(emu: &Emulator, timeout: Duration) -> WsManClient {
 }
 
 fn client_with(emu: &Emulator, timeout: Duration, auth: AuthMethod) -> WsManClient {
-    let config = ConnectionConfig::from_url(&emu.url())
-        .expect("emulator url")
-        .auth(auth, Credentials::new("alice", PASSWORD));
-    let transport = HttpTransport::new(config).expect("transport");
     // Small envelopes: the output takes many Receives, so faults land in the middle of it.
     let options = ClientOptions::default()
         .operation_timeout(timeout)
         .max_envelope_size(8 * 1024);
-    WsManClient::new(Arc::new(transport), options)
+    alice_client(emu, auth, None, options)
 }
 
 fn script(n: u64) -> Invocation {
@@ -74,19 +51,6 @@ fn numbers(items: &[StreamItem]) -> Vec<u64> {
             _ => None,
         })
         .collect()
-}
-
-/// Lost and duplicated items of `got` against 1..=n.
-fn lost_and_duplicated(got: &[u64], n: u64) -> (u64, u64) {
-    let mut seen = vec![0u32; usize::try_from(n + 1).unwrap_or(0)];
-    for &v in got {
-        if let Some(c) = usize::try_from(v).ok().and_then(|i| seen.get_mut(i)) {
-            *c += 1;
-        }
-    }
-    let lost = seen.iter().skip(1).filter(|c| **c == 0).count() as u64;
-    let dup = seen.iter().map(|c| u64::from(c.saturating_sub(1))).sum();
-    (lost, dup)
 }
 
 /// Runs `1..n` and reads it to the end, calling `next` again after an error (up to
@@ -116,9 +80,7 @@ async fn block_mode_loses_and_duplicates_nothing_across_dropped_receive_replies(
     emu.faults()
         .add(FaultRule::new("Receive", FaultKind::Drop).every(3));
     let c = client(&emu);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Drops"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Drops", None).await;
     let (got, errors) = run_sequence(&mut s, N, 0).await;
     let (lost, dup) = lost_and_duplicated(&got, N);
     let counts = emu.faults().counts();
@@ -145,9 +107,7 @@ async fn sealed_ntlm_sessions_recover_from_dropped_receive_replies_too() {
     emu.faults()
         .add(FaultRule::new("Receive", FaultKind::Drop).every(4));
     let c = client_with(&emu, Duration::from_secs(2), AuthMethod::Ntlm);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Sealed"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Sealed", None).await;
     let n = 600;
     let (got, errors) = run_sequence(&mut s, n, 0).await;
     let (lost, dup) = lost_and_duplicated(&got, n);
@@ -179,9 +139,7 @@ async fn block_mode_loses_and_duplicates_nothing_across_503s_and_delays() {
             .times(6),
     );
     let c = client(&emu);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Flaky"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Flaky", None).await;
     let (got, errors) = run_sequence(&mut s, N, 0).await;
     let (lost, dup) = lost_and_duplicated(&got, N);
     let counts = f.counts();
@@ -213,9 +171,7 @@ async fn a_500_or_400_on_receive_is_reported_and_the_pipeline_resumes_intact() {
             .nth(11),
     );
     let c = client(&emu);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Errors"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Errors", None).await;
     let (got, errors) = run_sequence(&mut s, N, 2).await;
     let (lost, dup) = lost_and_duplicated(&got, N);
     println!("500/400 answers reported as {errors:?}: lost {lost}, duplicated {dup}");
@@ -233,15 +189,7 @@ async fn a_500_or_400_on_receive_is_reported_and_the_pipeline_resumes_intact() {
 async fn drop_mode_loses_only_the_oldest_and_the_loss_is_counted() {
     let (emu, _service) = start(config("")).await;
     let c = client(&emu);
-    let mut s = PsSession::new(
-        &c,
-        HOST,
-        SessionOptions::default()
-            .name("Dropping")
-            .output_buffering_mode(BufferMode::Drop),
-    )
-    .await
-    .expect("new");
+    let mut s = new_session(&c, "Dropping", Some(BufferMode::Drop)).await;
     let n = 3000;
     drop(s.start(&script(n)).await.expect("start"));
     s.disconnect(DisconnectOptions::default())
@@ -278,9 +226,7 @@ async fn drop_mode_loses_only_the_oldest_and_the_loss_is_counted() {
 async fn idle_shells_expired_early_are_gone_and_the_client_says_so() {
     let (emu, service) = start(config("")).await;
     let c = client(&emu);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Idle"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Idle", None).await;
     s.disconnect(DisconnectOptions::default())
         .await
         .expect("disconnect");
@@ -306,9 +252,7 @@ async fn idle_shells_expired_early_are_gone_and_the_client_says_so() {
 async fn a_broken_runspace_ends_the_pipeline_and_refuses_new_ones() {
     let (emu, _service) = start(config("")).await;
     let c = client(&emu);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Breaks"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Breaks", None).await;
     let mut p = s
         .start(&Invocation::script("1..5; Start-Sleep -Seconds 30; 6"))
         .await
@@ -336,9 +280,7 @@ async fn a_receive_whose_replies_are_always_dropped_ends_with_a_connection_error
     let (emu, _service) = start(config("")).await;
     // Nothing to send: each attempt waits out a short OperationTimeout, then its reply is lost.
     let c = client_with_timeout(&emu, Duration::from_millis(100));
-    let s = PsSession::new(&c, HOST, SessionOptions::default().name("Raw"))
-        .await
-        .expect("new");
+    let s = new_session(&c, "Raw", None).await;
     emu.faults()
         .add(FaultRule::new("Receive", FaultKind::Drop).every(1));
     let err = c

@@ -7,24 +7,21 @@
 //! deadline passes is asked again with its SequenceId, while a Command, Send or Signal that
 //! times out is never sent again and leaves the session Disconnected.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use emulator::Emulator;
 use emulator::faults::{FaultKind, FaultRule};
-use emulator::powershell::PowerShellShells;
 use emulator::service::WsManService;
-use emulator::{Config, Emulator};
 use sessions::pssession::{
-    CommandProgress, Invocation, Pipeline, PsSession, SessionOptions, SessionRecord, SessionState,
+    CommandProgress, Invocation, InvokeOutput, Pipeline, PsSession, SessionRecord, SessionState,
     StreamItem, value_text,
 };
-use sessions::{
-    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
+use sessions::{AuthMethod, ClientOptions, WsManClient};
+use tests::emu::{
+    alice_client, config, drop_receives_until_failure, lost_and_duplicated, new_session,
 };
 use wsman::shell::BufferMode;
 
-const PASSWORD: &str = "Alice-pw-0451";
-const HOST: &str = "SERVER01";
 /// More drops than one logical Receive's attempts (first try, six retries, a transport resend
 /// on a reused connection), so the first reader surely gives up.
 const CAP: u64 = 40;
@@ -33,36 +30,20 @@ const CAP: u64 = 40;
 const PAD: usize = 12_000;
 
 async fn start() -> (Emulator, WsManService) {
-    let config = Config::from_toml(&format!(
-        "computer_name = \"{HOST}\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\n\
-         [[session_configurations]]\nname = \"Microsoft.PowerShell\"\n\
-         output_buffer_size_kb = 16\n"
-    ))
-    .expect("test configuration parses");
-    let service = WsManService::with_powershell(config.clone(), PowerShellShells::new());
-    let emu = Emulator::builder(config)
-        .start(service.clone())
-        .await
-        .expect("emulator starts");
-    (emu, service)
+    tests::emu::start(config("", "output_buffer_size_kb = 16\n")).await
 }
 
 /// A client with 8 KB envelopes; `session_id`: act as the same client as an earlier one (a
 /// later `psrm` process reuses the stored WS-Man SessionId); `deadline`: OperationTimeout and
 /// the transport's read grace.
 fn client(emu: &Emulator, session_id: Option<&str>, deadline: (Duration, Duration)) -> WsManClient {
-    let mut config = ConnectionConfig::from_url(&emu.url())
-        .expect("emulator url")
-        .auth(AuthMethod::Basic, Credentials::new("alice", PASSWORD));
-    config.read_grace = deadline.1;
-    let transport = HttpTransport::new(config).expect("transport");
     let mut options = ClientOptions::default()
         .operation_timeout(deadline.0)
         .max_envelope_size(8 * 1024);
     if let Some(id) = session_id {
         options = options.session_id(id);
     }
-    WsManClient::new(Arc::new(transport), options)
+    alice_client(emu, AuthMethod::Basic, Some(deadline.1), options)
 }
 
 const NORMAL: (Duration, Duration) = (Duration::from_secs(2), Duration::from_secs(5));
@@ -89,14 +70,15 @@ fn number(item: &StreamItem) -> Option<u64> {
     }
 }
 
-/// Lost and duplicated numbers of `got` against 1..=n.
-fn lost_and_duplicated(got: &[u64], n: u64) -> (usize, usize) {
-    let lost = (1..=n).filter(|i| !got.contains(i)).count();
-    let mut sorted = got.to_vec();
-    sorted.sort_unstable();
-    let before = sorted.len();
-    sorted.dedup();
-    (lost, before - sorted.len())
+/// Adds the numbers of every output record of `outputs` to `got`.
+fn extend_numbers(got: &mut Vec<u64>, outputs: &[InvokeOutput]) {
+    for out in outputs {
+        got.extend(
+            out.output
+                .iter()
+                .filter_map(|v| number(&StreamItem::Output(v.clone()))),
+        );
+    }
 }
 
 /// Reads `p` until at least `min` numbers came and the session record shows an object
@@ -125,19 +107,7 @@ async fn read_until_lost_mid_object(
     }
     // From now on every Receive is handled (its output leaves the server's queue) and its
     // reply lost, until the reader gives up.
-    emu.faults().add(
-        FaultRule::new("Receive", FaultKind::Drop)
-            .every(1)
-            .times(CAP),
-    );
-    let err = loop {
-        match p.next().await {
-            Ok(Some(item)) => got.extend(number(&item)),
-            Ok(None) => panic!("the pipeline ended although its Receives were dropped"),
-            Err(e) => break e,
-        }
-    };
-    assert!(err.is_connection(), "{err}");
+    drop_receives_until_failure(emu, p, CAP, &mut got, number).await;
     let dropped = emu.faults().counts().dropped;
     assert!(
         dropped < CAP,
@@ -163,23 +133,28 @@ async fn read_until_lost_mid_object(
     (got, stored)
 }
 
+/// The first process: a new client runs [`big_objects`] in a new Block session named `name`
+/// and loses its connection for good in the middle of an object (see
+/// [`read_until_lost_mid_object`]). Returns the numbers it read, the stored record and the
+/// WS-Man SessionId of its client.
+async fn first_reader_lost_mid_object(
+    emu: &Emulator,
+    name: &str,
+    n: u64,
+) -> (Vec<u64>, SessionRecord, String) {
+    let first = client(emu, None, NORMAL);
+    let session_id = first.session_id().to_owned();
+    let mut s = new_session(&first, name, Some(BufferMode::Block)).await;
+    let mut p = s.start(&big_objects(n)).await.expect("start");
+    let (got, record) = read_until_lost_mid_object(emu, &s, &mut p, n, 5).await;
+    (got, record, session_id)
+}
+
 #[tokio::test]
 async fn a_new_reader_from_the_record_goes_on_mid_object_without_loss_or_duplicates() {
     let n: u64 = 60;
     let (emu, service) = start().await;
-    let first = client(&emu, None, NORMAL);
-    let session_id = first.session_id().to_owned();
-    let mut s = PsSession::new(
-        &first,
-        HOST,
-        SessionOptions::default()
-            .name("Reread")
-            .output_buffering_mode(BufferMode::Block),
-    )
-    .await
-    .expect("new");
-    let mut p = s.start(&big_objects(n)).await.expect("start");
-    let (mut got, record) = read_until_lost_mid_object(&emu, &s, &mut p, n, 5).await;
+    let (mut got, record, session_id) = first_reader_lost_mid_object(&emu, "Reread", n).await;
     let dropped = emu.faults().counts().dropped;
     assert_eq!(record.progress.len(), 1, "{:?}", record.progress);
     let progress = &record.progress[0];
@@ -187,10 +162,7 @@ async fn a_new_reader_from_the_record_goes_on_mid_object_without_loss_or_duplica
     let carried: usize = progress.partial_objects.iter().map(|o| o.data.len()).sum();
     assert!(unanswered.is_some(), "the lost Receive is remembered");
     assert!(carried > 0, "an object received in part is carried");
-    // The first process ends here.
-    drop(p);
-    drop(s);
-    drop(first);
+    // The first process ended there.
 
     // Another process: a new client (the same WS-Man client identity, as `psrm` keeps it in
     // its state directory) and a new session object from the stored record.
@@ -200,13 +172,7 @@ async fn a_new_reader_from_the_record_goes_on_mid_object_without_loss_or_duplica
     let outputs = again.receive(None).await.expect("receive the rest");
     let replayed = service.with_core(|core| core.gauges().replayed_receives) - replayed_before;
     let read_first = got.len();
-    for out in &outputs {
-        got.extend(
-            out.output
-                .iter()
-                .filter_map(|v| number(&StreamItem::Output(v.clone()))),
-        );
-    }
+    extend_numbers(&mut got, &outputs);
     let (lost, dup) = lost_and_duplicated(&got, n);
     println!(
         "re-read from the record: N {n}, dropped {dropped}, first reader {read_first}, \
@@ -232,34 +198,14 @@ async fn without_the_carried_progress_the_new_reader_cannot_go_on() {
     // start of the object in progress.
     let n: u64 = 40;
     let (emu, _service) = start().await;
-    let first = client(&emu, None, NORMAL);
-    let session_id = first.session_id().to_owned();
-    let mut s = PsSession::new(
-        &first,
-        HOST,
-        SessionOptions::default()
-            .name("Forgetful")
-            .output_buffering_mode(BufferMode::Block),
-    )
-    .await
-    .expect("new");
-    let mut p = s.start(&big_objects(n)).await.expect("start");
-    let (mut got, record) = read_until_lost_mid_object(&emu, &s, &mut p, n, 5).await;
-    drop(p);
-    drop(s);
+    let (mut got, record, session_id) = first_reader_lost_mid_object(&emu, "Forgetful", n).await;
     let old_style = record.clone().with_progress(Vec::new());
     let second = client(&emu, Some(&session_id), NORMAL);
     let mut again = PsSession::from_record(&second, &old_style);
     let result = again.receive(None).await;
     let failed = match &result {
         Ok(outputs) => {
-            for out in outputs {
-                got.extend(
-                    out.output
-                        .iter()
-                        .filter_map(|v| number(&StreamItem::Output(v.clone()))),
-                );
-            }
+            extend_numbers(&mut got, outputs);
             false
         }
         Err(e) => {
@@ -298,15 +244,7 @@ async fn a_receive_past_its_deadline_is_asked_again_with_its_sequence_id() {
         None,
         (Duration::from_secs(1), Duration::from_millis(300)),
     );
-    let mut s = PsSession::new(
-        &c,
-        HOST,
-        SessionOptions::default()
-            .name("Slow")
-            .output_buffering_mode(BufferMode::Block),
-    )
-    .await
-    .expect("new");
+    let mut s = new_session(&c, "Slow", Some(BufferMode::Block)).await;
     let mut p = s
         .start(&Invocation::script(format!("1..{n}")))
         .await
@@ -345,9 +283,7 @@ async fn command_send_and_signal_past_their_deadline_are_never_sent_again() {
     let quick = (Duration::from_secs(1), Duration::from_millis(700));
     let slow = Duration::from_millis(3000);
     let c = client(&emu, None, quick);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Once"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Once", None).await;
 
     // Command: the server starts it, its reply comes too late.
     emu.faults().add(

@@ -4,23 +4,20 @@
 //! disconnected one, without losing or repeating output; a runspace pool the server reports
 //! Broken makes the session Broken.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use emulator::Emulator;
 use emulator::faults::{FaultKind, FaultRule};
-use emulator::powershell::PowerShellShells;
 use emulator::service::WsManService;
-use emulator::{Config, Emulator};
 use sessions::pssession::{
-    Availability, Invocation, PsSession, SessionOptions, SessionState, StreamItem, value_text,
+    Availability, Invocation, PsSession, SessionState, StreamItem, value_text,
 };
-use sessions::{
-    AuthMethod, ClientOptions, ConnectionConfig, Credentials, HttpTransport, WsManClient,
+use sessions::{AuthMethod, ClientOptions, WsManClient};
+use tests::emu::{
+    alice_client, config, drop_receives_until_failure, lost_and_duplicated, new_session,
 };
 use wsman::shell::BufferMode;
 
-const PASSWORD: &str = "Alice-pw-0451";
-const HOST: &str = "SERVER01";
 /// One logical Receive: the first attempt and the client's six retries.
 const ATTEMPTS: u64 = 7;
 /// The cap of the dropping rule: more than one logical Receive can use (the transport may also
@@ -28,30 +25,15 @@ const ATTEMPTS: u64 = 7;
 const CAP: u64 = 40;
 
 async fn start() -> (Emulator, WsManService) {
-    let config = Config::from_toml(&format!(
-        "computer_name = \"{HOST}\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\n\
-         [[session_configurations]]\nname = \"Microsoft.PowerShell\"\n\
-         output_buffer_size_kb = 16\n"
-    ))
-    .expect("test configuration parses");
-    let service = WsManService::with_powershell(config.clone(), PowerShellShells::new());
-    let emu = Emulator::builder(config)
-        .start(service.clone())
-        .await
-        .expect("emulator starts");
-    (emu, service)
+    tests::emu::start(config("", "output_buffer_size_kb = 16\n")).await
 }
 
 fn client(emu: &Emulator) -> WsManClient {
-    let config = ConnectionConfig::from_url(&emu.url())
-        .expect("emulator url")
-        .auth(AuthMethod::Basic, Credentials::new("alice", PASSWORD));
-    let transport = HttpTransport::new(config).expect("transport");
     // Small envelopes: the output takes many Receives, so the fault lands in the middle of it.
     let options = ClientOptions::default()
         .operation_timeout(Duration::from_secs(2))
         .max_envelope_size(8 * 1024);
-    WsManClient::new(Arc::new(transport), options)
+    alice_client(emu, AuthMethod::Basic, None, options)
 }
 
 fn number(item: &StreamItem) -> Option<u64> {
@@ -61,30 +43,12 @@ fn number(item: &StreamItem) -> Option<u64> {
     }
 }
 
-/// Lost and duplicated numbers of `got` against 1..=n.
-fn lost_and_duplicated(got: &[u64], n: u64) -> (usize, usize) {
-    let lost = (1..=n).filter(|i| !got.contains(i)).count();
-    let mut sorted = got.to_vec();
-    sorted.sort_unstable();
-    let before = sorted.len();
-    sorted.dedup();
-    (lost, before - sorted.len())
-}
-
 #[tokio::test]
 async fn a_receive_lost_after_the_retries_leaves_the_session_disconnected_and_reconnectable() {
     let n: u64 = 1200;
     let (emu, service) = start().await;
     let c = client(&emu);
-    let mut s = PsSession::new(
-        &c,
-        HOST,
-        SessionOptions::default()
-            .name("Lossy")
-            .output_buffering_mode(BufferMode::Block),
-    )
-    .await
-    .expect("new");
+    let mut s = new_session(&c, "Lossy", Some(BufferMode::Block)).await;
     let mut p = s
         .start(&Invocation::script(format!("1..{n}")))
         .await
@@ -96,23 +60,7 @@ async fn a_receive_lost_after_the_retries_leaves_the_session_disconnected_and_re
     }
     // Every Receive is dropped (after the server took its output) for a while: one logical
     // Receive runs out of retries.
-    emu.faults().add(
-        FaultRule::new("Receive", FaultKind::Drop)
-            .every(1)
-            .times(CAP),
-    );
-    let err = loop {
-        match p.next().await {
-            Ok(Some(item)) => got.extend(number(&item)),
-            Ok(None) => panic!(
-                "the pipeline ended although its Receives were dropped: {} numbers, {:?}",
-                got.len(),
-                emu.faults().counts()
-            ),
-            Err(e) => break e,
-        }
-    };
-    assert!(err.is_connection(), "a connection error: {err}");
+    drop_receives_until_failure(&emu, &mut p, CAP, &mut got, number).await;
     let dropped = emu.faults().counts().dropped;
     assert!((ATTEMPTS..CAP).contains(&dropped), "dropped {dropped}");
     assert_eq!(s.state(), SessionState::Disconnected, "not silently lost");
@@ -153,9 +101,7 @@ async fn a_receive_lost_after_the_retries_leaves_the_session_disconnected_and_re
 async fn a_runspace_pool_the_server_reports_broken_makes_the_session_broken() {
     let (emu, _service) = start().await;
     let c = client(&emu);
-    let mut s = PsSession::new(&c, HOST, SessionOptions::default().name("Breaks"))
-        .await
-        .expect("new");
+    let mut s = new_session(&c, "Breaks", None).await;
     assert_eq!(s.state(), SessionState::Opened);
     let mut p = s
         .start(&Invocation::script("1..5; Start-Sleep -Seconds 30; 6"))

@@ -3,16 +3,18 @@
 //! as its mapped account; unmapped, untrusted and wrong-issuer certificates are refused with
 //! 401; password schemes keep working on the same listener; configuration errors are typed.
 
+// The CA and client certificate generation shared with the emulator's certificate tests.
+#[path = "../../emulator/tests/cert_support/mod.rs"]
+mod cert_support;
+
+use cert_support::{Ca, ca, client_cert};
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use emulator::http::EchoService;
-use emulator::tls::{TlsSource, certificate_thumbprint};
+use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    OtherNameValue, SanType,
-};
 use wsman_transport::{
     AuthMethod, ClientCertificate, ConnectionConfig, Credentials, HttpTransport, Lane, Transport,
     TransportError,
@@ -20,40 +22,6 @@ use wsman_transport::{
 
 const ALICE_PW: &str = "Alice-pw-0451";
 const ENVELOPE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body/></s:Envelope>"#;
-const UPN_OID: [u64; 10] = [1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
-
-struct Ca {
-    pem: String,
-    thumbprint: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        thumbprint: certificate_thumbprint(cert.der()),
-        issuer: Issuer::new(params, key),
-    }
-}
-
-/// A client certificate (PEM, key PEM) with this UPN, issued by `ca`.
-fn client_cert(ca: &Ca, upn: &str) -> (String, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, upn);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    params.subject_alt_names = vec![SanType::OtherName((
-        UPN_OID.to_vec(),
-        OtherNameValue::Utf8String(upn.into()),
-    ))];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 fn config(ca: &Ca, mappings: &str) -> Config {
     let ca_pem = ca.pem.replace('\n', "\\n");
@@ -292,18 +260,7 @@ fn configuration_errors_are_typed() {
 async fn a_chain_through_an_intermediate_ca_maps_by_the_intermediate() {
     let root = ca("PSRM Root CA");
     // An intermediate CA signed by the root; the server trusts the root only.
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "PSRM Issuing CA");
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &root.issuer).unwrap();
-    let intermediate = Ca {
-        pem: cert.pem(),
-        thumbprint: certificate_thumbprint(cert.der()),
-        issuer: Issuer::new(params, key),
-    };
+    let intermediate = root.intermediate("PSRM Issuing CA");
     let mappings = format!(
         "[[client_certificates.mappings]]\nsubject = \"alice@example.test\"\nissuer = \"{}\"\nuser = \"alice\"\n[[client_certificates.mappings]]\nsubject = \"bob@example.test\"\nissuer = \"{}\"\nuser = \"bob\"\n",
         intermediate.thumbprint, root.thumbprint

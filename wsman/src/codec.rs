@@ -87,3 +87,29 @@ pub(crate) fn opt_leaf(w: &mut Writer, qname: &str, value: Option<&str>) {
         w.leaf(qname, v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_compact_and_wrapped_text_alike_and_refuses_garbage() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(300).collect();
+        let compact = STANDARD.encode(&data);
+        assert_eq!(base64(&compact, "s").unwrap(), data);
+        // Line-wrapped and indented, as pretty-printed replies carry it.
+        let wrapped: String = compact
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("\n    {}", std::str::from_utf8(c).unwrap()))
+            .collect();
+        assert_eq!(base64(&format!("{wrapped}\n"), "s").unwrap(), data);
+        assert_eq!(base64(" \t", "s").unwrap(), Vec::<u8>::new());
+        for bad in ["not*base64", "QUJD RA=", "QU JD\u{e9}"] {
+            match base64(bad, "rsp:Stream") {
+                Err(DecodeError::InvalidBase64 { path }) => assert_eq!(path, "rsp:Stream"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+}

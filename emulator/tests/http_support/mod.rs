@@ -46,13 +46,16 @@ pub async fn start_tls(config: Config) -> Emulator {
         .expect("emulator starts with tls")
 }
 
+/// The emulator crate's directory.
+pub fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// The interpreter of the pinned venv (`scripts/pyenv`), or `$PSRM_PYTHON`. Missing ⇒ the test
 /// fails: these peers are part of the acceptance, never skipped.
 pub fn python() -> PathBuf {
-    let path = std::env::var_os("PSRM_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
-        PathBuf::from,
-    );
+    let path = std::env::var_os("PSRM_PYTHON")
+        .map_or_else(|| manifest().join("../.venv/bin/python"), PathBuf::from);
     assert!(
         path.exists(),
         "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
@@ -63,7 +66,7 @@ pub fn python() -> PathBuf {
 
 /// Runs `peer.py <args>` and returns its result lines.
 pub fn peer(args: &[&str]) -> impl std::future::Future<Output = Vec<String>> + use<> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/peer.py");
+    let script = manifest().join("tests/py/peer.py");
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let python = python();
     run_peer(python, script, args)

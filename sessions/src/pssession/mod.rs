@@ -28,11 +28,14 @@ mod keys;
 mod output;
 mod pool;
 mod resume;
+pub mod transfer;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use psrp::clixml::Value;
@@ -49,8 +52,8 @@ use uuid::Uuid;
 use wsman::enumeration::{CommandItem, Item};
 use wsman::header::OptionSet;
 use wsman::shell::{
-    BufferMode, CommandLine, Connect, Disconnect, Receive, Reconnect, Send, Shell, ShellState,
-    SignalCode, Stream,
+    BufferMode, CommandLine, Connect, Disconnect, Receive, ReceiveResponse, Reconnect, Send, Shell,
+    ShellState, SignalCode, Stream,
 };
 use wsman::{CommandId, ShellId, ns};
 
@@ -1269,6 +1272,19 @@ pub struct Pipeline {
     finished: bool,
     state: PsInvocationState,
     reason: Option<ErrorRecord>,
+    /// The next Receive, sent before the previous reply was decoded (see [`Pipeline::next`]).
+    ahead: Option<AheadReceive>,
+}
+
+/// A Receive already on the wire while the caller works through the previous reply.
+struct AheadReceive(
+    Pin<Box<dyn Future<Output = Result<ReceiveResponse, Error>> + std::marker::Send>>,
+);
+
+impl fmt::Debug for AheadReceive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AheadReceive")
+    }
 }
 
 impl Pipeline {
@@ -1291,6 +1307,7 @@ impl Pipeline {
             broken: Arc::clone(&session.broken),
             finished: false,
             reason: None,
+            ahead: None,
         }
     }
 
@@ -1355,19 +1372,43 @@ impl Pipeline {
             if self.finished {
                 return Ok(None);
             }
-            let reply = self
-                .client
-                .receive(
-                    &self.resource_uri,
-                    &self.shell_id,
-                    Receive {
-                        command_id: Some(self.command_id.clone()),
-                        streams: vec!["stdout".into()],
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| note_loss(&self.lost, e))?;
+            let reply = match self.ahead.take() {
+                Some(ahead) => match ahead.0.await {
+                    Ok(reply) => Ok(reply),
+                    // A fault answered to the Receive sent ahead (the session was disconnected
+                    // meanwhile, say) is asked again now, as if it had never been sent.
+                    Err(e) if e.fault().is_some() => {
+                        tracing::debug!(error = %e, "receive sent ahead failed, asking again");
+                        self.receive_call().await
+                    }
+                    Err(e) => Err(e),
+                },
+                None => self.receive_call().await,
+            }
+            .map_err(|e| note_loss(&self.lost, e))?;
+            let done = reply
+                .command_state
+                .as_ref()
+                .is_some_and(|cs| cs.state == wsman::shell::CommandState::Done);
+            // A reply filled to at least half the envelope means the server has more queued:
+            // the next Receive goes out now and the server prepares it while this one is
+            // decoded here. One Receive per command is ever outstanding, and replies are still
+            // handled in order. Small replies do not ask ahead, so the receive connection is
+            // not held by a long poll while other pipelines of the session want it.
+            let size: usize = reply.streams.iter().map(|s| s.data.len()).sum();
+            if !done && size >= self.room / 2 {
+                let mut ahead = AheadReceive(Box::pin(self.receive_call()));
+                // Polled once so the request is written before the decoding starts; the
+                // waker of the later `.await` replaces this one.
+                let mut cx = Context::from_waker(Waker::noop());
+                match ahead.0.as_mut().poll(&mut cx) {
+                    Poll::Ready(result) => {
+                        ahead = AheadReceive(Box::pin(std::future::ready(result)));
+                    }
+                    Poll::Pending => {}
+                }
+                self.ahead = Some(ahead);
+            }
             for stream in &reply.streams {
                 let ours = stream
                     .command_id
@@ -1381,12 +1422,25 @@ impl Pipeline {
             if answered {
                 self.flush("pr", false).await?;
             }
-            if let Some(cs) = &reply.command_state
-                && cs.state == wsman::shell::CommandState::Done
-            {
+            if done {
                 self.finished = true;
             }
         }
+    }
+
+    /// A Receive of this command's output (owning what it needs, so it can be sent ahead).
+    fn receive_call(
+        &self,
+    ) -> impl Future<Output = Result<ReceiveResponse, Error>> + std::marker::Send + 'static {
+        let client = self.client.clone();
+        let resource_uri = self.resource_uri.clone();
+        let shell_id = self.shell_id.clone();
+        let receive = Receive {
+            command_id: Some(self.command_id.clone()),
+            streams: vec!["stdout".into()],
+            ..Default::default()
+        };
+        async move { client.receive(&resource_uri, &shell_id, receive).await }
     }
 
     /// Reads to the end and returns everything.
