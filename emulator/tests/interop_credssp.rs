@@ -2,16 +2,16 @@
 //! `transport='credssp'` through requests-credssp 2.0.0 / pyspnego (raw NTLM inside, as
 //! `credssp_auth_mechanism='ntlm'`). A missing peer fails the test: it is an acceptance test.
 
-use std::path::PathBuf;
+mod http_support;
+
+use http_support::{ALICE_PW, BOB_PW, manifest, python};
+
 use std::process::Command;
 
 use base64::Engine as _;
 use emulator::service::WsManService;
 use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
-
-const ALICE_PW: &str = "Alice-pw-0451";
-const BOB_PW: &str = "Bob-pw-9911";
 
 fn config(auth: &str) -> Config {
     Config::from_toml(&format!(
@@ -41,22 +41,9 @@ async fn start(cfg: Config) -> Emulator {
         .expect("emulator starts with tls")
 }
 
-fn python() -> PathBuf {
-    let path = std::env::var_os("PSRM_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
-        path.display()
-    );
-    path
-}
-
 /// Runs the pywinrm CredSSP client; its one result line.
 async fn pywinrm(url: &str, user: &str, password: &str, mechanism: &str, cmd: &[&str]) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/credssp.py");
+    let script = manifest().join("tests/interop/credssp.py");
     let mut args = vec![
         script.display().to_string(),
         url.to_owned(),
