@@ -99,6 +99,21 @@ fn psrm_with(emu: &EmulatorProcess, state: &Path, password: &str, args: &[&str])
         .expect("run psrm")
 }
 
+/// `psrm invoke --in-disconnected-session --name <name> <options…> <script>` as the client of
+/// the state directory `state`.
+fn invoke_disconnected(
+    emu: &EmulatorProcess,
+    state: &Path,
+    name: &str,
+    options: &[&str],
+    script: &str,
+) -> Output {
+    let mut args = vec!["invoke", "--in-disconnected-session", "--name", name];
+    args.extend(options);
+    args.push(script);
+    psrm(emu, state, &args)
+}
+
 fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -135,17 +150,12 @@ fn invoke_in_disconnected_session_in_one_process_receive_in_another_client() {
     let emu = emulator("");
     let a = emu.dir.join("client-a");
     let b = emu.dir.join("client-b");
-    let doc = json(&psrm(
+    let doc = json(&invoke_disconnected(
         &emu,
         &a,
-        &[
-            "invoke",
-            "--in-disconnected-session",
-            "--name",
-            "Nightly",
-            "--json",
-            "1..3 | ForEach-Object { \"item $_\"; Start-Sleep -Milliseconds 100 }",
-        ],
+        "Nightly",
+        &["--json"],
+        "1..3 | ForEach-Object { \"item $_\"; Start-Sleep -Milliseconds 100 }",
     ));
     assert_eq!(view(&doc, "Nightly"), pair("Disconnected", "None"));
     // Client B has no local record: it finds the session by enumerating the server.
@@ -221,17 +231,7 @@ fn the_seed_two_client_walk_through() {
 fn receive_as_a_job_prints_the_job_table_then_the_output() {
     let emu = emulator("");
     let a = emu.dir.join("a");
-    ok(&psrm(
-        &emu,
-        &a,
-        &[
-            "invoke",
-            "--in-disconnected-session",
-            "--name",
-            "J",
-            "'from job'",
-        ],
-    ));
+    ok(&invoke_disconnected(&emu, &a, "J", &[], "'from job'"));
     let out = psrm(&emu, &a, &["receive", "--name", "J", "--out-target", "job"]);
     let stdout = ok(&out);
     assert_eq!(stdout.trim(), "from job");
@@ -503,17 +503,7 @@ fn output_buffering_mode_given_at_connect_applies_at_a_later_disconnect() {
     let walk = |name: &str, connect_mode: Option<&str>| -> Vec<usize> {
         let a = emu.dir.join(format!("a-{name}"));
         let b = emu.dir.join(format!("b-{name}"));
-        ok(&psrm(
-            &emu,
-            &a,
-            &[
-                "invoke",
-                "--in-disconnected-session",
-                "--name",
-                name,
-                &script,
-            ],
-        ));
+        ok(&invoke_disconnected(&emu, &a, name, &[], &script));
         let mut connect = vec!["connect", "--name", name];
         if let Some(mode) = connect_mode {
             connect.extend(["--output-buffering-mode", mode]);
@@ -566,18 +556,12 @@ fn a_receive_that_lost_its_connection_is_finished_by_another_psrm_process() {
         .collect();
     let emu = emulator(&format!("output_buffer_size_kb = 64\n[faults]\n{rules}"));
     let a = emu.dir.join("client-a");
-    ok(&psrm(
+    ok(&invoke_disconnected(
         &emu,
         &a,
-        &[
-            "invoke",
-            "--in-disconnected-session",
-            "--name",
-            "Big",
-            "--output-buffering-mode",
-            "Block",
-            &format!("1..{N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {PAD}) }}"),
-        ],
+        "Big",
+        &["--output-buffering-mode", "Block"],
+        &format!("1..{N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {PAD}) }}"),
     ));
     let numbers = |text: &str| -> Vec<usize> {
         text.lines()

@@ -23,6 +23,8 @@ use wsman_transport::{BoxFuture, HttpReply, Lane, Transport, TransportError};
 
 use crate::{Exchange, FixtureFile, pypsrp_files};
 
+pub mod pypsrp;
+
 /// The endpoint the scripted transport pretends to be.
 pub const ENDPOINT: &str = "http://replay.invalid:5985/wsman";
 

@@ -64,6 +64,18 @@ async fn remote(c: &WsManClient, name: &str) -> RemoteSession {
         .unwrap_or_else(|| panic!("session {name} is listed"))
 }
 
+/// Asserts the server lists the session `name` with the buffer mode `expected`.
+async fn assert_listed_mode(c: &WsManClient, name: &str, expected: Option<BufferMode>, why: &str) {
+    assert_eq!(remote(c, name).await.buffer_mode, expected, "{why}");
+}
+
+/// A Disconnect through the session (its own or the remembered mode, no idle timeout).
+async fn disconnect(s: &mut PsSession) {
+    s.disconnect(DisconnectOptions::default())
+        .await
+        .expect("disconnect");
+}
+
 /// A Disconnect whose body carries neither BufferMode nor IdleTimeOut, as a client that never
 /// chose a mode sends it.
 async fn bare_disconnect(c: &WsManClient, s: &PsSession) {
@@ -153,9 +165,7 @@ fn assert_block(what: &str, seen: &Seen) {
 /// A new session named `name` (no mode chosen), disconnected by its own client.
 async fn created_and_disconnected(c: &WsManClient, name: &str) -> PsSession {
     let mut s = new_session(c, name, None).await;
-    s.disconnect(DisconnectOptions::default())
-        .await
-        .expect("disconnect");
+    disconnect(&mut s).await;
     s
 }
 
@@ -190,11 +200,13 @@ async fn drop_set_at_creation_applies_to_a_disconnect_that_names_no_mode() {
     let emu = start().await;
     let c = client(&emu);
     let mut s = new_session(&c, "CreatedDrop", Some(BufferMode::Drop)).await;
-    assert_eq!(
-        remote(&c, "CreatedDrop").await.buffer_mode,
+    assert_listed_mode(
+        &c,
+        "CreatedDrop",
         Some(BufferMode::Drop),
-        "the server took the mode from the Create body and lists it"
-    );
+        "the server took the mode from the Create body and lists it",
+    )
+    .await;
     let mut s = run_heavy_then_bare_disconnect(&c, &mut s).await;
     let seen = receive_later(&mut s).await;
     assert_drop("Drop at creation", &seen);
@@ -206,10 +218,7 @@ async fn block_set_at_creation_suspends_the_command() {
     let emu = start().await;
     let c = client(&emu);
     let mut s = new_session(&c, "CreatedBlock", Some(BufferMode::Block)).await;
-    assert_eq!(
-        remote(&c, "CreatedBlock").await.buffer_mode,
-        Some(BufferMode::Block)
-    );
+    assert_listed_mode(&c, "CreatedBlock", Some(BufferMode::Block), "").await;
     let mut s = run_heavy_then_bare_disconnect(&c, &mut s).await;
     let seen = receive_later(&mut s).await;
     assert_block("Block at creation", &seen);
@@ -221,19 +230,23 @@ async fn drop_set_at_reconnect_applies_to_the_next_disconnect() {
     let emu = start().await;
     let c = client(&emu);
     let mut s = created_and_disconnected(&c, "Reconnected").await;
-    assert_eq!(
-        remote(&c, "Reconnected").await.buffer_mode,
+    assert_listed_mode(
+        &c,
+        "Reconnected",
         Some(BufferMode::Block),
-        "the configuration's default"
-    );
+        "the configuration's default",
+    )
+    .await;
     s.reconnect(Some(BufferMode::Drop))
         .await
         .expect("reconnect");
-    assert_eq!(
-        remote(&c, "Reconnected").await.buffer_mode,
+    assert_listed_mode(
+        &c,
+        "Reconnected",
         Some(BufferMode::Drop),
-        "the Reconnect body carried the mode"
-    );
+        "the Reconnect body carried the mode",
+    )
+    .await;
     assert_eq!(s.record().output_buffering_mode, Some(BufferMode::Drop));
     // The server keeps it: a Disconnect naming no mode applies it.
     let mut again = run_heavy_then_bare_disconnect(&c, &mut s).await;
@@ -251,18 +264,15 @@ async fn drop_set_at_reconnect_applies_to_the_next_disconnect() {
     )
     .await
     .expect("reconnect by the same client");
-    assert_eq!(
-        remote(&c, "Reconnected").await.buffer_mode,
-        Some(BufferMode::Block)
-    );
-    s.disconnect(DisconnectOptions::default())
-        .await
-        .expect("disconnect");
-    assert_eq!(
-        remote(&c, "Reconnected").await.buffer_mode,
+    assert_listed_mode(&c, "Reconnected", Some(BufferMode::Block), "").await;
+    disconnect(&mut s).await;
+    assert_listed_mode(
+        &c,
+        "Reconnected",
         Some(BufferMode::Drop),
-        "the client sent the mode it chose at reconnect"
-    );
+        "the client sent the mode it chose at reconnect",
+    )
+    .await;
     remove_and_shut_down(s, emu).await;
 }
 
@@ -274,11 +284,13 @@ async fn a_reconnect_without_a_mode_keeps_the_one_in_force() {
     bare_disconnect(&c, &s).await;
     let mut s = forgetful(&c, &s);
     s.reconnect(None).await.expect("reconnect");
-    assert_eq!(
-        remote(&c, "Kept").await.buffer_mode,
+    assert_listed_mode(
+        &c,
+        "Kept",
         Some(BufferMode::Drop),
-        "an empty Reconnect body changes nothing"
-    );
+        "an empty Reconnect body changes nothing",
+    )
+    .await;
     remove_and_shut_down(s, emu).await;
 }
 
@@ -288,22 +300,23 @@ async fn drop_given_at_connect_by_another_client_applies_at_its_disconnect() {
     let one = client(&emu);
     let two = client(&emu);
     let mut other = connected_by_another_with_drop(&one, &two, "Taken").await;
-    assert_eq!(
-        remote(&two, "Taken").await.buffer_mode,
+    assert_listed_mode(
+        &two,
+        "Taken",
         Some(BufferMode::Block),
-        "a Connect body carries no mode: the server's is unchanged until the disconnect"
-    );
+        "a Connect body carries no mode: the server's is unchanged until the disconnect",
+    )
+    .await;
     assert_eq!(other.record().output_buffering_mode, Some(BufferMode::Drop));
     drop(other.start(&heavy()).await.expect("start"));
-    other
-        .disconnect(DisconnectOptions::default())
-        .await
-        .expect("disconnect");
-    assert_eq!(
-        remote(&two, "Taken").await.buffer_mode,
+    disconnect(&mut other).await;
+    assert_listed_mode(
+        &two,
+        "Taken",
         Some(BufferMode::Drop),
-        "the client sent the mode it connected with"
-    );
+        "the client sent the mode it connected with",
+    )
+    .await;
     let seen = receive_later(&mut other).await;
     assert_drop("Drop at connect", &seen);
     remove_and_shut_down(other, emu).await;
@@ -321,14 +334,8 @@ async fn a_mode_given_at_connect_survives_in_the_record_for_another_process() {
     // Another process of the same client (same SessionId) disconnects naming no mode.
     let two_again = client_with(&emu, Some(two.session_id()));
     let mut second_process = PsSession::from_record(&two_again, &record);
-    second_process
-        .disconnect(DisconnectOptions::default())
-        .await
-        .expect("disconnect");
-    assert_eq!(
-        remote(&two_again, "Handed").await.buffer_mode,
-        Some(BufferMode::Drop)
-    );
+    disconnect(&mut second_process).await;
+    assert_listed_mode(&two_again, "Handed", Some(BufferMode::Drop), "").await;
     let seen = receive_later(&mut second_process).await;
     assert_drop("Drop at connect, disconnected by another process", &seen);
     remove_and_shut_down(second_process, emu).await;

@@ -6,16 +6,18 @@
 //! The runspace pool and pipeline ids, the scripts and the input objects are read from the
 //! recorded requests and injected, so the recorded responses (which name those ids) fit.
 
-use std::time::Duration;
-
 use psrp::clixml::Value;
 use psrp::fragment::Defragmenter;
 use psrp::message::Message;
 use psrp::messages::Payload;
 use psrp::records::PowerShellPipeline;
+use sessions::WsManClient;
 use sessions::pssession::{DisconnectOptions, Invocation, InvokeOutput, PsSession, SessionOptions};
-use sessions::{ClientOptions, WsManClient};
-use tests::replay::{compare_headers, pypsrp_scenario, replay_with};
+use tests::replay::pypsrp::{
+    command_id_problem, compare_psrp_headers, connect_problem, enumerate_problem, options,
+    receive_problem, send_streams_problem, shell_id_problem, step,
+};
+use tests::replay::{pypsrp_scenario, replay_with};
 use uuid::Uuid;
 use wsman::{Body, Envelope};
 
@@ -170,24 +172,13 @@ fn recorded(stem: &str) -> Recorded {
     out
 }
 
-/// Header comparison plus a body comparison by kind and ids.
-///
-/// MaxEnvelopeSize is not compared: pypsrp raises it to 512000 once the server's
-/// SESSION_CAPABILITY says protocol 2.2 or later, which `WsManClient` cannot do yet (it only
-/// learns a new size from the config resource); ours stays at what it announced first.
+/// Header comparison (MaxEnvelopeSize aside, see [`compare_psrp_headers`]) plus a body
+/// comparison by kind and ids.
 fn compare_psrp(rec: &Envelope, ours: &Envelope) -> Vec<String> {
-    let mut out = compare_headers(rec, ours);
-    out.retain(|p| !p.starts_with("MaxEnvelopeSize"));
-    let same_id =
-        |a: Option<&str>, b: Option<&str>| a.map(str::to_uppercase) == b.map(str::to_uppercase);
+    let mut out = compare_psrp_headers(rec, ours);
     match (&rec.body, &ours.body) {
         (Body::Create(a), Body::Create(b)) => {
-            if !same_id(
-                a.shell_id_attr.as_ref().map(|i| i.as_str()),
-                b.shell_id_attr.as_ref().map(|i| i.as_str()),
-            ) {
-                out.push("Create ShellId differs".into());
-            }
+            out.extend(shell_id_problem(a, b));
             if a.input_streams != b.input_streams || a.output_streams != b.output_streams {
                 out.push(format!(
                     "streams {:?}/{:?} instead of {:?}/{:?}",
@@ -198,53 +189,11 @@ fn compare_psrp(rec: &Envelope, ours: &Envelope) -> Vec<String> {
                 out.push("no creationXml".into());
             }
         }
-        (Body::Command(a), Body::Command(b)) => {
-            let same = same_id(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            );
-            out.extend((!same).then(|| "CommandId differs".to_owned()));
-        }
-        (Body::Receive(a), Body::Receive(b)) => {
-            let same = same_id(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            ) && a.streams == b.streams;
-            out.extend((!same).then(|| format!("Receive {b:?} instead of {a:?}")));
-        }
-        (Body::Send(a), Body::Send(b)) => {
-            let names = |s: &wsman::shell::Send| {
-                s.streams
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.name.clone(),
-                            s.command_id.as_ref().map(|c| c.as_str().to_uppercase()),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            };
-            if names(a) != names(b) {
-                out.push(format!(
-                    "Send streams {:?} instead of {:?}",
-                    names(b),
-                    names(a)
-                ));
-            }
-        }
-        (Body::Connect(a), Body::Connect(b)) => {
-            let same = same_id(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            ) && a.connect_xml.is_some() == b.connect_xml.is_some();
-            out.extend((!same).then(|| "Connect differs in CommandId or connectXml".to_owned()));
-        }
-        (Body::Enumerate(a), Body::Enumerate(b)) => {
-            out.extend(
-                (a.filter != b.filter)
-                    .then(|| format!("Enumerate filter {:?} instead of {:?}", b.filter, a.filter)),
-            );
-        }
+        (Body::Command(a), Body::Command(b)) => out.extend(command_id_problem(a, b)),
+        (Body::Receive(a), Body::Receive(b)) => out.extend(receive_problem(a, b)),
+        (Body::Send(a), Body::Send(b)) => out.extend(send_streams_problem(a, b)),
+        (Body::Connect(a), Body::Connect(b)) => out.extend(connect_problem(a, b)),
+        (Body::Enumerate(a), Body::Enumerate(b)) => out.extend(enumerate_problem(a, b)),
         (a, b) if a.kind() != b.kind() => {
             out.push(format!("body {} instead of {}", b.kind(), a.kind()));
         }
@@ -254,15 +203,6 @@ fn compare_psrp(rec: &Envelope, ours: &Envelope) -> Vec<String> {
         _ => {}
     }
     out
-}
-
-/// pypsrp raises its MaxEnvelopeSize after the open without asking the server, so the
-/// recordings hold no config Get there; ours asks first (see `sessions::pssession`), so the
-/// raise is off for these replays (the raise has its own tests in `pssession_emulator`).
-fn options() -> ClientOptions {
-    ClientOptions::default()
-        .operation_timeout(Duration::from_secs(20))
-        .psrp_envelope_raise(false)
 }
 
 fn session_options(pool: Option<&Uuid>) -> SessionOptions {
@@ -279,16 +219,12 @@ fn invocation(p: &RecordedPipeline) -> Invocation {
     inv
 }
 
-fn e(step: &'static str) -> impl Fn(sessions::Error) -> String {
-    move |err| format!("{step}: {err}")
-}
-
 /// Open, run each recorded pipeline in turn, close.
 async fn open_run_close(c: WsManClient, rec: Recorded) -> Result<Vec<InvokeOutput>, String> {
     if rec.negotiates {
         c.negotiate_max_envelope_size()
             .await
-            .map_err(e("negotiate MaxEnvelopeSize"))?;
+            .map_err(step("negotiate MaxEnvelopeSize"))?;
     }
     let mut options = session_options(rec.pools.first());
     if let Some(config) = &rec.configuration {
@@ -297,12 +233,12 @@ async fn open_run_close(c: WsManClient, rec: Recorded) -> Result<Vec<InvokeOutpu
     options.no_profile = rec.no_profile;
     let mut s = PsSession::new(&c, "replay", options)
         .await
-        .map_err(e("open"))?;
+        .map_err(step("open"))?;
     let mut outs = Vec::new();
     for p in &rec.pipelines {
-        outs.push(s.invoke(&invocation(p)).await.map_err(e("invoke"))?);
+        outs.push(s.invoke(&invocation(p)).await.map_err(step("invoke"))?);
     }
-    s.remove().await.map_err(e("close"))?;
+    s.remove().await.map_err(step("close"))?;
     Ok(outs)
 }
 
@@ -363,31 +299,31 @@ async fn test_psrp_disconnect_runspaces() {
         // client: enumerate, connect both, close both.
         let mut a = PsSession::new(&c, "replay", session_options(rec.pools.first()))
             .await
-            .map_err(e("open 1"))?;
+            .map_err(step("open 1"))?;
         a.disconnect(DisconnectOptions::default())
             .await
-            .map_err(e("disconnect 1"))?;
-        a.reconnect(None).await.map_err(e("reconnect 1"))?;
+            .map_err(step("disconnect 1"))?;
+        a.reconnect(None).await.map_err(step("reconnect 1"))?;
         a.disconnect(DisconnectOptions::default())
             .await
-            .map_err(e("disconnect 1 again"))?;
+            .map_err(step("disconnect 1 again"))?;
         let mut b = PsSession::new(&c, "replay", session_options(rec.pools.get(1)))
             .await
-            .map_err(e("open 2"))?;
+            .map_err(step("open 2"))?;
         b.disconnect(DisconnectOptions::default())
             .await
-            .map_err(e("disconnect 2"))?;
-        let remote = PsSession::enumerate(&c).await.map_err(e("enumerate"))?;
+            .map_err(step("disconnect 2"))?;
+        let remote = PsSession::enumerate(&c).await.map_err(step("enumerate"))?;
         let mut connected = Vec::new();
         for r in &remote {
             connected.push(
                 PsSession::connect(&c, "replay", r)
                     .await
-                    .map_err(e("connect"))?,
+                    .map_err(step("connect"))?,
             );
         }
         for s in connected {
-            s.remove().await.map_err(e("close"))?;
+            s.remove().await.map_err(step("close"))?;
         }
         Ok(())
     })

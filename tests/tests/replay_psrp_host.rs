@@ -18,25 +18,23 @@
 //! only checked to arrive as a SecureString.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use psrp::clixml::{Container, PsObject, Value};
-use psrp::crypto::{EncryptedSessionKey, PublicKey, SessionKey};
-use psrp::fragment::{Defragmenter, Fragment};
-use psrp::message::{Message, MessageType};
+use psrp::crypto::{PublicKey, SessionKey};
+use psrp::message::MessageType;
 use psrp::messages::{CreatePipeline, HostResponse, InitRunspacePool, Payload};
 use psrp::records::{HostInfo, PowerShellPipeline};
-use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::SeedableRng;
-use sessions::ClientOptions;
 use sessions::pssession::{
     ChoiceDescription, Coordinates, Credential, DisconnectOptions, FieldDescription, HostError,
     Invocation, InvokeOutput, KeyInfo, PsHost, PsSession, RawUiDefaults, SessionOptions, Size,
     host_info, value_text,
 };
-use tests::replay::{Replay, compare_headers, pypsrp_scenario};
+use tests::replay::Replay;
+use tests::replay::pypsrp::{
+    command_id_problem, compare_psrp_headers, connect_problem, created, enumerate_problem,
+    messages, options, payloads, receive_problem, send_streams_problem, shell_id_problem, step,
+    swap_session_key,
+};
 use uuid::Uuid;
 use wsman::shell::Reconnect;
 use wsman::{Body, Envelope};
@@ -46,76 +44,7 @@ const HARNESS_KEY: [u8; 32] = [0x3c; 32];
 
 // ---- what pypsrp sent ----------------------------------------------------------------------
 
-/// The pools (Create order) and pipelines (Command order) of a scenario.
-#[derive(Debug, Default)]
-struct Recorded {
-    pools: Vec<Uuid>,
-    pipelines: Vec<(Uuid, PowerShellPipeline)>,
-}
-
-fn recorded(stem: &str) -> Recorded {
-    let mut out = Recorded::default();
-    for ex in &pypsrp_scenario(stem).exchanges {
-        let Some(Ok(env)) = ex.request.as_deref().map(Envelope::decode) else {
-            continue;
-        };
-        match &env.body {
-            Body::Create(shell) => {
-                if let Some(id) = shell
-                    .shell_id_attr
-                    .as_ref()
-                    .and_then(|i| Uuid::parse_str(i.as_str()).ok())
-                {
-                    out.pools.push(id);
-                }
-            }
-            Body::Command(line) => {
-                let id = line
-                    .command_id
-                    .as_ref()
-                    .and_then(|i| Uuid::parse_str(i.as_str()).ok());
-                if let (Some(id), Ok(create)) = (id, create_pipeline(&env)) {
-                    out.pipelines.push((id, create.power_shell));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Every PSRP message in `chunks` (fragments of one stream, in order).
-fn messages(chunks: &[Vec<u8>]) -> Result<Vec<Message>, String> {
-    let mut d = Defragmenter::new();
-    let mut out = Vec::new();
-    for c in chunks {
-        d.receive(c).map_err(|e| format!("fragments: {e}"))?;
-        while let Some(blob) = d.poll_message() {
-            out.push(Message::decode(&blob).map_err(|e| format!("message: {e}"))?);
-        }
-    }
-    Ok(out)
-}
-
-/// The typed payloads a request carries (creationXml, Arguments or Send streams).
-fn payloads(env: &Envelope) -> Result<Vec<Payload>, String> {
-    let chunks = match &env.body {
-        Body::Create(shell) => vec![
-            shell
-                .creation_xml
-                .clone()
-                .ok_or("a Create without creationXml")?,
-        ],
-        Body::Command(line) => line.argument_bytes().map_err(|e| e.to_string())?,
-        Body::Send(send) => send.streams.iter().map(|s| s.data.clone()).collect(),
-        _ => Vec::new(),
-    };
-    messages(&chunks)?
-        .into_iter()
-        .map(|m| Payload::decode(m.message_type, &m.data).map_err(|e| format!("payload: {e}")))
-        .collect()
-}
-
+/// The CREATE_PIPELINE among a Command's payloads.
 fn create_pipeline(env: &Envelope) -> Result<CreatePipeline, String> {
     payloads(env)?
         .into_iter()
@@ -160,18 +89,10 @@ struct Seen {
 /// Header comparison (MaxEnvelopeSize aside, see `replay_psrp.rs`), body kind and ids, and the
 /// PSRP content that depends on the host.
 fn compare(seen: &Mutex<Seen>, rec: &Envelope, ours: &Envelope) -> Vec<String> {
-    let mut out = compare_headers(rec, ours);
-    out.retain(|p| !p.starts_with("MaxEnvelopeSize"));
-    let same =
-        |a: Option<&str>, b: Option<&str>| a.map(str::to_uppercase) == b.map(str::to_uppercase);
+    let mut out = compare_psrp_headers(rec, ours);
     match (&rec.body, &ours.body) {
         (Body::Create(a), Body::Create(b)) => {
-            if !same(
-                a.shell_id_attr.as_ref().map(|i| i.as_str()),
-                b.shell_id_attr.as_ref().map(|i| i.as_str()),
-            ) {
-                out.push("Create ShellId differs".into());
-            }
+            out.extend(shell_id_problem(a, b));
             match (init_runspace_pool(rec), init_runspace_pool(ours)) {
                 (Ok(r), Ok(o)) => {
                     if r.host_info != o.host_info {
@@ -188,12 +109,7 @@ fn compare(seen: &Mutex<Seen>, rec: &Envelope, ours: &Envelope) -> Vec<String> {
             }
         }
         (Body::Command(a), Body::Command(b)) => {
-            if !same(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            ) {
-                out.push("CommandId differs".into());
-            }
+            out.extend(command_id_problem(a, b));
             match (create_pipeline(rec), create_pipeline(ours)) {
                 (Ok(r), Ok(o)) => {
                     if r.host_info != o.host_info {
@@ -209,47 +125,15 @@ fn compare(seen: &Mutex<Seen>, rec: &Envelope, ours: &Envelope) -> Vec<String> {
                 (r, o) => out.push(format!("CREATE_PIPELINE: {:?} / {:?}", r.err(), o.err())),
             }
         }
-        (Body::Receive(a), Body::Receive(b)) => {
-            let ok = same(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            ) && a.streams == b.streams;
-            out.extend((!ok).then(|| format!("Receive {b:?} instead of {a:?}")));
-        }
+        (Body::Receive(a), Body::Receive(b)) => out.extend(receive_problem(a, b)),
         (Body::Send(a), Body::Send(b)) => {
-            let names = |s: &wsman::shell::Send| {
-                s.streams
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.name.clone(),
-                            s.command_id.as_ref().map(|c| c.as_str().to_uppercase()),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            };
-            if names(a) != names(b) && !host_response_to_its_pipeline(a, b) {
-                out.push(format!(
-                    "Send streams {:?} instead of {:?}",
-                    names(b),
-                    names(a)
-                ));
+            if !host_response_to_its_pipeline(a, b) {
+                out.extend(send_streams_problem(a, b));
             }
             out.extend(compare_sends(seen, rec, ours));
         }
-        (Body::Connect(a), Body::Connect(b)) => {
-            let ok = same(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            ) && a.connect_xml.is_some() == b.connect_xml.is_some();
-            out.extend((!ok).then(|| "Connect differs in CommandId or connectXml".to_owned()));
-        }
-        (Body::Enumerate(a), Body::Enumerate(b)) => {
-            out.extend(
-                (a.filter != b.filter)
-                    .then(|| format!("Enumerate filter {:?} instead of {:?}", b.filter, a.filter)),
-            );
-        }
+        (Body::Connect(a), Body::Connect(b)) => out.extend(connect_problem(a, b)),
+        (Body::Enumerate(a), Body::Enumerate(b)) => out.extend(enumerate_problem(a, b)),
         // pypsrp's Reconnect has an empty body; ours must name nothing either (no CommandId,
         // no BufferMode), whatever body kind the empty one decodes to.
         (_, Body::Reconnect(r))
@@ -390,70 +274,10 @@ fn blank_secrets(value: &Value, found: &mut Vec<Vec<u8>>) -> Value {
 /// Swaps the ciphertext of a recorded ENCRYPTED_SESSION_KEY for [`HARNESS_KEY`] encrypted for
 /// our public key; any other response passes unchanged.
 fn rekey(seen: &Mutex<Seen>, response: String) -> String {
-    let Some(ours) = seen.lock().ok().and_then(|s| s.public_key.clone()) else {
-        return response;
-    };
-    let Some(start) = response.find("<rsp:Stream") else {
-        return response;
-    };
-    let Some(text_start) = response[start..].find('>').map(|i| start + i + 1) else {
-        return response;
-    };
-    let Some(text_end) = response[text_start..].find('<').map(|i| text_start + i) else {
-        return response;
-    };
-    let Ok(bytes) = STANDARD.decode(&response[text_start..text_end]) else {
-        return response;
-    };
-    let Ok((fragment, rest)) = Fragment::decode(&bytes) else {
-        return response;
-    };
-    if !(fragment.start && fragment.end && rest.is_empty()) {
-        return response;
+    match seen.lock().ok().and_then(|s| s.public_key.clone()) {
+        Some(ours) => swap_session_key(response, &ours, &HARNESS_KEY, 6),
+        None => response,
     }
-    let Ok(message) = Message::decode(fragment.data) else {
-        return response;
-    };
-    if message.message_type != MessageType::ENCRYPTED_SESSION_KEY {
-        return response;
-    }
-    let Ok(Payload::EncryptedSessionKey(body)) =
-        Payload::decode(message.message_type, &message.data)
-    else {
-        return "recorded ENCRYPTED_SESSION_KEY does not decode".into();
-    };
-    let recorded = match EncryptedSessionKey::from_blob(&body.encrypted_session_key) {
-        Ok(b) if b.ciphertext().len() == 256 => b,
-        _ => return "recorded ENCRYPTED_SESSION_KEY is not a 2048-bit SIMPLEBLOB".into(),
-    };
-    let mut rng = ChaCha20Rng::from_seed([6; 32]);
-    let Ok(fresh) = ours.encrypt_session_key(&SessionKey::from_bytes(HARNESS_KEY), &mut rng) else {
-        return response;
-    };
-    let Ok(data) = std::str::from_utf8(&message.data) else {
-        return response;
-    };
-    let data = data.replace(&recorded.to_base64(), &fresh.to_base64());
-    let message = Message::new(
-        message.destination,
-        message.message_type,
-        message.runspace_pool_id,
-        message.pipeline_id,
-        data.into_bytes(),
-    );
-    let payload = message.to_bytes();
-    let mut encoded = Vec::new();
-    Fragment {
-        data: &payload,
-        ..fragment
-    }
-    .encode(&mut encoded);
-    format!(
-        "{}{}{}",
-        &response[..text_start],
-        STANDARD.encode(encoded),
-        &response[text_end..]
-    )
 }
 
 // ---- the hosts -----------------------------------------------------------------------------
@@ -633,16 +457,6 @@ impl PsHost for MockHost {
 
 // ---- drivers -------------------------------------------------------------------------------
 
-fn options() -> ClientOptions {
-    ClientOptions::default()
-        .operation_timeout(Duration::from_secs(20))
-        .psrp_envelope_raise(false)
-}
-
-fn e(step: &'static str) -> impl Fn(sessions::Error) -> String {
-    move |err| format!("{step}: {err}")
-}
-
 fn session_options(pool: Option<&Uuid>, host: Arc<MockHost>) -> SessionOptions {
     let mut o = SessionOptions::default().host(host);
     o.runspace_pool_id = pool.copied();
@@ -662,7 +476,7 @@ async fn host_scenario(
     host: Arc<MockHost>,
     keyed: bool,
 ) -> (InvokeOutput, Arc<Mutex<Seen>>) {
-    let rec = recorded(stem);
+    let rec = created(stem);
     assert_eq!(rec.pipelines.len(), 1, "{stem} runs one pipeline");
     let seen = Arc::new(Mutex::new(Seen::default()));
     let (s1, s2) = (seen.clone(), seen.clone());
@@ -675,19 +489,22 @@ async fn host_scenario(
         .run(|c| async move {
             let mut s = PsSession::new(&c, "replay", session_options(rec.pools.first(), host))
                 .await
-                .map_err(e("open"))?;
+                .map_err(step("open"))?;
             if keyed {
-                s.exchange_keys().await.map_err(e("exchange keys"))?;
+                s.exchange_keys().await.map_err(step("exchange keys"))?;
                 if s.session_key().map(SessionKey::as_bytes) != Some(&HARNESS_KEY) {
                     return Err("the session key is not the one the harness sent".into());
                 }
             }
             let (id, ps) = rec.pipelines.first().ok_or("no pipeline")?;
-            let out = s.invoke(&invocation(*id, ps)).await.map_err(e("invoke"))?;
+            let out = s
+                .invoke(&invocation(*id, ps))
+                .await
+                .map_err(step("invoke"))?;
             if let Ok(mut o) = got.lock() {
                 *o = Some(out);
             }
-            s.remove().await.map_err(e("close"))
+            s.remove().await.map_err(step("close"))
         })
         .await;
     r.assert_passed();
@@ -851,7 +668,7 @@ async fn test_psrp_pshost_raw_ui_mocked_methods() {
 #[tokio::test]
 async fn test_psrp_disconnected_commands() {
     let stem = "test_psrp_disconnected_commands";
-    let rec = recorded(stem);
+    let rec = created(stem);
     assert_eq!((rec.pools.len(), rec.pipelines.len()), (2, 2));
     // pypsrp ran this one without a host: the null HostInfo.
     let host = Arc::new(MockHost {
@@ -869,15 +686,15 @@ async fn test_psrp_disconnected_commands() {
             for (pool, (id, ps)) in rec.pools.iter().zip(&rec.pipelines) {
                 let mut s = PsSession::new(&c, "replay", session_options(Some(pool), host.clone()))
                     .await
-                    .map_err(e("open"))?;
-                let pipeline = s.start(&invocation(*id, ps)).await.map_err(e("start"))?;
+                    .map_err(step("open"))?;
+                let pipeline = s.start(&invocation(*id, ps)).await.map_err(step("start"))?;
                 drop(pipeline);
                 s.disconnect(DisconnectOptions::default())
                     .await
-                    .map_err(e("disconnect"))?;
+                    .map_err(step("disconnect"))?;
             }
             // Then: find them, connect to each (reattaching its running command) and receive.
-            let remote = PsSession::enumerate(&c).await.map_err(e("enumerate"))?;
+            let remote = PsSession::enumerate(&c).await.map_err(step("enumerate"))?;
             if remote.len() != 2 || remote.iter().any(|r| r.commands.len() != 1) {
                 return Err(format!("enumerated {remote:?}"));
             }
@@ -885,14 +702,14 @@ async fn test_psrp_disconnected_commands() {
             for r in &remote {
                 let mut s = PsSession::connect(&c, "replay", r)
                     .await
-                    .map_err(e("connect"))?;
+                    .map_err(step("connect"))?;
                 if s.pending_commands().len() != 1 {
                     return Err(format!(
                         "{} commands to receive",
                         s.pending_commands().len()
                     ));
                 }
-                let outs = s.receive(None).await.map_err(e("receive"))?;
+                let outs = s.receive(None).await.map_err(step("receive"))?;
                 if let Ok(mut o) = got.lock() {
                     o.extend(outs);
                 }
@@ -906,8 +723,8 @@ async fn test_psrp_disconnected_commands() {
                 let uri = sessions::pssession::resource_uri(s.configuration_name());
                 c.reconnect(&uri, s.shell_id(), Reconnect::default())
                     .await
-                    .map_err(e("reconnect"))?;
-                s.remove().await.map_err(e("close"))?;
+                    .map_err(step("reconnect"))?;
+                s.remove().await.map_err(step("close"))?;
             }
             Ok(())
         })

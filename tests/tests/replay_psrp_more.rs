@@ -27,19 +27,20 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use psrp::clixml::Value;
-use psrp::crypto::{EncryptedSessionKey, PublicKey, SessionKey};
-use psrp::fragment::{Defragmenter, Fragment};
-use psrp::message::{Message, MessageType};
+use psrp::crypto::{PublicKey, SessionKey};
+use psrp::message::MessageType;
 use psrp::messages::{CreatePipeline, Payload};
 use psrp::records::{Command, PowerShellPipeline};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-use sessions::ClientOptions;
 use sessions::pssession::{Invocation, PsSession, SessionOptions, value_text};
-use tests::replay::{Replay, compare_headers, pypsrp_scenario};
+use tests::replay::pypsrp::{
+    command_id_problem, compare_psrp_headers, create_pipeline, created, messages, options,
+    payloads, receive_problem, same_id, send_streams_problem, shell_id_problem, step,
+    swap_session_key,
+};
+use tests::replay::{Replay, pypsrp_scenario};
 use uuid::Uuid;
 use wsman::{Body, Envelope};
 
@@ -48,58 +49,10 @@ const HARNESS_KEY: [u8; 32] = [0x5a; 32];
 /// The plain text of the SecureString pypsrp sent (its output's first line).
 const SECRET: &str = "Hello World";
 
-/// Every PSRP message in `chunks` (fragments of one stream, in order).
-fn messages(chunks: &[Vec<u8>]) -> Result<Vec<Message>, String> {
-    let mut d = Defragmenter::new();
-    let mut out = Vec::new();
-    for c in chunks {
-        d.receive(c).map_err(|e| format!("fragments: {e}"))?;
-        while let Some(blob) = d.poll_message() {
-            out.push(Message::decode(&blob).map_err(|e| format!("message: {e}"))?);
-        }
-    }
-    Ok(out)
-}
-
-fn create_pipeline(line: &wsman::shell::CommandLine) -> Result<CreatePipeline, String> {
-    let chunks = line.argument_bytes().map_err(|e| e.to_string())?;
-    for m in messages(&chunks)? {
-        if let Ok(Payload::CreatePipeline(c)) = Payload::decode(m.message_type, &m.data) {
-            return Ok(*c);
-        }
-    }
-    Err("no CREATE_PIPELINE in the Arguments".into())
-}
-
 /// The pool id and the pipelines (id, description) pypsrp created, in order.
 fn recorded(stem: &str) -> (Option<Uuid>, Vec<(Uuid, PowerShellPipeline)>) {
-    let file = pypsrp_scenario(stem);
-    let mut pool = None;
-    let mut pipelines = Vec::new();
-    for ex in &file.exchanges {
-        let Some(Ok(env)) = ex.request.as_deref().map(Envelope::decode) else {
-            continue;
-        };
-        match &env.body {
-            Body::Create(shell) if pool.is_none() => {
-                pool = shell
-                    .shell_id_attr
-                    .as_ref()
-                    .and_then(|id| Uuid::parse_str(id.as_str()).ok());
-            }
-            Body::Command(line) => {
-                let id = line
-                    .command_id
-                    .as_ref()
-                    .and_then(|c| Uuid::parse_str(c.as_str()).ok());
-                if let (Some(id), Ok(c)) = (id, create_pipeline(line)) {
-                    pipelines.push((id, c.power_shell));
-                }
-            }
-            _ => {}
-        }
-    }
-    (pool, pipelines)
+    let created = created(stem);
+    (created.pools.first().copied(), created.pipelines)
 }
 
 /// Every statement of a description (`ExtraCmds` when present, else `Cmds`).
@@ -112,52 +65,12 @@ fn statements(ps: &PowerShellPipeline) -> Vec<Vec<Command>> {
 
 /// Header comparison (MaxEnvelopeSize aside, as in `replay_psrp.rs`) and body kind and ids.
 fn compare_common(rec: &Envelope, ours: &Envelope) -> Vec<String> {
-    let mut out = compare_headers(rec, ours);
-    out.retain(|p| !p.starts_with("MaxEnvelopeSize"));
-    let same =
-        |a: Option<&str>, b: Option<&str>| a.map(str::to_uppercase) == b.map(str::to_uppercase);
+    let mut out = compare_psrp_headers(rec, ours);
     match (&rec.body, &ours.body) {
-        (Body::Create(a), Body::Create(b)) => {
-            let ok = same(
-                a.shell_id_attr.as_ref().map(|i| i.as_str()),
-                b.shell_id_attr.as_ref().map(|i| i.as_str()),
-            );
-            out.extend((!ok).then(|| "Create ShellId differs".to_owned()));
-        }
-        (Body::Command(a), Body::Command(b)) => {
-            let ok = same(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            );
-            out.extend((!ok).then(|| "CommandId differs".to_owned()));
-        }
-        (Body::Receive(a), Body::Receive(b)) => {
-            let ok = same(
-                a.command_id.as_ref().map(|i| i.as_str()),
-                b.command_id.as_ref().map(|i| i.as_str()),
-            ) && a.streams == b.streams;
-            out.extend((!ok).then(|| format!("Receive {b:?} instead of {a:?}")));
-        }
-        (Body::Send(a), Body::Send(b)) => {
-            let names = |s: &wsman::shell::Send| {
-                s.streams
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.name.clone(),
-                            s.command_id.as_ref().map(|c| c.as_str().to_uppercase()),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            };
-            if names(a) != names(b) {
-                out.push(format!(
-                    "Send streams {:?} instead of {:?}",
-                    names(b),
-                    names(a)
-                ));
-            }
-        }
+        (Body::Create(a), Body::Create(b)) => out.extend(shell_id_problem(a, b)),
+        (Body::Command(a), Body::Command(b)) => out.extend(command_id_problem(a, b)),
+        (Body::Receive(a), Body::Receive(b)) => out.extend(receive_problem(a, b)),
+        (Body::Send(a), Body::Send(b)) => out.extend(send_streams_problem(a, b)),
         (Body::Signal(a), Body::Signal(b)) => {
             // pypsrp wrote `signal/Terminate`; the code is compared case-insensitively.
             // pypsrp writes `powershell/signal/ctrl_c` where Windows' own client writes the
@@ -168,7 +81,7 @@ fn compare_common(rec: &Envelope, ours: &Envelope) -> Vec<String> {
                     .to_lowercase()
                     .replace("signal/crtl_c", "signal/ctrl_c")
             };
-            let ok = same(
+            let ok = same_id(
                 a.command_id.as_ref().map(|i| i.as_str()),
                 b.command_id.as_ref().map(|i| i.as_str()),
             ) && code(a) == code(b);
@@ -287,78 +200,10 @@ fn compare_statements(rec: &PowerShellPipeline, ours: &PowerShellPipeline) -> Ve
 /// Swaps the ciphertext of a recorded ENCRYPTED_SESSION_KEY for [`HARNESS_KEY`] encrypted for
 /// our public key; any other response passes unchanged.
 fn rekey(state: &Mutex<Exchange>, response: String) -> String {
-    let Some(ours) = state.lock().ok().and_then(|s| s.ours.clone()) else {
-        return response;
-    };
-    let Some(start) = response.find("<rsp:Stream") else {
-        return response;
-    };
-    let Some(text_start) = response[start..].find('>').map(|i| start + i + 1) else {
-        return response;
-    };
-    let Some(text_end) = response[text_start..].find('<').map(|i| text_start + i) else {
-        return response;
-    };
-    let Ok(bytes) = STANDARD.decode(&response[text_start..text_end]) else {
-        return response;
-    };
-    let Ok((fragment, rest)) = Fragment::decode(&bytes) else {
-        return response;
-    };
-    if !(fragment.start && fragment.end && rest.is_empty()) {
-        return response;
+    match state.lock().ok().and_then(|s| s.ours.clone()) {
+        Some(ours) => swap_session_key(response, &ours, &HARNESS_KEY, 4),
+        None => response,
     }
-    let Ok(message) = Message::decode(fragment.data) else {
-        return response;
-    };
-    let Ok(Payload::EncryptedSessionKey(body)) =
-        Payload::decode(message.message_type, &message.data)
-    else {
-        return response;
-    };
-    // The recorded blob must be what Windows sends: a SIMPLEBLOB of a 2048-bit ciphertext.
-    let recorded = match EncryptedSessionKey::from_blob(&body.encrypted_session_key) {
-        Ok(b) if b.ciphertext().len() == 256 => b,
-        _ => return "recorded ENCRYPTED_SESSION_KEY is not a 2048-bit SIMPLEBLOB".into(),
-    };
-    let mut rng = ChaCha20Rng::from_seed([4; 32]);
-    let Ok(ours) = ours.encrypt_session_key(&SessionKey::from_bytes(HARNESS_KEY), &mut rng) else {
-        return response;
-    };
-    let Ok(data) = std::str::from_utf8(&message.data) else {
-        return response;
-    };
-    let data = data.replace(&recorded.to_base64(), &ours.to_base64());
-    let message = Message::new(
-        message.destination,
-        message.message_type,
-        message.runspace_pool_id,
-        message.pipeline_id,
-        data.into_bytes(),
-    );
-    let payload = message.to_bytes();
-    let mut encoded = Vec::new();
-    Fragment {
-        data: &payload,
-        ..fragment
-    }
-    .encode(&mut encoded);
-    format!(
-        "{}{}{}",
-        &response[..text_start],
-        STANDARD.encode(encoded),
-        &response[text_end..]
-    )
-}
-
-fn options() -> ClientOptions {
-    ClientOptions::default()
-        .operation_timeout(Duration::from_secs(20))
-        .psrp_envelope_raise(false)
-}
-
-fn e(step: &'static str) -> impl Fn(sessions::Error) -> String {
-    move |err| format!("{step}: {err}")
 }
 
 #[tokio::test]
@@ -377,8 +222,10 @@ async fn test_psrp_multiple_commands() {
         .run(|c| async move {
             let mut so = SessionOptions::default();
             so.runspace_pool_id = pool;
-            let mut s = PsSession::new(&c, "replay", so).await.map_err(e("open"))?;
-            s.exchange_keys().await.map_err(e("exchange keys"))?;
+            let mut s = PsSession::new(&c, "replay", so)
+                .await
+                .map_err(step("open"))?;
+            s.exchange_keys().await.map_err(step("exchange keys"))?;
             if s.session_key().map(SessionKey::as_bytes) != Some(&HARNESS_KEY) {
                 return Err("the session key is not the one the harness sent".into());
             }
@@ -387,7 +234,7 @@ async fn test_psrp_multiple_commands() {
                     for c in &mut st {
                         for a in &mut c.args {
                             if matches!(a.value, Value::SecureString(_)) {
-                                a.value = s.secure_string(SECRET).map_err(e("encrypt"))?;
+                                a.value = s.secure_string(SECRET).map_err(step("encrypt"))?;
                             }
                         }
                     }
@@ -399,13 +246,13 @@ async fn test_psrp_multiple_commands() {
                     inv.extra_statements.push(st?);
                 }
                 inv.pipeline_id = Some(*id);
-                let out = s.invoke(&inv).await.map_err(e("invoke"))?;
+                let out = s.invoke(&inv).await.map_err(step("invoke"))?;
                 let revealed: Vec<_> = out.output.iter().map(|v| s.reveal(v).is_ok()).collect();
                 if let Ok(mut o) = got.lock() {
                     o.push((out, revealed));
                 }
             }
-            s.remove().await.map_err(e("close"))
+            s.remove().await.map_err(step("close"))
         })
         .await;
     r.assert_passed();
@@ -421,19 +268,6 @@ async fn test_psrp_multiple_commands() {
     assert!(!revealed[1], "Windows' session key is not the harness's");
     assert_eq!(value_text(&out.output[3]), "hi\"");
     assert_eq!(out.output[5], Value::I32(123));
-}
-
-/// Every typed payload of a Send's or a Command's PSRP stream.
-fn payloads(env: &Envelope) -> Result<Vec<Payload>, String> {
-    let chunks = match &env.body {
-        Body::Send(s) => s.streams.iter().map(|s| s.data.clone()).collect(),
-        Body::Command(line) => line.argument_bytes().map_err(|e| e.to_string())?,
-        _ => return Ok(Vec::new()),
-    };
-    messages(&chunks)?
-        .into_iter()
-        .map(|m| Payload::decode(m.message_type, &m.data).map_err(|e| e.to_string()))
-        .collect()
 }
 
 /// [`compare_common`], and pool requests and GET_COMMAND_METADATA equal to pypsrp's, message
@@ -470,7 +304,7 @@ fn compare_payloads(rec: &Envelope, ours: &Envelope) -> Vec<String> {
 async fn open(c: &sessions::WsManClient, stem: &str) -> Result<PsSession, String> {
     let mut so = SessionOptions::default();
     so.runspace_pool_id = recorded(stem).0;
-    PsSession::new(c, "replay", so).await.map_err(e("open"))
+    PsSession::new(c, "replay", so).await.map_err(step("open"))
 }
 
 #[tokio::test]
@@ -484,31 +318,35 @@ async fn test_psrp_set_runspaces() {
             let mut seen = Vec::new();
             seen.push(format!(
                 "{}",
-                s.get_available_runspaces().await.map_err(e("available"))?
+                s.get_available_runspaces()
+                    .await
+                    .map_err(step("available"))?
             ));
             seen.push(format!(
                 "{}",
-                s.set_max_runspaces(5).await.map_err(e("max 5"))?
+                s.set_max_runspaces(5).await.map_err(step("max 5"))?
             ));
             seen.push(format!(
                 "{}",
-                s.get_available_runspaces().await.map_err(e("available"))?
+                s.get_available_runspaces()
+                    .await
+                    .map_err(step("available"))?
             ));
             seen.push(format!(
                 "{}",
-                s.set_min_runspaces(2).await.map_err(e("min 2"))?
+                s.set_min_runspaces(2).await.map_err(step("min 2"))?
             ));
             seen.push(format!(
                 "{}",
-                s.set_min_runspaces(-1).await.map_err(e("min -1"))?
+                s.set_min_runspaces(-1).await.map_err(step("min -1"))?
             ));
             seen.push(format!(
                 "{}",
-                s.set_max_runspaces(-1).await.map_err(e("max -1"))?
+                s.set_max_runspaces(-1).await.map_err(step("max -1"))?
             ));
             // Refused changes leave the agreed limits alone.
             seen.push(format!("{:?}", s.runspaces()));
-            s.remove().await.map_err(e("close"))?;
+            s.remove().await.map_err(step("close"))?;
             let expected = ["1", "true", "5", "true", "false", "false", "(2, 5)"];
             if seen != expected {
                 return Err(format!("answers {seen:?} instead of {expected:?}"));
@@ -533,15 +371,15 @@ async fn reset_between(stem: &'static str, expect_reset: bool) {
                     let mut inv = Invocation::default();
                     inv.commands = ps.cmds.clone();
                     inv.pipeline_id = Some(*id);
-                    let out = s.invoke(&inv).await.map_err(e("invoke"))?;
+                    let out = s.invoke(&inv).await.map_err(step("invoke"))?;
                     outputs.push(out.output.iter().map(value_text).collect::<Vec<_>>());
                 }
                 Ok(())
             };
             run(&mut s, 0).await?;
-            let reset = s.reset_runspace_state().await.map_err(e("reset"))?;
+            let reset = s.reset_runspace_state().await.map_err(step("reset"))?;
             run(&mut s, 1).await?;
-            s.remove().await.map_err(e("close"))?;
+            s.remove().await.map_err(step("close"))?;
             if reset != expect_reset {
                 return Err(format!("reset answered {reset}"));
             }
@@ -603,13 +441,13 @@ async fn test_psrp_get_command_metadata() {
                 let out = s
                     .get_command_metadata(request, Some(*id))
                     .await
-                    .map_err(e("get command metadata"))?;
+                    .map_err(step("get command metadata"))?;
                 if !out.is_completed() {
                     return Err(format!("not completed: {out:?}"));
                 }
                 counts.push(out.output.len());
             }
-            s.remove().await.map_err(e("close"))?;
+            s.remove().await.map_err(step("close"))?;
             // A count object, then New-PSSession / New-PSSessionOption… / Get-WSMan…
             if counts != [4, 3, 3] {
                 return Err(format!("outputs {counts:?}"));
@@ -637,13 +475,13 @@ async fn test_psrp_multiple_invocations() {
                 let mut inv = Invocation::default();
                 inv.commands = ps.cmds.clone();
                 inv.pipeline_id = Some(*id);
-                let out = s.invoke(&inv).await.map_err(e("invoke"))?;
+                let out = s.invoke(&inv).await.map_err(step("invoke"))?;
                 s.terminate_command(&out.command_id)
                     .await
-                    .map_err(e("terminate"))?;
+                    .map_err(step("terminate"))?;
                 outputs.push(out.output.iter().map(value_text).collect::<Vec<_>>());
             }
-            s.remove().await.map_err(e("close"))?;
+            s.remove().await.map_err(step("close"))?;
             if outputs != [["2"], ["2"]] {
                 return Err(format!("outputs {outputs:?}"));
             }
@@ -674,7 +512,7 @@ async fn test_psrp_key_exchange_timeout() {
             if s.session_key().is_some() {
                 return Err("a session key without an answer".into());
             }
-            s.remove().await.map_err(e("close"))
+            s.remove().await.map_err(step("close"))
         })
         .await;
     r.assert_passed();
@@ -699,7 +537,7 @@ async fn alive(stem: &'static str, expected: &'static [Result<bool, ()>], close:
                 return Err(format!("is_alive {seen:?} instead of {expected:?}"));
             }
             if close {
-                s.remove().await.map_err(e("close"))?;
+                s.remove().await.map_err(step("close"))?;
             }
             Ok(())
         })
@@ -769,12 +607,12 @@ async fn test_psrp_receive_failure() {
         .compare(Box::new(compare_payloads))
         .run(|c| async move {
             let s = open(&c, stem).await?;
-            let mut pipeline = s.attach(&command).map_err(e("attach"))?;
+            let mut pipeline = s.attach(&command).map_err(step("attach"))?;
             match pipeline.next().await {
                 Err(err) if err.fault().is_some() => {}
                 other => return Err(format!("receive: {other:?}")),
             }
-            s.remove().await.map_err(e("close"))
+            s.remove().await.map_err(step("close"))
         })
         .await;
     r.assert_passed();
@@ -813,17 +651,17 @@ async fn test_psrp_nested_command() {
             let mut busy = Invocation::default();
             busy.commands = pipelines[0].1.cmds.clone();
             busy.pipeline_id = Some(pipelines[0].0);
-            let running = s.start(&busy).await.map_err(e("start"))?;
+            let running = s.start(&busy).await.map_err(step("start"))?;
             let mut nested = Invocation::default();
             nested.commands = pipelines[1].1.cmds.clone();
             nested.pipeline_id = Some(pipelines[1].0);
             nested.nested = true;
-            let out = s.invoke(&nested).await.map_err(e("nested"))?;
+            let out = s.invoke(&nested).await.map_err(step("nested"))?;
             if !out.is_completed() || out.output.is_empty() {
                 return Err(format!("nested: {out:?}"));
             }
-            running.stopper().stop().await.map_err(e("stop"))?;
-            s.remove().await.map_err(e("close"))
+            running.stopper().stop().await.map_err(step("stop"))?;
+            s.remove().await.map_err(step("close"))
         })
         .await;
     r.assert_passed();

@@ -28,6 +28,7 @@ mod keys;
 mod output;
 mod pool;
 mod resume;
+pub mod transfer;
 
 use std::collections::VecDeque;
 use std::fmt;
