@@ -3,9 +3,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::error::DecodeError;
 use crate::xml::{Element, Writer};
 
@@ -59,18 +56,20 @@ pub(crate) fn base64(text: &str, path: &str) -> Result<Vec<u8>, DecodeError> {
     // The usual text has no whitespace inside: decode it straight away, and only on failure
     // look for whitespace to drop (base64 never accepts it, so the first decode cannot
     // succeed on wrapped text). Scanning first cost a pass over every byte of bulk output.
-    match STANDARD.decode(t) {
+    match base64_simd::STANDARD.decode_to_vec(t) {
         Ok(bytes) => Ok(bytes),
         Err(_) if t.bytes().any(|b| b.is_ascii_whitespace()) => {
             let compact: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            STANDARD.decode(compact).map_err(|_| bad())
+            base64_simd::STANDARD
+                .decode_to_vec(compact)
+                .map_err(|_| bad())
         }
         Err(_) => Err(bad()),
     }
 }
 
 pub(crate) fn write_base64(w: &mut Writer, data: &[u8]) {
-    STANDARD.encode_string(data, &mut w.out);
+    base64_simd::STANDARD.encode_append(data, &mut w.out);
 }
 
 pub(crate) fn streams(text: &str) -> Vec<String> {
@@ -90,6 +89,9 @@ pub(crate) fn opt_leaf(w: &mut Writer, qname: &str, value: Option<&str>) {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     #[test]
