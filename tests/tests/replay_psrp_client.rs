@@ -786,11 +786,34 @@ async fn test_client_copy_file_failure() {
     // pypsrp's test sent a wrong hash on purpose and the remote script refused the file. Ours
     // sends the true hash (checked), and the recorded refusal must come back as
     // RemoteHashMismatch.
+    let out = copy_failure(None).await;
+    assert_remote_hash_mismatch(out);
+    // The same with the Send refused by a fault (as when the remote script failed before all
+    // input arrived): the client still reads the pipeline and reports the script's own error.
+    let refuse: Box<tests::replay::Rewriter> = Box::new(|ours: &Envelope, response: String| {
+        if matches!(ours.body, Body::Send(_)) {
+            SEND_FAULT.to_owned()
+        } else {
+            response
+        }
+    });
+    let out = copy_failure(Some(refuse)).await;
+    assert_remote_hash_mismatch(out);
+}
+
+/// A WS-Man fault for a Send to a command that no longer exists (text of pypsrp's
+/// `test_winrs_bad_cmd_id` recording).
+const SEND_FAULT: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:Action>http://schemas.dmtf.org/wbem/wsman/1/wsman/fault</a:Action><a:MessageID>uuid:7B834235-F8A2-4A77-BBA1-72FE4BEE97C8</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><a:RelatesTo>uuid:1E4F574C-3C19-46E9-A544-B71D78C95E7B</a:RelatesTo></s:Header><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>w:InvalidSelectors</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">The WS-Management service cannot process the request because the request contained invalid selectors for the resource. </s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="2150858843" Machine="192.168.56.15"><f:Message>The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist.</f:Message></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>"#;
+
+async fn copy_failure(
+    rewrite: Option<Box<tests::replay::Rewriter>>,
+) -> Result<CopyOutcome, TransferError> {
     let stem = "test_client_copy_file_failure";
-    let dir = scratch(stem);
+    let dir = scratch(&format!("{stem}-{}", rewrite.is_some()));
     let local = dir.join("source");
     std::fs::write(&local, ALPHABET).expect("local file");
-    let (r, out, inputs) = run(stem, same_transfer(COPY_SCRIPT), |c, ids| async move {
+    let check = same_transfer(COPY_SCRIPT);
+    let (r, out, inputs) = run_rewritten(stem, check, rewrite, |c, ids| async move {
         copy(
             &c,
             ids.pools.first(),
@@ -805,14 +828,18 @@ async fn test_client_copy_file_failure() {
     r.assert_passed();
     assert_eq!(r.answered, r.recorded);
     check_copy_inputs(&inputs, 1, ALPHABET_SHA1, true);
-    match out.expect("driver") {
+    let _ = std::fs::remove_dir_all(&dir);
+    out.expect("driver")
+}
+
+fn assert_remote_hash_mismatch(out: Result<CopyOutcome, TransferError>) {
+    match out {
         Err(TransferError::RemoteHashMismatch { record }) => {
             let message = record.message().unwrap_or_default();
             assert!(message.contains("hash mismatch"), "{message}");
         }
         other => panic!("expected RemoteHashMismatch, got {other:?}"),
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Replays a fetch of `remote` into a scratch directory; returns the outcome and the local
