@@ -12,6 +12,7 @@ pub mod rds;
 pub mod session;
 pub mod state;
 pub mod table;
+pub mod transfer;
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +49,10 @@ pub enum Command {
     Enter(session::EnterArgs),
     /// Run a command in a WinRS cmd shell; exits with its exit code.
     Exec(exec::ExecArgs),
+    /// Copy a local file to the host (Copy-Item -ToSession), SHA-1 checked.
+    Copy(transfer::CopyArgs),
+    /// Fetch a file from the host (Copy-Item -FromSession), SHA-1 checked.
+    Fetch(transfer::FetchArgs),
     /// Remote Desktop sessions: query, reset, logoff, msg (one or many hosts).
     Rds(rds::RdsArgs),
     /// SMB sessions to the host: list, info, delete (one or many hosts).
@@ -71,6 +76,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Remove(a) => session::remove(g, a).await,
         Command::Enter(a) => session::enter(g, a).await,
         Command::Exec(a) => exec::exec(g, a).await,
+        Command::Copy(a) => transfer::copy(g, a).await,
+        Command::Fetch(a) => transfer::fetch(g, a).await,
         Command::Rds(a) => rds::run(g, a).await,
         Command::Netsession(a) => netsession::run(g, a).await,
         Command::Emulator(a) => run_emulator(a).await,

@@ -20,10 +20,10 @@
 //! As in `replay_psrp.rs`, the runspace pool and pipeline ids are read from the recorded
 //! requests and injected (the recorded responses name them), headers are compared by
 //! `tests::replay::compare_headers` (MaxEnvelopeSize aside: pypsrp raises it once the server
-//! says protocol 2.2, ours stays at what it announced) and bodies by kind and ids.
+//! says protocol 2.2, ours stays at what it announced) and bodies by kind and ids, with the
+//! shared pieces of `tests::replay::pypsrp`.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -32,19 +32,20 @@ use psrp::fragment::Defragmenter;
 use psrp::message::Message;
 use psrp::messages::{CreatePipeline, Payload};
 use psrp::records::{Command, PowerShellPipeline, PsInvocationState};
+use sessions::WsManClient;
 use sessions::pssession::transfer::{
     self, COPY_SCRIPT, CopyOutcome, FETCH_SCRIPT, FetchOutcome, TransferError, TransferOptions,
 };
 use sessions::pssession::{Invocation, InvokeOutput, PsSession, SessionOptions};
 use sessions::winrs::{CommandOptions, Shell, ShellOptions};
-use sessions::{ClientOptions, WsManClient};
-use tests::replay::{Comparator, Replay, ReplayResult, compare_headers, pypsrp_scenario};
+use tests::replay::pypsrp::{self, step};
+use tests::replay::{Comparator, Replay, ReplayResult};
 use uuid::Uuid;
 use wsman::shell::SignalCode;
 use wsman::{Body, Envelope};
 
-/// The ids pypsrp chose in a scenario: runspace pools in Create order, pipelines in Command
-/// order (WinRS commands of the same scenario included).
+/// The ids pypsrp chose in a scenario: runspace pools in Create order, PSRP pipelines in
+/// Command order (from `tests::replay::pypsrp::created`).
 #[derive(Debug, Default)]
 struct Ids {
     pools: Vec<Uuid>,
@@ -52,31 +53,15 @@ struct Ids {
 }
 
 fn recorded_ids(stem: &str) -> Ids {
-    let file = pypsrp_scenario(stem);
-    let mut ids = Ids::default();
-    for ex in &file.exchanges {
-        let Some(Ok(env)) = ex.request.as_deref().map(Envelope::decode) else {
-            continue;
-        };
-        let uuid = |s: &str| Uuid::parse_str(s).ok();
-        match &env.body {
-            Body::Create(shell) => {
-                if let Some(u) = shell.shell_id_attr.as_ref().and_then(|i| uuid(i.as_str())) {
-                    ids.pools.push(u);
-                }
-            }
-            Body::Command(line) => {
-                if let Some(u) = line.command_id.as_ref().and_then(|i| uuid(i.as_str())) {
-                    ids.commands.push(u);
-                }
-            }
-            _ => {}
-        }
+    let created = pypsrp::created(stem);
+    Ids {
+        pools: created.pools,
+        commands: created.pipelines.into_iter().map(|(id, _)| id).collect(),
     }
-    ids
 }
 
-/// Every PSRP message in `chunks` (the fragments of one stream, in order), decoded.
+/// Every PSRP message in `chunks` (the next fragments of one stream, in order), decoded with
+/// that stream's defragmenter `d` (a message may span Sends).
 fn payloads(d: &mut Defragmenter, chunks: &[Vec<u8>]) -> Result<Vec<Payload>, String> {
     let mut out = Vec::new();
     for c in chunks {
@@ -89,17 +74,6 @@ fn payloads(d: &mut Defragmenter, chunks: &[Vec<u8>]) -> Result<Vec<Payload>, St
         }
     }
     Ok(out)
-}
-
-fn create_pipeline(line: &wsman::shell::CommandLine) -> Result<CreatePipeline, String> {
-    let chunks = line.argument_bytes().map_err(|e| e.to_string())?;
-    payloads(&mut Defragmenter::new(), &chunks)?
-        .into_iter()
-        .find_map(|p| match p {
-            Payload::CreatePipeline(c) => Some(*c),
-            _ => None,
-        })
-        .ok_or_else(|| "no CREATE_PIPELINE in the Arguments".to_owned())
 }
 
 /// Every statement of a description (`ExtraCmds` when present, else `Cmds`).
@@ -169,8 +143,7 @@ fn feed(
 /// collected in `inputs` and compared at the end by the driver).
 fn comparator(check: Box<PipelineCheck>, inputs: Arc<Mutex<Inputs>>) -> Box<Comparator> {
     Box::new(move |rec: &Envelope, ours: &Envelope| {
-        let mut out = compare_headers(rec, ours);
-        out.retain(|p| !p.starts_with("MaxEnvelopeSize"));
+        let mut out = pypsrp::compare_psrp_headers(rec, ours);
         if rec.header.resource_uri.as_deref() == Some(wsman::ns::RESOURCE_CMD) {
             // WinRS: the whole body (its ids come from the recorded responses).
             if rec.body != ours.body {
@@ -178,55 +151,24 @@ fn comparator(check: Box<PipelineCheck>, inputs: Arc<Mutex<Inputs>>) -> Box<Comp
             }
             return out;
         }
-        let same =
-            |a: Option<&str>, b: Option<&str>| a.map(str::to_uppercase) == b.map(str::to_uppercase);
         match (&rec.body, &ours.body) {
             (Body::Create(a), Body::Create(b)) => {
-                let ok = same(
-                    a.shell_id_attr.as_ref().map(|i| i.as_str()),
-                    b.shell_id_attr.as_ref().map(|i| i.as_str()),
-                ) && a.input_streams == b.input_streams
-                    && a.output_streams == b.output_streams;
-                out.extend((!ok).then(|| format!("Create {b:?} instead of {a:?}")));
+                out.extend(pypsrp::shell_id_problem(a, b));
+                if a.input_streams != b.input_streams || a.output_streams != b.output_streams {
+                    out.push(format!("Create streams {b:?} instead of {a:?}"));
+                }
             }
             (Body::Command(a), Body::Command(b)) => {
-                let ok = same(
-                    a.command_id.as_ref().map(|i| i.as_str()),
-                    b.command_id.as_ref().map(|i| i.as_str()),
-                );
-                out.extend((!ok).then(|| "CommandId differs".to_owned()));
-                match (create_pipeline(a), create_pipeline(b)) {
+                out.extend(pypsrp::command_id_problem(a, b));
+                match (pypsrp::create_pipeline(a), pypsrp::create_pipeline(b)) {
                     (Ok(ra), Ok(rb)) => out.extend(check(&ra, &rb)),
                     (Err(e), _) => out.push(format!("recorded Command: {e}")),
                     (_, Err(e)) => out.push(format!("our Command: {e}")),
                 }
             }
-            (Body::Receive(a), Body::Receive(b)) => {
-                let ok = same(
-                    a.command_id.as_ref().map(|i| i.as_str()),
-                    b.command_id.as_ref().map(|i| i.as_str()),
-                ) && a.streams == b.streams;
-                out.extend((!ok).then(|| format!("Receive {b:?} instead of {a:?}")));
-            }
+            (Body::Receive(a), Body::Receive(b)) => out.extend(pypsrp::receive_problem(a, b)),
             (Body::Send(a), Body::Send(b)) => {
-                let names = |s: &wsman::shell::Send| {
-                    s.streams
-                        .iter()
-                        .map(|s| {
-                            (
-                                s.name.clone(),
-                                s.command_id.as_ref().map(|c| c.as_str().to_uppercase()),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                };
-                if names(a) != names(b) {
-                    out.push(format!(
-                        "Send streams {:?} instead of {:?}",
-                        names(b),
-                        names(a)
-                    ));
-                }
+                out.extend(pypsrp::send_streams_problem(a, b));
                 let mut inputs = inputs.lock().unwrap_or_else(|p| p.into_inner());
                 if let Err(e) = feed(&mut inputs.recorded, a) {
                     out.push(format!("recorded Send: {e}"));
@@ -236,7 +178,7 @@ fn comparator(check: Box<PipelineCheck>, inputs: Arc<Mutex<Inputs>>) -> Box<Comp
                 }
             }
             (Body::Signal(a), Body::Signal(b)) => {
-                let ok = same(
+                let ok = pypsrp::same_id(
                     a.command_id.as_ref().map(|i| i.as_str()),
                     b.command_id.as_ref().map(|i| i.as_str()),
                 ) && a.code.as_str().eq_ignore_ascii_case(b.code.as_str());
@@ -251,22 +193,10 @@ fn comparator(check: Box<PipelineCheck>, inputs: Arc<Mutex<Inputs>>) -> Box<Comp
     })
 }
 
-/// As `replay_psrp.rs`: pypsrp's 20 s operation timeout, no MaxEnvelopeSize raise (pypsrp's
-/// raise asks no config, so the recordings hold no Get for ours).
-fn options() -> ClientOptions {
-    ClientOptions::default()
-        .operation_timeout(Duration::from_secs(20))
-        .psrp_envelope_raise(false)
-}
-
 fn session_options(pool: Option<&Uuid>) -> SessionOptions {
     let mut o = SessionOptions::default();
     o.runspace_pool_id = pool.copied();
     o
-}
-
-fn e(step: &'static str) -> impl Fn(sessions::Error) -> String {
-    move |err| format!("{step}: {err}")
 }
 
 /// Replays `stem` with `driver`, comparing pipelines with `check`; returns the replay result,
@@ -298,7 +228,7 @@ where
     let inputs = Arc::new(Mutex::new(Inputs::default()));
     let mut result = Err("driver did not run".to_owned());
     let mut replay = Replay::pypsrp(stem)
-        .options(options())
+        .options(pypsrp::options())
         .compare(comparator(check, inputs.clone()));
     if let Some(rewrite) = rewrite {
         replay = replay.rewrite(rewrite);
@@ -357,9 +287,9 @@ async fn open_invoke_close(
 ) -> Result<InvokeOutput, String> {
     let mut s = PsSession::new(c, "replay", session_options(ids.pools.first()))
         .await
-        .map_err(e("open"))?;
-    let out = s.invoke(&invocation).await.map_err(e("invoke"))?;
-    s.remove().await.map_err(e("close"))?;
+        .map_err(step("open"))?;
+    let out = s.invoke(&invocation).await.map_err(step("invoke"))?;
+    s.remove().await.map_err(step("close"))?;
     Ok(out)
 }
 
@@ -608,7 +538,7 @@ async fn copy(
 ) -> Result<Result<CopyOutcome, TransferError>, String> {
     let mut s = PsSession::new(c, "replay", session_options(pool))
         .await
-        .map_err(e("open"))?;
+        .map_err(step("open"))?;
     let out = transfer::copy_to(
         &mut s,
         local,
@@ -616,7 +546,7 @@ async fn copy(
         &transfer_options(expand_vars, pipeline),
     )
     .await;
-    s.remove().await.map_err(e("close"))?;
+    s.remove().await.map_err(step("close"))?;
     Ok(out)
 }
 
@@ -630,7 +560,7 @@ async fn fetch(
 ) -> Result<Result<FetchOutcome, TransferError>, String> {
     let mut s = PsSession::new(c, "replay", session_options(ids.pools.first()))
         .await
-        .map_err(e("open"))?;
+        .map_err(step("open"))?;
     let out = transfer::fetch_from(
         &mut s,
         remote,
@@ -638,7 +568,7 @@ async fn fetch(
         &transfer_options(expand_vars, ids.commands.first()),
     )
     .await;
-    s.remove().await.map_err(e("close"))?;
+    s.remove().await.map_err(step("close"))?;
     Ok(out)
 }
 
@@ -856,11 +786,34 @@ async fn test_client_copy_file_failure() {
     // pypsrp's test sent a wrong hash on purpose and the remote script refused the file. Ours
     // sends the true hash (checked), and the recorded refusal must come back as
     // RemoteHashMismatch.
+    let out = copy_failure(None).await;
+    assert_remote_hash_mismatch(out);
+    // The same with the Send refused by a fault (as when the remote script failed before all
+    // input arrived): the client still reads the pipeline and reports the script's own error.
+    let refuse: Box<tests::replay::Rewriter> = Box::new(|ours: &Envelope, response: String| {
+        if matches!(ours.body, Body::Send(_)) {
+            SEND_FAULT.to_owned()
+        } else {
+            response
+        }
+    });
+    let out = copy_failure(Some(refuse)).await;
+    assert_remote_hash_mismatch(out);
+}
+
+/// A WS-Man fault for a Send to a command that no longer exists (text of pypsrp's
+/// `test_winrs_bad_cmd_id` recording).
+const SEND_FAULT: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:Action>http://schemas.dmtf.org/wbem/wsman/1/wsman/fault</a:Action><a:MessageID>uuid:7B834235-F8A2-4A77-BBA1-72FE4BEE97C8</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><a:RelatesTo>uuid:1E4F574C-3C19-46E9-A544-B71D78C95E7B</a:RelatesTo></s:Header><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>w:InvalidSelectors</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">The WS-Management service cannot process the request because the request contained invalid selectors for the resource. </s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="2150858843" Machine="192.168.56.15"><f:Message>The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist.</f:Message></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>"#;
+
+async fn copy_failure(
+    rewrite: Option<Box<tests::replay::Rewriter>>,
+) -> Result<CopyOutcome, TransferError> {
     let stem = "test_client_copy_file_failure";
-    let dir = scratch(stem);
+    let dir = scratch(&format!("{stem}-{}", rewrite.is_some()));
     let local = dir.join("source");
     std::fs::write(&local, ALPHABET).expect("local file");
-    let (r, out, inputs) = run(stem, same_transfer(COPY_SCRIPT), |c, ids| async move {
+    let check = same_transfer(COPY_SCRIPT);
+    let (r, out, inputs) = run_rewritten(stem, check, rewrite, |c, ids| async move {
         copy(
             &c,
             ids.pools.first(),
@@ -875,14 +828,18 @@ async fn test_client_copy_file_failure() {
     r.assert_passed();
     assert_eq!(r.answered, r.recorded);
     check_copy_inputs(&inputs, 1, ALPHABET_SHA1, true);
-    match out.expect("driver") {
+    let _ = std::fs::remove_dir_all(&dir);
+    out.expect("driver")
+}
+
+fn assert_remote_hash_mismatch(out: Result<CopyOutcome, TransferError>) {
+    match out {
         Err(TransferError::RemoteHashMismatch { record }) => {
             let message = record.message().unwrap_or_default();
             assert!(message.contains("hash mismatch"), "{message}");
         }
         other => panic!("expected RemoteHashMismatch, got {other:?}"),
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Replays a fetch of `remote` into a scratch directory; returns the outcome and the local

@@ -335,6 +335,12 @@ impl<'i, 'l> Parser<'i, 'l> {
                 message: "element names must not use the reserved prefix `xmlns`".into(),
             });
         }
+        if !is_xml_name(&name) || prefix.as_deref().is_some_and(|p| !is_xml_name(p)) {
+            return Err(DecodeError::MalformedXml {
+                position,
+                message: "an element name is empty or not an XML name".into(),
+            });
+        }
         let mut attributes = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|e| malformed(position, &e.into()))?;
@@ -370,9 +376,16 @@ impl<'i, 'l> Parser<'i, 'l> {
                 Some(p) => Some(utf8(p.into_inner(), position)?.to_owned()),
                 None => None,
             };
+            let name = utf8(local.into_inner(), position)?.to_owned();
+            if !is_xml_name(&name) || prefix.as_deref().is_some_and(|p| !is_xml_name(p)) {
+                return Err(DecodeError::MalformedXml {
+                    position,
+                    message: "an attribute name is empty or not an XML name".into(),
+                });
+            }
             attributes.push(Attribute {
                 ns: attr_ns,
-                name: utf8(local.into_inner(), position)?.to_owned(),
+                name,
                 prefix,
                 value,
             });
@@ -465,6 +478,18 @@ fn namespace(raw: &[u8], position: u64) -> Result<Cow<'static, str>, DecodeError
     }
     let unescaped = quick_xml::escape::unescape(raw).map_err(|e| escape_error(position, &e))?;
     Ok(intern(&unescaped))
+}
+
+/// Whether `s` is a non-colonized XML name (XML 1.0 5th edition `NCName`, with any
+/// non-ASCII character accepted): quick-xml lets `<>` or `<1a>` through, and what the
+/// decoder keeps must encode back to well-formed XML.
+fn is_xml_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    start(first) && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
 fn utf8(bytes: &[u8], position: u64) -> Result<&str, DecodeError> {

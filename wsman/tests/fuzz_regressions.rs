@@ -70,3 +70,29 @@ fn a_qname_text_with_an_undeclared_prefix_is_refused() {
     round_trips(&fault("http://not/a/qname"));
     round_trips(&fault("a:DestinationUnreachable"));
 }
+
+/// quick-xml reads `<></>` (an element with no name) and `<1a/>` without complaint; kept inside
+/// a header the decoder does not model, such an element was written back as `</>`, which does
+/// not parse. Names that are not XML names are refused when decoding.
+#[test]
+fn elements_and_attributes_without_an_xml_name_are_refused() {
+    let wrap = |inner: &str| {
+        format!(
+            "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Header>\
+             <a:Action xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\">\
+             http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action>\
+             <a:MessageID xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\">uuid:1</a:MessageID>\
+             <m:SessionId xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd\">{inner}</m:SessionId>\
+             </s:Header><s:Body/></s:Envelope>"
+        )
+    };
+    for inner in ["uuid:1<></>2", "<1a/>", "<a -b=\"x\"/>", "<.a>t</.a>"] {
+        let xml = wrap(inner);
+        match Envelope::decode(xml.as_bytes()) {
+            Err(wsman::DecodeError::MalformedXml { .. }) => {}
+            other => panic!("{inner}: expected a malformed-xml refusal, got {other:?}"),
+        }
+    }
+    // Ordinary names, including non-ASCII ones, still decode and round-trip.
+    round_trips(&wrap("uuid:<x-y.z_1 é=\"v\">t</x-y.z_1>"));
+}

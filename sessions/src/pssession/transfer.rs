@@ -231,6 +231,16 @@ pub async fn copy_reader<R: Read>(
     };
     let hash = match sent {
         Ok(hash) => hash,
+        Err(TransferError::Session(e)) if e.fault().is_some() => {
+            // A refused Send: the remote script may have failed already (a destination that
+            // is a directory, access denied); its own error says more than the fault.
+            let out = pipeline.collect().await;
+            session.forget_command(&id);
+            return Err(match out {
+                Ok(out) => failure(out.state, out.reason, &out.errors, remote).unwrap_or(e.into()),
+                Err(_) => e.into(),
+            });
+        }
         Err(e) => {
             // Best effort: the remote script must not wait for input that will not come.
             let _ = pipeline.stopper().stop().await;
@@ -574,6 +584,9 @@ begin {
     }
     $here = (Get-Location -PSProvider FileSystem).ProviderPath
     $target = [IO.Path]::GetFullPath([IO.Path]::Combine($here, $Destination))
+    if ([IO.Directory]::Exists($target)) {
+        throw (New-Object IO.IOException -ArgumentList "psrm copy: '$target' is a directory, not a file")
+    }
     $staging = [IO.Path]::GetTempFileName()
     $sink = [IO.File]::OpenWrite($staging)
     $digest = [Security.Cryptography.SHA1]::Create()
@@ -596,9 +609,6 @@ end {
         if ($null -ne $pending) { $announced = [Text.Encoding]::ASCII.GetString($pending) }
         if ($received -ne $announced) {
             throw (New-Object IO.InvalidDataException -ArgumentList "psrm copy: hash mismatch, received $received, sender announced $announced")
-        }
-        if ([IO.Directory]::Exists($target)) {
-            throw (New-Object IO.IOException -ArgumentList "psrm copy: '$target' is a directory, not a file")
         }
         [IO.File]::Copy($staging, $target, $true)
         $target
