@@ -41,6 +41,13 @@ async fn start(cfg: Config) -> Emulator {
         .expect("emulator starts with tls")
 }
 
+async fn start_http(cfg: Config) -> Emulator {
+    Emulator::builder(cfg.clone())
+        .start(WsManService::new(cfg))
+        .await
+        .expect("emulator starts")
+}
+
 /// Runs the pywinrm CredSSP client; its one result line.
 async fn pywinrm(url: &str, user: &str, password: &str, mechanism: &str, cmd: &[&str]) -> String {
     let script = manifest().join("tests/interop/credssp.py");
@@ -104,6 +111,27 @@ async fn pywinrm_credssp_ntlm_over_https_runs_commands() {
     // The delegated user is the one commands run as.
     let line = pywinrm(&url, "SERVER01\\bob", BOB_PW, "ntlm", &["whoami"]).await;
     assert_eq!(parse_ok(&line).1, "server01\\bob\r\n");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_credssp_over_http_seals_with_the_inner_tls_session() {
+    // allow_unencrypted = false: only bodies sealed with the CredSSP session get through
+    // (pywinrm's message_encryption='auto' seals over HTTP).
+    let emu = start_http(config("\"credssp\"")).await;
+    assert!(emu.url().starts_with("http://"));
+    let line = pywinrm(&emu.url(), "alice", ALICE_PW, "ntlm", &["hostname"]).await;
+    let (rc, stdout, stderr) = parse_ok(&line);
+    assert_eq!(
+        (rc, stdout.as_str(), stderr.as_str()),
+        (0, "SERVER01\r\n", "")
+    );
+    // A command line and output larger than one 16 KiB part travel in several sealed parts.
+    let long = format!("{}-end", "0123456789".repeat(4_000));
+    let line = pywinrm(&emu.url(), "alice", ALICE_PW, "ntlm", &["echo", &long]).await;
+    let (rc, stdout, _) = parse_ok(&line);
+    assert_eq!(rc, 0, "{line:.200}");
+    assert_eq!(stdout, format!("{long}\r\n"));
     emu.shutdown().await;
 }
 

@@ -18,8 +18,8 @@
 //!
 //! The inner TLS session uses an RSA certificate (clients such as pyspnego read the key as
 //! PKCS#1, which has no form for other key types), generated with rcgen at first use from the
-//! emulator's own fixed test key. Only authentication is done here: bodies are not sealed with the
-//! inner session (over HTTPS clients do not ask for it).
+//! emulator's own fixed test key. Over HTTP, bodies are then sealed with the inner session
+//! ([`Session`]): each `multipart/encrypted` part is one TLS record.
 
 use std::io::{Read as _, Write as _};
 use std::sync::{Arc, OnceLock};
@@ -65,7 +65,17 @@ fn build_inner() -> Result<Inner, String> {
     let der_key = rustls_pki_types::PrivateKeyDer::Pkcs8(
         rustls_pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()),
     );
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    // AES-GCM only: WinRM clients split each sealed record after a fixed 16-byte "trailer"
+    // they derive from the cipher's name (pywinrm knows GCM; ChaCha20 would puzzle it).
+    provider.cipher_suites.retain(|s| {
+        matches!(
+            s.suite(),
+            rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+                | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+        )
+    });
+    let provider = Arc::new(provider);
     // TLS 1.2, as Windows' CredSSP: the handshake ends with the server's Finished, so every leg
     // of the handshake has an answer and the TSRequests start on a clean boundary.
     let tls = rustls::ServerConfig::builder_with_provider(provider)
@@ -78,6 +88,53 @@ fn build_inner() -> Result<Inner, String> {
         tls: Arc::new(tls),
         public_key: key.public_key_raw().to_vec(),
     })
+}
+
+/// The length of the "signature" part of a sealed CredSSP message: the first bytes of the TLS
+/// record (MS-WSMV 2.2.9.1.3; SecPkgContext_StreamSizes' trailer for AES-GCM, as clients compute
+/// it). Readers put the two parts back together, so this only has to be consistent.
+const TRAILER_LEN: usize = 16;
+
+/// The inner TLS session of an authenticated CredSSP connection: it seals and unseals bodies.
+pub(crate) struct Session(ServerConnection);
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// The plaintext of one sealed part (`signature` and `sealed` are one TLS record, cut).
+    pub(crate) fn unseal(&mut self, signature: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        for mut input in [signature, sealed] {
+            while !input.is_empty() {
+                self.0.read_tls(&mut input).ok()?;
+                self.0.process_new_packets().ok()?;
+            }
+        }
+        let mut plain = Vec::new();
+        match self.0.reader().read_to_end(&mut plain) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+        Some(plain)
+    }
+
+    /// Seals one chunk (at most 16 KiB, one TLS record): (signature, sealed).
+    pub(crate) fn seal(&mut self, plain: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.0.writer().write_all(plain).ok()?;
+        let mut record = Vec::new();
+        while self.0.wants_write() {
+            self.0.write_tls(&mut record).ok()?;
+        }
+        if record.len() < TRAILER_LEN {
+            return None;
+        }
+        let sealed = record.split_off(TRAILER_LEN);
+        Some((record, sealed))
+    }
 }
 
 /// What one leg produced.
@@ -145,6 +202,11 @@ impl Acceptor {
             server_challenge: None,
             ntlm_user: None,
         })
+    }
+
+    /// The inner session, for sealing once the exchange has authenticated.
+    pub(crate) fn into_session(self) -> Session {
+        Session(self.tls)
     }
 
     /// Feeds one decoded `Authorization: CredSSP` token.

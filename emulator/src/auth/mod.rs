@@ -80,8 +80,8 @@ pub(crate) struct Established {
 enum Context {
     Ntlm(Box<Ntlm>),
     Negotiate(Box<Negotiate>, Option<CredentialsBuffers>),
-    /// CredSSP: authentication only, no sealing with the inner TLS session (yet).
-    CredSsp,
+    /// CredSSP: the inner TLS session seals.
+    CredSsp(Box<credssp::Session>),
 }
 
 impl ConnectionAuth {
@@ -120,7 +120,7 @@ impl ConnectionAuth {
             }
             credssp::Leg::Authenticated(user) => {
                 self.state = State::Established(Established {
-                    ctx: Context::CredSsp,
+                    ctx: Context::CredSsp(Box::new(acceptor.into_session())),
                     user,
                 });
                 Step::Done(None)
@@ -413,7 +413,7 @@ fn names_match(config: &Config, ctx: &mut Context, user: &User) -> bool {
     let names = contain(|| match ctx {
         Context::Ntlm(c) => c.query_context_names(),
         Context::Negotiate(c, _) => c.query_context_names(),
-        Context::CredSsp => Err(sspi::Error::new(
+        Context::CredSsp(_) => Err(sspi::Error::new(
             sspi::ErrorKind::UnsupportedFunction,
             "credssp names are checked by the acceptor",
         )),
@@ -466,6 +466,9 @@ where
 impl Established {
     /// Unseals one part: verifies `signature` and decrypts `sealed` (sequence numbers advance).
     pub(crate) fn unseal(&mut self, signature: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        if let Context::CredSsp(session) = &mut self.ctx {
+            return contain(|| session.unseal(signature, sealed)).flatten();
+        }
         let mut sig = signature.to_vec();
         let mut data = sealed.to_vec();
         let ok = contain(|| {
@@ -476,7 +479,7 @@ impl Established {
             match &mut self.ctx {
                 Context::Ntlm(c) => c.decrypt_message(&mut bufs).is_ok(),
                 Context::Negotiate(c, _) => c.decrypt_message(&mut bufs).is_ok(),
-                Context::CredSsp => false,
+                Context::CredSsp(_) => false,
             }
         });
         (ok == Some(true)).then_some(data)
@@ -484,6 +487,9 @@ impl Established {
 
     /// Seals a plaintext: (signature, sealed data).
     pub(crate) fn seal(&mut self, plain: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        if let Context::CredSsp(session) = &mut self.ctx {
+            return contain(|| session.seal(plain)).flatten();
+        }
         let mut sig = vec![0; SIGNATURE_LEN];
         let mut data = plain.to_vec();
         let ok = contain(|| {
@@ -498,7 +504,7 @@ impl Established {
                 Context::Negotiate(c, _) => c
                     .encrypt_message(EncryptionFlags::empty(), &mut bufs)
                     .is_ok(),
-                Context::CredSsp => false,
+                Context::CredSsp(_) => false,
             }
         });
         (ok == Some(true)).then_some((sig, data))
