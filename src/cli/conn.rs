@@ -29,7 +29,7 @@ pub struct GlobalArgs {
     /// Trust this PEM CA file for HTTPS.
     #[arg(long, global = true, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
-    /// HTTP message encryption (NTLM/Negotiate sealing) over plain HTTP.
+    /// HTTP message encryption (NTLM/Negotiate/CredSSP sealing) over plain HTTP.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub encryption: EncryptionArg,
     /// HTTP proxy (`http://host:port`).
@@ -95,7 +95,7 @@ pub enum AuthArg {
     /// Kerberos (not supported yet: fails with a clear error).
     Kerberos,
     /// CredSSP: NTLM inside an inner TLS session, then the password is delegated to the server
-    /// (use with `--ssl`: messages are not sealed with the inner session).
+    /// (over plain HTTP the inner session seals the messages).
     Credssp,
     /// TLS client certificate (`--cert FILE --cert-key FILE`, needs `--ssl`; no user or
     /// password: the server maps the certificate to an account).

@@ -50,8 +50,8 @@ pub enum AuthMethod {
     /// Kerberos: not supported yet ([`crate::TransportError::Unsupported`]).
     Kerberos,
     /// CredSSP (MS-CSSP): NTLM inside an inner TLS session, then the password is delegated to
-    /// the server (it can use it for a second hop). Use HTTPS: message encryption with the
-    /// inner session is not implemented, so over HTTP it needs `AllowUnencrypted`.
+    /// the server (it can use it for a second hop). Over HTTP the inner TLS session seals the
+    /// messages.
     CredSsp,
     /// TLS client certificate (WS-Management `secprofile/https/mutual`): HTTPS only, the
     /// certificate in [`ConnectionConfig::client_certificate`] authenticates, no password;
@@ -91,7 +91,7 @@ impl AuthMethod {
 
     /// Whether the method can seal messages (HTTP message encryption).
     pub fn can_seal(self) -> bool {
-        matches!(self, Self::Ntlm | Self::Negotiate)
+        matches!(self, Self::Ntlm | Self::Negotiate | Self::CredSsp)
     }
 }
 

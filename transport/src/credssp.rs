@@ -12,6 +12,7 @@
 //!  TSRequest{authInfo = TSPasswordCreds} → 200
 //! ```
 //!
+//! Afterwards the inner session seals message bodies over HTTP ([`CredSspContext::seal`]).
 //! NTLM runs inside without SPNEGO (pywinrm's `credssp_auth_mechanism='ntlm'`). The TSRequest
 //! work is sspi's `CredSspClient`, whose calls are contained with `catch_unwind`.
 
@@ -27,6 +28,9 @@ use tokio_rustls::rustls::ClientConnection;
 use crate::config::Credentials;
 use crate::error::TransportError;
 
+/// Where a sealed TLS record is cut into "signature" and data: the AES-GCM trailer length
+/// WinRM clients use; readers put the pieces back together.
+const TRAILER_LEN: usize = 16;
 /// Largest server token accepted (decoded).
 const MAX_TOKEN: usize = 64 * 1024;
 
@@ -189,6 +193,43 @@ impl CredSspContext {
         })
     }
 
+    /// Seals one chunk (at most 16 KiB: one TLS record) after authentication: (signature,
+    /// sealed), the record cut after [`TRAILER_LEN`] bytes (MS-WSMV 2.2.9.1.3).
+    pub(crate) fn seal(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), TransportError> {
+        if !matches!(self.phase, Phase::Done) {
+            return Err(security("sealing before the exchange completed"));
+        }
+        self.tls.writer().write_all(plain).map_err(security)?;
+        let mut record = self.flush()?;
+        if record.len() < TRAILER_LEN {
+            return Err(security("sealed record too short"));
+        }
+        let sealed = record.split_off(TRAILER_LEN);
+        Ok((record, sealed))
+    }
+
+    /// Unseals one part of a reply: the two pieces of TLS records, put back together.
+    pub(crate) fn unseal(
+        &mut self,
+        signature: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        if !matches!(self.phase, Phase::Done) {
+            return Err(security("unsealing before the exchange completed"));
+        }
+        catch_unwind(AssertUnwindSafe(|| {
+            self.feed(signature)?;
+            self.feed(sealed)?;
+            let mut plain = Vec::new();
+            match self.tls.reader().read_to_end(&mut plain) {
+                Ok(_) => Ok(plain),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(plain),
+                Err(e) => Err(security(format!("reply seal invalid: {e}"))),
+            }
+        }))
+        .unwrap_or_else(|_| Err(security("tls panicked")))
+    }
+
     fn feed(&mut self, mut input: &[u8]) -> Result<(), TransportError> {
         while !input.is_empty() {
             self.tls.read_tls(&mut input).map_err(security)?;
@@ -287,6 +328,9 @@ mod tests {
         let creds = Credentials::new("alice", "pw");
         let mut ctx = CredSspContext::new(&creds, "h").unwrap();
         let hello = ctx.start().unwrap();
+        // Nothing is sealed or unsealed before the credentials went out.
+        assert!(ctx.seal(b"<s:Envelope/>").is_err());
+        assert!(ctx.unseal(&[0x17, 3, 3], &[0; 40]).is_err());
         // A TLS handshake record holding a ClientHello (handshake type 1).
         assert_eq!(hello.first(), Some(&0x16));
         assert_eq!(hello.get(5), Some(&0x01));

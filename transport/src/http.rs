@@ -66,6 +66,8 @@ struct Connection {
     /// → caller with the reply). `None` once it has ended.
     driver: Option<Driver>,
     context: Option<ClientContext>,
+    /// The CredSSP exchange (its inner TLS session seals), with `AuthMethod::CredSsp`.
+    credssp: Option<CredSspContext>,
     /// Set while a request is in flight: still set when the next request comes means the
     /// previous caller gave up mid-request (its future was dropped), so the connection may
     /// hold an unread reply and is discarded.
@@ -73,6 +75,32 @@ struct Connection {
 }
 
 impl Connection {
+    /// Seals one chunk with the connection's security context.
+    fn seal(&mut self, chunk: &[u8]) -> Result<(Vec<u8>, Vec<u8>), TransportError> {
+        if let Some(c) = self.credssp.as_mut() {
+            return c.seal(chunk);
+        }
+        match self.context.as_mut() {
+            Some(c) => c.seal(chunk),
+            None => Err(TransportError::Security(
+                "no security context to seal with".into(),
+            )),
+        }
+    }
+
+    /// Unseals one part of a reply with the connection's security context.
+    fn unseal(&mut self, signature: &[u8], sealed: &[u8]) -> Result<Vec<u8>, TransportError> {
+        if let Some(c) = self.credssp.as_mut() {
+            return c.unseal(signature, sealed);
+        }
+        match self.context.as_mut() {
+            Some(c) => c.unseal(signature, sealed),
+            None => Err(TransportError::Security(
+                "sealed reply without a security context".into(),
+            )),
+        }
+    }
+
     /// Lets the driver notice, without waiting, what happened while no request polled it (the
     /// server closed the idle connection), so [`SendRequest::is_closed`] is up to date.
     fn tick(&mut self) {
@@ -176,7 +204,7 @@ impl HttpTransport {
         }
         if config.encryption == Encryption::Always && !config.auth.can_seal() {
             return Err(TransportError::Config(format!(
-                "message encryption needs ntlm or negotiate, not {}",
+                "message encryption needs ntlm, negotiate or credssp, not {}",
                 config.auth.as_str()
             )));
         }
@@ -292,6 +320,7 @@ impl HttpTransport {
             sender,
             driver: Some(Box::pin(conn)),
             context: None,
+            credssp: None,
             busy: false,
         };
         match self.config.auth {
@@ -523,7 +552,10 @@ impl HttpTransport {
             request.headers_mut().insert(header::AUTHORIZATION, value);
             let (status, headers, _) = Self::send(conn, request).await?;
             match status {
-                200 if last => return Ok(()),
+                200 if last => {
+                    conn.credssp = Some(context);
+                    return Ok(());
+                }
                 200 => {
                     return Err(TransportError::Security(
                         "credssp: server accepted before the credentials were delegated".into(),
@@ -559,15 +591,13 @@ impl HttpTransport {
         envelope: &[u8],
     ) -> Result<HttpReply, TransportError> {
         let request = if self.seal {
-            let Some(context) = conn.context.as_mut() else {
-                return Err(TransportError::Security(
-                    "no security context to seal with".into(),
-                ));
+            let protocol = match self.config.auth {
+                AuthMethod::CredSsp => SessionProtocol::CredSsp,
+                _ => SessionProtocol::Spnego,
             };
-            let protocol = SessionProtocol::Spnego;
             let mut parts = Vec::new();
             for chunk in encryption::chunks(protocol, envelope) {
-                let (signature, sealed) = context.seal(chunk)?;
+                let (signature, sealed) = conn.seal(chunk)?;
                 parts.push(EncryptedPart {
                     original_length: chunk.len(),
                     signature,
@@ -586,14 +616,9 @@ impl HttpTransport {
             .unwrap_or_default();
         let body = match encryption::decode(content_type, &body) {
             Ok((_, parts)) => {
-                let Some(context) = conn.context.as_mut() else {
-                    return Err(TransportError::Security(
-                        "sealed reply without a security context".into(),
-                    ));
-                };
                 let mut plain = Vec::new();
                 for part in parts {
-                    let p = context.unseal(&part.signature, &part.sealed)?;
+                    let p = conn.unseal(&part.signature, &part.sealed)?;
                     if p.len() != part.original_length {
                         return Err(TransportError::Security(format!(
                             "unsealed {} bytes, expected {}",

@@ -1,6 +1,6 @@
 //! The transport's CredSSP client against the in-process emulator (its echo service) over
-//! HTTPS: the delegated user, two lanes, re-authentication on a new connection, wrong
-//! passwords, and a server that does not offer CredSSP.
+//! HTTPS and, sealed with the inner TLS session, over HTTP: the delegated user, two lanes,
+//! re-authentication on a new connection, wrong passwords, a server that does not offer CredSSP.
 
 use std::time::Duration;
 
@@ -8,7 +8,8 @@ use emulator::http::EchoService;
 use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
 use wsman_transport::{
-    AuthMethod, ConnectionConfig, Credentials, HttpTransport, Lane, Transport, TransportError,
+    AuthMethod, ConnectionConfig, Credentials, Encryption, HttpTransport, Lane, Transport,
+    TransportError,
 };
 
 const ALICE_PW: &str = "Alice-pw-0451";
@@ -112,11 +113,38 @@ async fn credssp_not_offered_is_named() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn credssp_over_http_without_sealing_is_refused_by_a_server_requiring_encryption() {
-    // Sealing with the inner session is not implemented: plaintext over HTTP meets
-    // AllowUnencrypted=false, and the error says so rather than blaming the password.
+async fn credssp_over_http_seals_with_the_inner_tls_session() {
+    // AllowUnencrypted=false: only sealed bodies get through.
     let emu = start("\"credssp\"", false).await;
-    let err = post(&client(&emu, "alice", ALICE_PW), Lane::CONTROL)
+    let t = client(&emu, "alice", ALICE_PW);
+    for _ in 0..2 {
+        let (a, b) = tokio::join!(post(&t, Lane::CONTROL), post(&t, Lane::RECEIVE));
+        for body in [a.unwrap(), b.unwrap()] {
+            assert!(body.contains(r#"User="alice""#), "{body}");
+            assert!(body.contains(r#"Encrypted="true""#), "{body}");
+        }
+    }
+    // Larger than one 16 KiB part: several sealed parts (the echo reports the plaintext length).
+    let big = format!("{ENVELOPE}{}", " ".repeat(40_000));
+    let reply = t
+        .post(
+            Lane::CONTROL,
+            big.clone().into_bytes(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let body = String::from_utf8(reply.body).unwrap();
+    assert!(
+        body.contains(&format!(r#"Length="{}""#, big.len())),
+        "{body}"
+    );
+    // Sealing turned off: the server refuses the plaintext, and the error says so.
+    let config = ConnectionConfig::from_url(&emu.url())
+        .expect("emulator url")
+        .auth(AuthMethod::CredSsp, Credentials::new("alice", ALICE_PW))
+        .encryption(Encryption::Never);
+    let err = post(&HttpTransport::new(config).unwrap(), Lane::CONTROL)
         .await
         .unwrap_err();
     assert!(matches!(err, TransportError::UnencryptedRefused), "{err:?}");
