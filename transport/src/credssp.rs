@@ -60,6 +60,8 @@ pub(crate) struct CredSspContext {
     tls: ClientConnection,
     phase: Phase,
     identity: AuthIdentity,
+    /// The user name as configured, for errors.
+    user: String,
     target: String,
 }
 
@@ -91,6 +93,7 @@ impl CredSspContext {
             tls,
             phase: Phase::Handshake,
             identity,
+            user: credentials.user().to_owned(),
             target: format!("HTTP/{host}"),
         })
     }
@@ -144,6 +147,15 @@ impl CredSspContext {
                     Err(e) => return Err(security(e)),
                 }
                 let request = TsRequest::from_buffer(&plain).map_err(security)?;
+                if let Some(code) = request.error_code {
+                    // The server refused the logon (SEC_E_LOGON_DENIED and the like, MS-CSSP
+                    // 2.2.1 errorCode): a wrong password, not a broken exchange.
+                    tracing::debug!(status = %format!("{:#010x}", code.0), "credssp: server error code");
+                    return Err(TransportError::AuthFailed {
+                        user: self.user.clone(),
+                        method: "credssp",
+                    });
+                }
                 let state = client
                     .process(request)
                     .resolve_to_result()
