@@ -23,8 +23,8 @@
 #![warn(missing_docs)]
 
 mod auth;
-mod credssp;
 pub mod config;
+mod credssp;
 mod error;
 mod http;
 mod tls;
