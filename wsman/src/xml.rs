@@ -372,6 +372,7 @@ impl<'i, 'l> Parser<'i, 'l> {
                 .unescape_value()
                 .map_err(|e| entity_error(position, &e))?
                 .into_owned();
+            refuse_control_chars(&value, position)?;
             let prefix = match attr.key.prefix() {
                 Some(p) => Some(utf8(p.into_inner(), position)?.to_owned()),
                 None => None,
@@ -409,6 +410,7 @@ impl<'i, 'l> Parser<'i, 'l> {
     }
 
     fn push_text(&mut self, text: Cow<'_, str>, position: u64) -> Result<(), DecodeError> {
+        refuse_control_chars(&text, position)?;
         let Some(parent) = self.stack.last_mut() else {
             if text.trim().is_empty() {
                 return Ok(());
@@ -478,6 +480,22 @@ fn namespace(raw: &[u8], position: u64) -> Result<Cow<'static, str>, DecodeError
     }
     let unescaped = quick_xml::escape::unescape(raw).map_err(|e| escape_error(position, &e))?;
     Ok(intern(&unescaped))
+}
+
+/// XML 1.0 allows no control characters but tab, line feed and carriage return, written or as
+/// character references (`&#0;`); quick-xml lets them through. Text holding them cannot be
+/// written back as XML a strict reader (Windows' included) accepts.
+fn refuse_control_chars(text: &str, position: u64) -> Result<(), DecodeError> {
+    if text
+        .bytes()
+        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    {
+        return Err(DecodeError::MalformedXml {
+            position,
+            message: "a control character XML does not allow".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Whether `s` is a non-colonized XML name (XML 1.0 5th edition `NCName`, with any
