@@ -263,6 +263,9 @@ pub struct Invocation {
     /// A nested pipeline (`IsNested`): it runs while another pipeline of the pool is busy, as
     /// a host or a debugger does from inside a running command.
     pub nested: bool,
+    /// Input stays open after [`PsSession::start`] (`NoInput` false even without input
+    /// objects): the caller sends it, and ends it, with [`Pipeline::send_input`].
+    pub input_later: bool,
 }
 
 impl Invocation {
@@ -274,6 +277,7 @@ impl Invocation {
             input: Vec::new(),
             pipeline_id: None,
             nested: false,
+            input_later: false,
         }
     }
 
@@ -285,6 +289,7 @@ impl Invocation {
             input: Vec::new(),
             pipeline_id: None,
             nested: false,
+            input_later: false,
         }
     }
 
@@ -332,9 +337,16 @@ impl Invocation {
         self
     }
 
+    /// Keeps the input open after [`PsSession::start`]: any input objects set here are sent
+    /// but the end of input is left to the caller ([`Pipeline::send_input`] with `end`).
+    pub fn input_later(mut self) -> Self {
+        self.input_later = true;
+        self
+    }
+
     fn create_pipeline(&self, host_info: HostInfo) -> CreatePipeline {
         CreatePipeline {
-            no_input: self.input.is_empty(),
+            no_input: self.input.is_empty() && !self.input_later,
             apartment_state: ApartmentState::UNKNOWN,
             remote_stream_options: RemoteStreamOptions::NONE,
             add_to_history: false,
@@ -952,7 +964,9 @@ impl PsSession {
         // What did not fit in the Command follows on stdin.
         pipeline.flush("stdin", false).await?;
         if !invocation.input.is_empty() {
-            pipeline.send_input(invocation.input.clone(), true).await?;
+            pipeline
+                .send_input(invocation.input.clone(), !invocation.input_later)
+                .await?;
         }
         Ok(pipeline)
     }

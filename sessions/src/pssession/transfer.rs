@@ -25,17 +25,11 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use psrp::clixml::Value;
-use psrp::fragment::ObjectId;
-use psrp::message::PipelineId;
-use psrp::pipeline::Pipeline as PipelineCore;
 use psrp::records::{Command, ErrorRecord, PsInvocationState};
 use sha1::{Digest, Sha1};
 use uuid::Uuid;
-use wsman::CommandId;
-use wsman::header::OptionSet;
-use wsman::shell::CommandLine;
 
-use super::{Invocation, Pipeline, PsSession, StreamItem, note_loss, psrp_error, room};
+use super::{Invocation, PsSession, StreamItem, room};
 use crate::error::Error;
 
 /// Options of [`copy_to`] and [`fetch_from`].
@@ -200,9 +194,9 @@ pub async fn copy_reader<R: Read>(
     };
     // Read before starting: a file that cannot be read leaves nothing running remotely.
     let mut current = read_chunk(&mut reader, chunk).map_err(read_error)?;
-    let mut invocation = copy_invocation(remote, options.expand_vars);
+    let mut invocation = copy_invocation(remote, options.expand_vars).input_later();
     invocation.pipeline_id = options.pipeline_id;
-    let mut pipeline = session.start_with_open_input(&invocation).await?;
+    let mut pipeline = session.start(&invocation).await?;
     let id = pipeline.command_id().clone();
     let mut digest = Sha1::new();
     let mut bytes = 0u64;
@@ -528,49 +522,6 @@ fn failure(
     })
 }
 
-impl PsSession {
-    /// [`PsSession::start`] for a pipeline whose input stays open (`NoInput` false) until the
-    /// caller ends it with [`Pipeline::send_input`].
-    async fn start_with_open_input(&mut self, invocation: &Invocation) -> Result<Pipeline, Error> {
-        self.expect_opened("start a pipeline")?;
-        let pipeline_id = PipelineId(invocation.pipeline_id.unwrap_or_else(Uuid::new_v4));
-        let command_id = CommandId::new(pipeline_id.0.to_string().to_uppercase());
-        let mut create = invocation.create_pipeline(self.host_context().pipeline_host_info());
-        create.no_input = false;
-        let mut core = PipelineCore::client(self.pool.id(), pipeline_id, create, ObjectId(1));
-        core.start().map_err(psrp_error)?;
-        let first = core.poll_transmit(room(&self.client)).unwrap_or_default();
-        let line = CommandLine {
-            command_id: Some(command_id.clone()),
-            command: Some(invocation.summary()),
-            arguments: vec![super::base64_encode(&first)],
-        };
-        let options = OptionSet::default().with("WINRS_SKIP_CMD_SHELL", "False", None);
-        let got = self
-            .client
-            .command(&self.resource_uri, &self.shell_id, line, options)
-            .await;
-        let got = match got {
-            Ok(got) => got,
-            Err(e) if e.fault().is_some() => {
-                self.learn_pool_state().await;
-                self.expect_opened("start a pipeline")?;
-                return Err(e);
-            }
-            Err(e) => return Err(note_loss(&self.lost, e)),
-        };
-        let command_id = if got.as_str().is_empty() {
-            command_id
-        } else {
-            got
-        };
-        self.commands.push(command_id.clone());
-        let mut pipeline = Pipeline::new(self, command_id, core);
-        pipeline.flush("stdin", false).await?;
-        Ok(pipeline)
-    }
-}
-
 /// The remote side of [`copy_to`]. Arguments: the destination path and whether to expand
 /// `%NAME%` variables in it. Input: base64 chunks of the file, then the sender's SHA-1 of the
 /// whole file (lowercase hex, itself base64). Output: the full path written. The bytes go to a
@@ -652,7 +603,9 @@ try {
 
 #[cfg(test)]
 mod tests {
-    use psrp::message::RunspacePoolId;
+    use psrp::fragment::ObjectId;
+    use psrp::message::{PipelineId, RunspacePoolId};
+    use psrp::pipeline::Pipeline as PipelineCore;
     use psrp::records::{ErrorCategory, ErrorRecordParts, HostInfo};
 
     use super::*;
