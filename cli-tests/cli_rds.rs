@@ -2,14 +2,13 @@
 //! SMB sessions in their configuration, and the client binary against one or several of them
 //! (tables, `--json`, policies, a result line per host, exit status).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
-
-const PSRM: &str = env!("CARGO_BIN_EXE_psrm");
+use support::{EmulatorProcess, PSRM, scratch_dir, start_emulator};
 
 const CONFIG: &str = r#"
 computer_name = "RDS01"
@@ -38,49 +37,8 @@ open_files = 3
 idle_seconds = 600
 "#;
 
-struct EmulatorProcess {
-    child: Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn emulator() -> EmulatorProcess {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "psrm-cli-rds-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let config = dir.join("emu.toml");
-    std::fs::write(&config, CONFIG).expect("write config");
-    let mut child = Command::new(PSRM)
-        .args(["emulator", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn psrm emulator");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("ready line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .and_then(|r| r.strip_suffix("/wsman"))
-        .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-        .to_owned();
-    EmulatorProcess { child, addr, dir }
+    start_emulator(scratch_dir("psrm-cli-rds"), CONFIG, &[], "http")
 }
 
 fn psrm(hosts: &str, user: &str, args: &[&str]) -> Output {

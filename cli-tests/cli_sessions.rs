@@ -1,41 +1,18 @@
 //! The `psrm` binary end to end: an emulator process (`psrm emulator`) and client processes with
 //! two state directories, i.e. two clients (SPEC A1, C2).
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const PSRM: &str = env!("CARGO_BIN_EXE_psrm");
+use support::{EmulatorProcess, PSRM, start_emulator};
 const PASSWORD: &str = "Cli-pw-3141";
 
-/// A running `psrm emulator` child, killed on drop.
-struct EmulatorProcess {
-    child: Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn scratch_dir() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "psrm-cli-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    support::scratch_dir("psrm-cli")
 }
 
 fn emulator(extra: &str) -> EmulatorProcess {
@@ -46,38 +23,15 @@ fn emulator(extra: &str) -> EmulatorProcess {
 /// scratch dir may be named as `{dir}`).
 fn emulator_with_args(extra: &str, args: &[&str]) -> EmulatorProcess {
     let dir = scratch_dir();
-    let config = dir.join("emu.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "computer_name = \"SERVER01\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\nadmin = true\n\
-             [[session_configurations]]\nname = \"Microsoft.PowerShell\"\nmin_idle_timeout_ms = 500\n{extra}"
-        ),
-    )
-    .expect("write config");
-    let mut child = Command::new(PSRM)
-        .args(["emulator", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .args(
-            args.iter()
-                .map(|a| a.replace("{dir}", &dir.to_string_lossy())),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn psrm emulator");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("ready line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .and_then(|r| r.strip_suffix("/wsman"))
-        .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-        .to_owned();
-    EmulatorProcess { child, addr, dir }
+    let config = format!(
+        "computer_name = \"SERVER01\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\nadmin = true\n\
+         [[session_configurations]]\nname = \"Microsoft.PowerShell\"\nmin_idle_timeout_ms = 500\n{extra}"
+    );
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("{dir}", &dir.to_string_lossy()))
+        .collect();
+    start_emulator(dir, &config, &args, "http")
 }
 
 /// Runs `psrm -H addr --state-dir dir ARGS`.
