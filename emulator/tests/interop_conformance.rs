@@ -10,7 +10,7 @@
 mod conformance_cases;
 mod http_support;
 
-use http_support::{ALICE_PW, manifest, python};
+use http_support::{ALICE_PW, manifest, python, server_config};
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -29,19 +29,11 @@ const COMPLETED: i64 = 4;
 const FAILED: i64 = 5;
 
 fn config() -> Config {
-    Config::from_toml(&format!(
-        r#"
-computer_name = "SERVER01"
-[[users]]
-name = "alice"
-password = "{ALICE_PW}"
-admin = true
-[service]
-max_timeout_ms = 5000
-allow_unencrypted = false
-"#
-    ))
-    .expect("test configuration parses")
+    server_config(
+        true,
+        false,
+        "[service]\nmax_timeout_ms = 5000\nallow_unencrypted = false",
+    )
 }
 
 /// Runs the Python side with the plan on stdin; returns its JSON lines.

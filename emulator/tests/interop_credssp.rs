@@ -4,31 +4,20 @@
 
 mod http_support;
 
-use http_support::{ALICE_PW, BOB_PW, manifest, python};
+use http_support::{ALICE_PW, BOB_PW, manifest, parse_ok, python, server_config};
 
 use std::process::Command;
 
-use base64::Engine as _;
 use emulator::service::WsManService;
 use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
 
 fn config(auth: &str) -> Config {
-    Config::from_toml(&format!(
-        r#"
-computer_name = "SERVER01"
-[[users]]
-name = "alice"
-password = "{ALICE_PW}"
-[[users]]
-name = "bob"
-password = "{BOB_PW}"
-[service]
-auth = [{auth}]
-allow_unencrypted = false
-"#
-    ))
-    .expect("test configuration parses")
+    server_config(
+        false,
+        true,
+        &format!("[service]\nauth = [{auth}]\nallow_unencrypted = false"),
+    )
 }
 
 async fn start(cfg: Config) -> Emulator {
@@ -75,27 +64,6 @@ async fn pywinrm(url: &str, user: &str, password: &str, mechanism: &str, cmd: &[
     let line = stdout.lines().last().unwrap_or_default().to_owned();
     assert!(!line.is_empty(), "client printed nothing; stderr: {stderr}");
     line
-}
-
-/// `OK <rc> <b64 stdout> <b64 stderr>` → (rc, stdout, stderr).
-fn parse_ok(line: &str) -> (i64, String, String) {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words.first(), Some(&"OK"), "client failed: {line}");
-    assert_eq!(words.len(), 4, "{line}");
-    let text = |w: &str| {
-        if w == "-" {
-            return String::new();
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(w)
-            .expect("base64 from the client");
-        String::from_utf8(bytes).expect("utf-8 output")
-    };
-    (
-        words[1].parse().expect("exit code"),
-        text(words[2]),
-        text(words[3]),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

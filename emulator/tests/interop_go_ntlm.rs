@@ -4,33 +4,24 @@
 //! plaintext, which the emulator accepts only with `allow_unencrypted = true` (as Windows).
 //! A missing Go toolchain or package fails the tests: these are acceptance tests.
 
+mod http_support;
+
+use http_support::{ALICE_PW, parse_ok, server_config};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use base64::Engine as _;
 use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 
-const ALICE_PW: &str = "Alice-pw-0451";
-
 fn config(allow_unencrypted: bool) -> Config {
-    Config::from_toml(&format!(
-        r#"
-computer_name = "SERVER01"
-[[users]]
-name = "alice"
-password = "{ALICE_PW}"
-[[users]]
-name = "bob"
-password = "Bob-pw-9911"
-[service]
-allow_unencrypted = {allow_unencrypted}
-max_timeout_ms = 5000
-"#
-    ))
-    .expect("test configuration parses")
+    server_config(
+        false,
+        true,
+        &format!("[service]\nallow_unencrypted = {allow_unencrypted}\nmax_timeout_ms = 5000"),
+    )
 }
 
 async fn start(allow_unencrypted: bool) -> Emulator {
@@ -93,23 +84,8 @@ fn parse(line: &str) -> Outcome {
     if let Some(text) = line.strip_prefix("ERROR ") {
         return Outcome::Error(text.to_owned());
     }
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words.len(), 4, "unexpected client line: {line}");
-    assert_eq!(words[0], "OK", "{line}");
-    let text = |w: &str| {
-        if w == "-" {
-            return String::new();
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(w)
-            .expect("base64 from the client");
-        String::from_utf8(bytes).expect("utf-8 output")
-    };
-    Outcome::Ran {
-        rc: words[1].parse().expect("exit code"),
-        stdout: text(words[2]),
-        stderr: text(words[3]),
-    }
+    let (rc, stdout, stderr) = parse_ok(line);
+    Outcome::Ran { rc, stdout, stderr }
 }
 
 /// A TCP relay in front of the emulator keeping every byte the server sent, so a test can see

@@ -8,7 +8,7 @@
 
 mod http_support;
 
-use http_support::{ALICE_PW, manifest, python};
+use http_support::{ALICE_PW, manifest, python, server_config};
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -18,14 +18,11 @@ use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 
 fn config(extra: &str) -> Config {
-    Config::from_toml(&format!(
-        r#"
-computer_name = "SERVER01"
-[[users]]
-name = "alice"
-password = "{ALICE_PW}"
-admin = true
-[service]
+    server_config(
+        true,
+        false,
+        &format!(
+            r#"[service]
 max_timeout_ms = 5000
 # Plaintext SOAP over HTTP is refused, so every passing client really encrypted its messages.
 allow_unencrypted = false
@@ -34,8 +31,8 @@ name = "Microsoft.PowerShell"
 min_idle_timeout_ms = 1000
 {extra}
 "#
-    ))
-    .expect("test configuration parses")
+        ),
+    )
 }
 
 async fn start(cfg: Config) -> Emulator {

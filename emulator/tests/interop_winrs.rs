@@ -5,32 +5,20 @@
 
 mod http_support;
 
-use http_support::{ALICE_PW, manifest, python};
+use http_support::{ALICE_PW, BOB_PW, manifest, parse_ok, python, server_config};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine as _;
 use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 
-const BOB_PW: &str = "Bob-pw-9911";
-
 fn config(max_timeout_ms: u64) -> Config {
-    Config::from_toml(&format!(
-        r#"
-computer_name = "SERVER01"
-[[users]]
-name = "alice"
-password = "{ALICE_PW}"
-[[users]]
-name = "bob"
-password = "{BOB_PW}"
-[service]
-max_timeout_ms = {max_timeout_ms}
-"#
-    ))
-    .expect("test configuration parses")
+    server_config(
+        false,
+        true,
+        &format!("[service]\nmax_timeout_ms = {max_timeout_ms}"),
+    )
 }
 
 async fn start() -> Emulator {
@@ -54,23 +42,8 @@ struct Ran {
 }
 
 fn parse(line: &str) -> Ran {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words.first(), Some(&"OK"), "client failed: {line}");
-    assert_eq!(words.len(), 4, "{line}");
-    let text = |w: &str| {
-        if w == "-" {
-            return String::new();
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(w)
-            .expect("base64 from the client");
-        String::from_utf8(bytes).expect("utf-8 output")
-    };
-    Ran {
-        rc: words[1].parse().expect("exit code"),
-        stdout: text(words[2]),
-        stderr: text(words[3]),
-    }
+    let (rc, stdout, stderr) = parse_ok(line);
+    Ran { rc, stdout, stderr }
 }
 
 async fn run(program: PathBuf, args: Vec<String>) -> Ran {

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use base64::Engine as _;
+
 use emulator::http::EchoService;
 use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
@@ -14,20 +16,48 @@ pub const BOB_PW: &str = "Bob-pw-9911";
 
 /// Two users, every scheme, unencrypted allowed unless `extra` says otherwise.
 pub fn config(extra: &str) -> Config {
-    let text = format!(
-        r#"
-computer_name = "SERVER01"
-[[users]]
-name = "alice"
-password = "{ALICE_PW}"
-admin = true
-[[users]]
-name = "bob"
-password = "{BOB_PW}"
-{extra}
-"#
+    server_config(true, true, extra)
+}
+
+/// `SERVER01` with the user alice (an administrator when `alice_admin`), the user bob when
+/// `bob`, then `extra` (TOML).
+pub fn server_config(alice_admin: bool, bob: bool, extra: &str) -> Config {
+    let mut text = format!(
+        "\ncomputer_name = \"SERVER01\"\n[[users]]\nname = \"alice\"\npassword = \"{ALICE_PW}\"\n"
     );
+    if alice_admin {
+        text.push_str("admin = true\n");
+    }
+    if bob {
+        text.push_str(&format!(
+            "[[users]]\nname = \"bob\"\npassword = \"{BOB_PW}\"\n"
+        ));
+    }
+    text.push_str(extra);
+    text.push('\n');
     Config::from_toml(&text).expect("test configuration parses")
+}
+
+/// A client's result line `OK <rc> <b64 stdout> <b64 stderr>` (`-` for empty) → (rc, stdout,
+/// stderr).
+pub fn parse_ok(line: &str) -> (i64, String, String) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.first(), Some(&"OK"), "client failed: {line}");
+    assert_eq!(words.len(), 4, "{line}");
+    let text = |w: &str| {
+        if w == "-" {
+            return String::new();
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(w)
+            .expect("base64 from the client");
+        String::from_utf8(bytes).expect("utf-8 output")
+    };
+    (
+        words[1].parse().expect("exit code"),
+        text(words[2]),
+        text(words[3]),
+    )
 }
 
 pub async fn start(config: Config) -> Emulator {
