@@ -2,11 +2,12 @@
 //! HTTPS and, sealed with the inner TLS session, over HTTP: the delegated user, two lanes,
 //! re-authentication on a new connection, wrong passwords, a server that does not offer CredSSP.
 
-use std::time::Duration;
+mod emulator_support;
 
 use emulator::http::EchoService;
 use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
+use emulator_support::{assert_large_round_trip, assert_sealed_on_two_lanes, post};
 use wsman_transport::{
     AuthMethod, ConnectionConfig, Credentials, Encryption, HttpTransport, Lane, Transport,
     TransportError,
@@ -14,7 +15,6 @@ use wsman_transport::{
 
 const ALICE_PW: &str = "Alice-pw-0451";
 const BOB_PW: &str = "Bob-pw-9911";
-const ENVELOPE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body/></s:Envelope>"#;
 
 async fn start(auth: &str, https: bool) -> Emulator {
     let config = Config::from_toml(&format!(
@@ -41,14 +41,6 @@ fn client(emu: &Emulator, user: &str, password: &str) -> HttpTransport {
         .auth(AuthMethod::CredSsp, Credentials::new(user, password))
         .insecure(true);
     HttpTransport::new(config).expect("credssp is supported")
-}
-
-async fn post(t: &HttpTransport, lane: Lane) -> Result<String, TransportError> {
-    let reply = t
-        .post(lane, ENVELOPE.as_bytes().to_vec(), Duration::from_secs(10))
-        .await?;
-    assert_eq!(reply.status, 200);
-    Ok(String::from_utf8(reply.body).expect("utf-8 reply"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,27 +110,10 @@ async fn credssp_over_http_seals_with_the_inner_tls_session() {
     let emu = start("\"credssp\"", false).await;
     let t = client(&emu, "alice", ALICE_PW);
     for _ in 0..2 {
-        let (a, b) = tokio::join!(post(&t, Lane::CONTROL), post(&t, Lane::RECEIVE));
-        for body in [a.unwrap(), b.unwrap()] {
-            assert!(body.contains(r#"User="alice""#), "{body}");
-            assert!(body.contains(r#"Encrypted="true""#), "{body}");
-        }
+        assert_sealed_on_two_lanes(&t, "credssp over http").await;
     }
     // Larger than one 16 KiB part: several sealed parts (the echo reports the plaintext length).
-    let big = format!("{ENVELOPE}{}", " ".repeat(40_000));
-    let reply = t
-        .post(
-            Lane::CONTROL,
-            big.clone().into_bytes(),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    let body = String::from_utf8(reply.body).unwrap();
-    assert!(
-        body.contains(&format!(r#"Length="{}""#, big.len())),
-        "{body}"
-    );
+    assert_large_round_trip(&t, 40_000).await;
     // Sealing turned off: the server refuses the plaintext, and the error says so.
     let config = ConnectionConfig::from_url(&emu.url())
         .expect("emulator url")

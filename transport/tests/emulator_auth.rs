@@ -1,17 +1,15 @@
 //! The transport against the in-process emulator (its echo service): Basic, NTLM and SPNEGO,
 //! with and without message encryption, wrong passwords, TLS verification.
 
-use std::time::Duration;
+mod emulator_support;
 
 use emulator::http::EchoService;
 use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
-use wsman_transport::{
-    AuthMethod, ConnectionConfig, Credentials, Encryption, HttpTransport, Lane, Transport,
-};
+use emulator_support::{assert_large_round_trip, assert_sealed_on_two_lanes, post};
+use wsman_transport::{AuthMethod, ConnectionConfig, Credentials, Encryption, HttpTransport, Lane};
 
 const ALICE_PW: &str = "Alice-pw-0451";
-const ENVELOPE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body/></s:Envelope>"#;
 
 fn config(extra: &str) -> Config {
     Config::from_toml(&format!(
@@ -24,14 +22,6 @@ fn client(emu: &Emulator, method: AuthMethod, password: &str) -> ConnectionConfi
     ConnectionConfig::from_url(&emu.url())
         .expect("emulator url")
         .auth(method, Credentials::new("alice", password))
-}
-
-async fn post(t: &HttpTransport, lane: Lane) -> Result<String, wsman_transport::TransportError> {
-    let reply = t
-        .post(lane, ENVELOPE.as_bytes().to_vec(), Duration::from_secs(10))
-        .await?;
-    assert_eq!(reply.status, 200);
-    Ok(String::from_utf8(reply.body).expect("utf-8 reply"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -57,27 +47,10 @@ async fn ntlm_and_negotiate_sealed_on_two_lanes() {
     for method in [AuthMethod::Ntlm, AuthMethod::Negotiate] {
         let t = HttpTransport::new(client(&emu, method, ALICE_PW)).unwrap();
         for _ in 0..3 {
-            let (a, b) = tokio::join!(post(&t, Lane::CONTROL), post(&t, Lane::RECEIVE));
-            for body in [a.unwrap(), b.unwrap()] {
-                assert!(body.contains(r#"User="alice""#), "{method:?}: {body}");
-                assert!(body.contains(r#"Encrypted="true""#), "{method:?}: {body}");
-            }
+            assert_sealed_on_two_lanes(&t, &format!("{method:?}")).await;
         }
         // A large sealed request still round-trips (the echo reports the plaintext length).
-        let big = format!("{ENVELOPE}{}", " ".repeat(60_000));
-        let reply = t
-            .post(
-                Lane::CONTROL,
-                big.clone().into_bytes(),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
-        let body = String::from_utf8(reply.body).unwrap();
-        assert!(
-            body.contains(&format!(r#"Length="{}""#, big.len())),
-            "{body}"
-        );
+        assert_large_round_trip(&t, 60_000).await;
     }
     emu.shutdown().await;
 }
