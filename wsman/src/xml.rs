@@ -754,9 +754,14 @@ fn qualified(prefix: &str, name: &str) -> String {
 }
 
 /// Escapes `text` for element content (`attr = false`) or a double-quoted attribute value.
+/// Control characters XML 1.0 cannot carry at all (not even as character references) become
+/// U+FFFD, so what we write always parses: a fault echoing a peer's garbage stays readable.
 pub(crate) fn escape_into(out: &mut String, text: &str, attr: bool) {
+    let forbidden = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
     let needs = |b: u8| {
-        matches!(b, b'&' | b'<' | b'>' | b'\r') || (attr && matches!(b, b'"' | b'\n' | b'\t'))
+        matches!(b, b'&' | b'<' | b'>' | b'\r')
+            || (attr && matches!(b, b'"' | b'\n' | b'\t'))
+            || forbidden(b)
     };
     let bytes = text.as_bytes();
     let mut last = 0;
@@ -772,7 +777,8 @@ pub(crate) fn escape_into(out: &mut String, text: &str, attr: bool) {
             b'"' => "&quot;",
             b'\r' => "&#13;",
             b'\n' => "&#10;",
-            _ => "&#9;",
+            b'\t' => "&#9;",
+            _ => "\u{FFFD}",
         });
         last = i + 1;
     }
