@@ -344,7 +344,17 @@ impl<'i, 'l> Parser<'i, 'l> {
         let mut attributes = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|e| malformed(position, &e.into()))?;
+            // XML forbids a raw `<` in any attribute value (quick-xml lets it through); in a
+            // namespace declaration it made the URI change meaning across a round trip.
+            if attr.value.contains(&b'<') {
+                return Err(DecodeError::MalformedXml {
+                    position,
+                    message: "`<` in an attribute value".into(),
+                });
+            }
             if attr.key.as_namespace_binding().is_some() {
+                let uri = namespace(&attr.value, position)?;
+                refuse_control_chars(&uri, position)?;
                 continue;
             }
             if attributes.len() >= self.limits.max_attributes_per_element {

@@ -129,3 +129,33 @@ fn control_characters_are_refused() {
     }
     round_trips(&doc("tab\tline\nfeed\rreturn"));
 }
+
+/// A namespace declaration whose value held raw markup (`xmlns:n='…</a:MessageID>…'`), found by
+/// the fuzzer: a QName text using that prefix lost its namespace across a round trip. XML
+/// forbids `<` in attribute values, so such documents are refused.
+#[test]
+fn markup_in_attribute_values_is_refused() {
+    let found = include_bytes!("fuzz-cases/envelope-markup-in-namespace-declaration.xml");
+    assert!(
+        matches!(
+            Envelope::decode(found),
+            Err(wsman::DecodeError::MalformedXml { .. })
+        ),
+        "the fuzzer's input is refused"
+    );
+    for attrs in ["xmlns:q='urn:<x'", "x='a<b'", "xmlns:q='urn:&#1;'"] {
+        let xml = format!(
+            "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+             xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\"><s:Header>\
+             <a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action>\
+             <a:MessageID {attrs}>uuid:1</a:MessageID></s:Header><s:Body/></s:Envelope>"
+        );
+        assert!(
+            matches!(
+                Envelope::decode(xml.as_bytes()),
+                Err(wsman::DecodeError::MalformedXml { .. })
+            ),
+            "{attrs} is refused"
+        );
+    }
+}
