@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use psrp::clixml::Value;
 use psrp::crypto::{ExchangeKey, SessionKey};
-use psrp::runspace_pool::RunspacePoolState;
-use wsman::shell::{Receive, Send, Stream};
+use wsman::shell::{Send, Stream};
 
 use super::{PsSession, psrp_error, room};
 use crate::error::Error;
@@ -84,30 +83,13 @@ impl PsSession {
                 .await?;
         }
         while self.pool.session_key().is_none() {
-            if matches!(
-                self.pool.state(),
-                RunspacePoolState::BROKEN | RunspacePoolState::CLOSED
-            ) {
-                return Err(Error::protocol(format!(
+            self.receive_on_pool(|s| {
+                format!(
                     "runspace pool {} ended before the session key arrived",
-                    self.name
-                )));
-            }
-            let reply = self
-                .client
-                .receive(
-                    &self.resource_uri,
-                    &self.shell_id,
-                    Receive {
-                        command_id: None,
-                        streams: vec!["stdout".into()],
-                        ..Default::default()
-                    },
+                    s.name
                 )
-                .await?;
-            for stream in reply.streams.iter().filter(|s| s.command_id.is_none()) {
-                self.pool.receive(&stream.data).map_err(psrp_error)?;
-            }
+            })
+            .await?;
             self.drain_pool_events()?;
             if self.pool.session_key().is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::protocol(format!(

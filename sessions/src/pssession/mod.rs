@@ -1187,24 +1187,45 @@ impl PsSession {
                 }
                 _ => {}
             }
-            let reply = self
-                .client
-                .receive(
-                    &self.resource_uri,
-                    &self.shell_id,
-                    Receive {
-                        command_id: None,
-                        streams: vec!["stdout".into()],
-                        ..Default::default()
-                    },
+            self.receive_on_pool(|s| {
+                format!(
+                    "runspace pool {} is {}",
+                    s.name,
+                    s.pool.state().name().unwrap_or("not open")
                 )
-                .await
-                .map_err(|e| note_loss(&self.lost, e))?;
-            for stream in reply.streams.iter().filter(|s| s.command_id.is_none()) {
-                self.pool.receive(&stream.data).map_err(psrp_error)?;
-            }
+            })
+            .await
+            .map_err(|e| note_loss(&self.lost, e))?;
             self.drain_pool_events()?;
         }
+    }
+
+    /// One round of waiting on the runspace pool: a protocol error worded by `ended` when the
+    /// pool is Broken or Closed, else one pool Receive (no CommandId, stdout) whose streams
+    /// without a CommandId are fed to the pool. The pool's events are left for the caller.
+    async fn receive_on_pool(&mut self, ended: impl FnOnce(&Self) -> String) -> Result<(), Error> {
+        if matches!(
+            self.pool.state(),
+            RunspacePoolState::BROKEN | RunspacePoolState::CLOSED
+        ) {
+            return Err(Error::protocol(ended(self)));
+        }
+        let reply = self
+            .client
+            .receive(
+                &self.resource_uri,
+                &self.shell_id,
+                Receive {
+                    command_id: None,
+                    streams: vec!["stdout".into()],
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for stream in reply.streams.iter().filter(|s| s.command_id.is_none()) {
+            self.pool.receive(&stream.data).map_err(psrp_error)?;
+        }
+        Ok(())
     }
 
     /// Reads what the server queued on the pool's stream (one short Receive) and updates the

@@ -9,11 +9,11 @@ use psrp::fragment::{Fragmenter, ObjectId};
 use psrp::message::{Destination, Message, PipelineId};
 use psrp::messages::{AvailabilityResponse, GetCommandMetadata, PsrpMessage};
 use psrp::pipeline::Pipeline as PipelineCore;
-use psrp::runspace_pool::{Event as PoolEvent, PoolError, RunspacePool, RunspacePoolState};
+use psrp::runspace_pool::{Event as PoolEvent, PoolError, RunspacePool};
 use uuid::Uuid;
 use wsman::CommandId;
 use wsman::header::OptionSet;
-use wsman::shell::{CommandLine, Receive, Send, Stream};
+use wsman::shell::{CommandLine, Send, Stream};
 
 use super::{InvokeOutput, Pipeline, PsSession, base64_encode, host, psrp_error, room};
 use crate::error::Error;
@@ -181,30 +181,13 @@ impl PsSession {
         queue(&mut self.pool, call_id).map_err(psrp_error)?;
         self.flush_pool().await?;
         loop {
-            if matches!(
-                self.pool.state(),
-                RunspacePoolState::BROKEN | RunspacePoolState::CLOSED
-            ) {
-                return Err(Error::protocol(format!(
+            self.receive_on_pool(|s| {
+                format!(
                     "runspace pool {} ended before answering call {call_id}",
-                    self.name
-                )));
-            }
-            let reply = self
-                .client
-                .receive(
-                    &self.resource_uri,
-                    &self.shell_id,
-                    Receive {
-                        command_id: None,
-                        streams: vec!["stdout".into()],
-                        ..Default::default()
-                    },
+                    s.name
                 )
-                .await?;
-            for stream in reply.streams.iter().filter(|s| s.command_id.is_none()) {
-                self.pool.receive(&stream.data).map_err(psrp_error)?;
-            }
+            })
+            .await?;
             let mut answer = None;
             while let Some(event) = self.pool.poll_event() {
                 match event {
