@@ -500,6 +500,19 @@ fn output_buffering_mode_given_at_connect_applies_at_a_later_disconnect() {
 /// second `psrm receive` reads the rest: every object once, whole.
 #[test]
 fn a_receive_that_lost_its_connection_is_finished_by_another_psrm_process() {
+    resume_a_receive_that_lost_its_connection(&[]);
+}
+
+/// As above with `--out-target job` in both processes: a failed background receive leaves the
+/// state file where it stopped and prints what it had received before failing.
+#[test]
+fn a_receive_job_that_lost_its_connection_is_finished_by_another_psrm_process() {
+    resume_a_receive_that_lost_its_connection(&["--out-target", "job"]);
+}
+
+/// `psrm receive --name Big <receive_args>` fails mid-way through ten large objects; another
+/// `psrm receive --name Big <receive_args>` reads the rest: every object once, whole, in order.
+fn resume_a_receive_that_lost_its_connection(receive_args: &[&str]) {
     const N: usize = 10;
     // Larger than the largest envelope (512 000 bytes): each object spans several Receives.
     const PAD: usize = 600_000;
@@ -526,7 +539,11 @@ fn a_receive_that_lost_its_connection_is_finished_by_another_psrm_process() {
             })
             .collect()
     };
-    let first = psrm(&emu, &a, &["receive", "--name", "Big"]);
+    let receive: Vec<&str> = ["receive", "--name", "Big"]
+        .into_iter()
+        .chain(receive_args.iter().copied())
+        .collect();
+    let first = psrm(&emu, &a, &receive);
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(!first.status.success(), "the first receive fails: {stderr}");
     let mut got = numbers(&String::from_utf8_lossy(&first.stdout));
@@ -538,10 +555,11 @@ fn a_receive_that_lost_its_connection_is_finished_by_another_psrm_process() {
         got.len()
     );
     let read_first = got.len();
-    let second = ok(&psrm(&emu, &a, &["receive", "--name", "Big"]));
+    let second = ok(&psrm(&emu, &a, &receive));
     got.extend(numbers(&second));
     println!(
-        "two psrm processes: N {N}, first read {read_first} then failed ({}), second read {}",
+        "two psrm processes {receive_args:?}: N {N}, first read {read_first} then failed ({}), \
+         second read {}",
         stderr.trim(),
         got.len() - read_first
     );

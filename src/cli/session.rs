@@ -453,10 +453,8 @@ pub async fn receive(g: &GlobalArgs, a: &ReceiveArgs) -> anyhow::Result<i32> {
             for item in &items {
                 printer.item(item);
             }
-            match job.wait().await {
-                Ok((session, outputs)) => (session, Ok(outputs)),
-                Err(e) => return Err(e).context("receive job failed"),
-            }
+            // A failed job still hands the session back: it knows where reading stopped.
+            job.finish().await.context("receive job failed")?
         }
     };
     // Saved before a failure is reported too: the state file then holds where reading stopped

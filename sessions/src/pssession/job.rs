@@ -126,10 +126,20 @@ impl Job {
     ///
     /// What receiving failed with; a protocol error if the task panicked.
     pub async fn wait(self) -> Result<(PsSession, Vec<InvokeOutput>), Error> {
-        let (session, result) = self
-            .task
-            .await
-            .map_err(|e| Error::protocol(format!("receive job task failed: {e}")))?;
+        let (session, result) = self.finish().await?;
         Ok((session, result?))
+    }
+
+    /// Waits for the end; returns the session whether or not receiving succeeded, with what
+    /// receiving gave. After a failure the session still knows where reading stopped (its
+    /// [`PsSession::record`] carries each command's progress), so another reader can resume.
+    ///
+    /// # Errors
+    ///
+    /// A protocol error if the task panicked (the session is then lost).
+    pub async fn finish(self) -> Result<(PsSession, Result<Vec<InvokeOutput>, Error>), Error> {
+        self.task
+            .await
+            .map_err(|e| Error::protocol(format!("receive job task failed: {e}")))
     }
 }
