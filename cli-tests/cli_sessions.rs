@@ -576,3 +576,82 @@ fn resume_a_receive_that_lost_its_connection(receive_args: &[&str]) {
     assert!(!state.contains("partial_objects"), "nothing left to carry");
     ok(&psrm(&emu, &a, &["remove", "--name", "Big"]));
 }
+
+/// `psrm invoke` in a temporary session whose Receives are dropped for good mid-way through
+/// large objects: it fails with one line naming how to resume, and keeps the session (with
+/// the command and where reading stopped) in the state file; `psrm receive` in another process
+/// reads the rest: every object once, whole, in order.
+#[test]
+fn an_invoke_that_lost_its_connection_is_finished_by_psrm_receive() {
+    resume_an_invoke_that_lost_its_connection(None);
+}
+
+/// As above, in a session created earlier with `psrm new --name Kept`.
+#[test]
+fn an_invoke_in_a_named_session_that_lost_its_connection_is_finished_by_psrm_receive() {
+    resume_an_invoke_that_lost_its_connection(Some("Kept"));
+}
+
+fn resume_an_invoke_that_lost_its_connection(session: Option<&str>) {
+    const N: usize = 10;
+    // Larger than the largest envelope: each object spans several Receives.
+    const PAD: usize = 600_000;
+    let rules: String = (10..20)
+        .map(|n| format!("[[faults.rules]]\naction = \"Receive\"\nkind = \"drop\"\nnth = {n}\n"))
+        .collect();
+    let emu = emulator(&format!("output_buffer_size_kb = 64\n[faults]\n{rules}"));
+    let a = emu.dir.join("client-a");
+    if let Some(name) = session {
+        ok(&psrm(&emu, &a, &["new", "--name", name]));
+    }
+    let script = format!("1..{N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {PAD}) }}");
+    let mut invoke = vec!["invoke", "--output-buffering-mode", "Block"];
+    if let Some(name) = session {
+        invoke.extend(["--name", name]);
+    }
+    invoke.push(&script);
+    let numbers = |text: &str| -> Vec<usize> {
+        text.lines()
+            .filter_map(|l| {
+                let (n, pad) = l.split_once(':')?;
+                assert_eq!(pad.len(), PAD, "object {n} printed whole");
+                n.parse().ok()
+            })
+            .collect()
+    };
+    let first = psrm(&emu, &a, &invoke);
+    let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(!first.status.success(), "the invoke fails: {stderr}");
+    let mut got = numbers(&String::from_utf8_lossy(&first.stdout));
+    let read_first = got.len();
+    assert!(
+        (1..N).contains(&read_first),
+        "the failure came mid-way: {read_first}: {stderr}"
+    );
+    // One line, ending with the command that resumes.
+    let line = stderr.trim();
+    assert_eq!(line.lines().count(), 1, "{stderr}");
+    let name = line
+        .split_once("resume with psrm receive --name ")
+        .map(|(_, n)| n.trim().to_owned())
+        .unwrap_or_else(|| panic!("no resume hint: {stderr}"));
+    if let Some(expected) = session {
+        assert_eq!(name, expected);
+    }
+    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
+    assert!(state.contains("\"progress\""), "{state}");
+    let second = ok(&psrm(&emu, &a, &["receive", "--name", &name]));
+    got.extend(numbers(&second));
+    println!(
+        "invoke {session:?}: N {N}, read {read_first} then failed ({line}), receive read {}",
+        got.len() - read_first
+    );
+    assert_eq!(
+        got,
+        (1..=N).collect::<Vec<_>>(),
+        "each object once, in order"
+    );
+    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
+    assert!(!state.contains("partial_objects"), "nothing left to carry");
+    ok(&psrm(&emu, &a, &["remove", "--name", &name]));
+}

@@ -9,7 +9,7 @@ use psrp::clixml::Value;
 use serde_json::json;
 use sessions::pssession::{
     Availability, DisconnectOptions, Invocation, InvokeOutput, PsSession, RemoteSession,
-    SessionOptions, SessionState, resolve_idle_timeout,
+    SessionOptions, SessionRecord, SessionState, resolve_idle_timeout,
 };
 use wsman::shell::BufferMode;
 
@@ -141,6 +141,10 @@ pub enum OutTarget {
 
 /// `psrm receive`.
 #[derive(Clone, Debug, Args)]
+#[command(
+    after_help = "A receive that fails part-way (also with --out-target job) saves where \
+reading stopped in the state file; running it again reads the rest, each record once."
+)]
 pub struct ReceiveArgs {
     /// Session name or Id.
     #[arg(long)]
@@ -162,6 +166,12 @@ pub struct RemoveArgs {
 
 /// `psrm invoke`.
 #[derive(Clone, Debug, Args)]
+#[command(
+    after_help = "When reading the output fails part-way (a lost connection), the command keeps \
+running on the host and the state file keeps it with where reading stopped (a temporary session \
+is kept for it): psrm exits 1 with a line naming the `psrm receive --name NAME` that reads the \
+rest, each record once."
+)]
 pub struct InvokeArgs {
     /// The script to run.
     pub script: String,
@@ -551,18 +561,59 @@ pub async fn invoke(g: &GlobalArgs, a: &InvokeArgs) -> anyhow::Result<i32> {
             (session, c.ssl, true)
         }
     };
-    let result = run_interruptible(&mut session, &invocation, g.json).await;
+    let out = match run_interruptible(&mut session, &invocation, g.json).await {
+        Err(e) if e.downcast_ref::<ReadFailed>().is_some() => {
+            // The command stays in the record with where reading stopped (a temporary
+            // session is kept for it), so `psrm receive` goes on from there.
+            save_session(&mut store, &session, ssl)?;
+            let name = resume_name(&store, &session.record());
+            bail!(
+                "{}; the command's output is kept: resume with psrm receive --name {name}",
+                super::one_line(&e)
+            );
+        }
+        result => result,
+    };
     if temporary {
         let _ = session.remove().await;
     } else {
         save_session(&mut store, &session, ssl)?;
     }
-    let out = result?;
+    let out = out?;
     Ok(i32::from(!out.is_completed()))
 }
 
+/// How `psrm receive --name` finds `session` in `store`: its name, or its local Id when the
+/// name does not lead to it.
+fn resume_name(store: &Store, session: &SessionRecord) -> String {
+    match store.find(&session.name) {
+        Some(s) if s.shell_id.eq_ignore_ascii_case(&session.shell_id) => session.name.clone(),
+        _ => store
+            .find_shell(&session.shell_id)
+            .map_or_else(|| session.name.clone(), |s| s.id.to_string()),
+    }
+}
+
+/// Reading a started command failed mid-way: the command is still in the session (with where
+/// reading stopped), for `psrm receive` to go on with.
+#[derive(Debug)]
+pub struct ReadFailed(pub sessions::Error);
+
+impl std::fmt::Display for ReadFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("receiving the output failed")
+    }
+}
+
+impl std::error::Error for ReadFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// Runs one pipeline, printing as it goes; Ctrl-C stops the remote pipeline (then waits for
-/// it to end Stopped).
+/// it to end Stopped). When reading fails ([`ReadFailed`]) the command stays in the session,
+/// so the session's record can resume it.
 pub async fn run_interruptible(
     session: &mut PsSession,
     invocation: &Invocation,
@@ -597,8 +648,9 @@ pub async fn run_interruptible(
     stop_task.abort();
     out.state = pipeline.state();
     out.reason = pipeline.reason().cloned();
+    // A failed read keeps the command (and where reading stopped) in the session.
+    result.map_err(ReadFailed)?;
     session.forget_command(&id);
-    result.context("receiving the output failed")?;
     if let Some(reason) = &out.reason
         && !json
     {

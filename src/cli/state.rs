@@ -39,6 +39,10 @@ pub struct StoredSession {
     /// objects received in part), so a later process reads on without loss or duplicates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub progress: Vec<CommandProgress>,
+    /// The MaxEnvelopeSize (bytes) the session's client had moved to, when not the default:
+    /// a later process asks with it, so a lost Receive's reply fits when asked again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_envelope_size: Option<u32>,
 }
 
 impl StoredSession {
@@ -53,6 +57,7 @@ impl StoredSession {
         )
         .with_output_buffering_mode(self.output_buffering_mode.as_deref().map(BufferMode::parse))
         .with_progress(self.progress.clone())
+        .with_max_envelope_size(self.max_envelope_size)
     }
 
     pub fn session_state(&self) -> SessionState {
@@ -161,6 +166,7 @@ impl Store {
                 .as_ref()
                 .map(|m| m.as_str().to_owned()),
             progress: record.progress.clone(),
+            max_envelope_size: record.max_envelope_size,
         };
         self.state
             .sessions

@@ -407,6 +407,11 @@ pub struct SessionRecord {
     /// (a Receive whose reply never arrived, objects received in part): see
     /// [`CommandProgress`]. Store it with the record; [`PsSession::from_record`] hands it on.
     pub progress: Vec<CommandProgress>,
+    /// The `MaxEnvelopeSize` (bytes) the session's client had moved to when it differs from
+    /// the transport's default (the PSRP raise after the server reported protocol 2.2 or
+    /// later). [`PsSession::from_record`] gives it to a client still at the default, so the
+    /// reply of a lost Receive, kept by the server at that size, fits when it is asked again.
+    pub max_envelope_size: Option<u32>,
 }
 
 impl SessionRecord {
@@ -428,6 +433,7 @@ impl SessionRecord {
             state,
             output_buffering_mode: None,
             progress: Vec::new(),
+            max_envelope_size: None,
         }
     }
 
@@ -440,6 +446,13 @@ impl SessionRecord {
     /// Sets the remembered OutputBufferingMode.
     pub fn with_output_buffering_mode(mut self, mode: Option<BufferMode>) -> Self {
         self.output_buffering_mode = mode;
+        self
+    }
+
+    /// Sets the remembered `MaxEnvelopeSize` (as stored from
+    /// [`SessionRecord::max_envelope_size`]).
+    pub fn with_max_envelope_size(mut self, bytes: Option<u32>) -> Self {
+        self.max_envelope_size = bytes;
         self
     }
 }
@@ -613,9 +626,15 @@ impl PsSession {
     /// No request is made: the record's state is taken as this client's view, and its command
     /// ids as the commands still to receive. The record's [`SessionRecord::progress`] is handed
     /// on: `client` repeats the SequenceId of a Receive whose reply was lost, and pipelines
-    /// from [`PsSession::attach`] go on with the objects received in part.
+    /// from [`PsSession::attach`] go on with the objects received in part. A `client` still at
+    /// the default `MaxEnvelopeSize` takes the record's [`SessionRecord::max_envelope_size`].
     pub fn from_record(client: &WsManClient, record: &SessionRecord) -> Self {
         let shell_id = ShellId::new(record.shell_id.to_uppercase());
+        if let Some(bytes) = record.max_envelope_size
+            && client.max_envelope_size() == wsman_transport::config::DEFAULT_MAX_ENVELOPE_SIZE
+        {
+            client.set_max_envelope_size(bytes);
+        }
         let unfinished = resume::Unfinished::default();
         for p in &record.progress {
             let command_id = CommandId::new(p.command_id.to_uppercase());
@@ -671,6 +690,8 @@ impl PsSession {
             state: self.current_state(),
             output_buffering_mode: self.buffer_mode.clone(),
             progress: self.progress(),
+            max_envelope_size: Some(self.client.max_envelope_size())
+                .filter(|&b| b != wsman_transport::config::DEFAULT_MAX_ENVELOPE_SIZE),
         }
     }
 
@@ -1785,6 +1806,49 @@ mod tests {
             buffer_mode: None,
             commands: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_record_carries_a_raised_envelope_size_to_a_client_at_the_default() {
+        let client = |options: crate::ClientOptions| {
+            let transport = crate::HttpTransport::new(
+                crate::ConnectionConfig::new("127.0.0.1:1")
+                    .auth(crate::AuthMethod::Basic, crate::Credentials::new("u", "p")),
+            )
+            .unwrap();
+            WsManClient::new(Arc::new(transport), options)
+        };
+        let record = SessionRecord::new(
+            "h",
+            "s",
+            DEFAULT_CONFIGURATION,
+            "A",
+            Vec::new(),
+            SessionState::Disconnected,
+        );
+        let first = client(crate::ClientOptions::default());
+        let session = PsSession::from_record(&first, &record);
+        assert_eq!(
+            session.record().max_envelope_size,
+            None,
+            "the default is not kept"
+        );
+        first.set_max_envelope_size(crate::client::PSRP_ENVELOPE_SIZE);
+        let raised = session.record();
+        assert_eq!(
+            raised.max_envelope_size,
+            Some(crate::client::PSRP_ENVELOPE_SIZE)
+        );
+        let second = client(crate::ClientOptions::default());
+        let _ = PsSession::from_record(&second, &raised);
+        assert_eq!(
+            second.max_envelope_size(),
+            crate::client::PSRP_ENVELOPE_SIZE
+        );
+        // A size the caller chose stays.
+        let third = client(crate::ClientOptions::default().max_envelope_size(100_000));
+        let _ = PsSession::from_record(&third, &raised);
+        assert_eq!(third.max_envelope_size(), 100_000);
     }
 
     #[test]
