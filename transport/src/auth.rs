@@ -1,22 +1,26 @@
-//! The client side of NTLM / SPNEGO with `sspi`: token steps and message sealing.
+//! The client side of NTLM / SPNEGO / Kerberos with `sspi`: token steps and message sealing.
 //!
-//! One [`ClientContext`] belongs to one TCP connection: NTLM sealing keys and sequence numbers
-//! are per connection, so a new connection means a new context.
+//! One [`ClientContext`] belongs to one TCP connection: sealing keys and sequence numbers are
+//! per connection, so a new connection means a new context. Kerberos steps talk to the KDC
+//! (the requests `sspi` yields are answered by [`crate::kerberos::KdcLink`]), so steps are
+//! async.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use sspi::generator::GeneratorState;
 use sspi::ntlm::NtlmConfig;
 use sspi::{
     AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, DataRepresentation,
-    EncryptionFlags, Negotiate, NegotiateConfig, Ntlm, SecurityBuffer, SecurityBufferRef,
-    SecurityStatus, Sspi, SspiImpl, Username,
+    EncryptionFlags, Kerberos, KerberosConfig, Negotiate, NegotiateConfig, Ntlm, SecurityBuffer,
+    SecurityBufferRef, SecurityStatus, Sspi, SspiImpl, Username,
 };
 
-use crate::config::{AuthMethod, Credentials};
+use crate::config::{AuthMethod, ConnectionConfig};
 use crate::error::TransportError;
+use crate::kerberos::{self, KdcLink, Principal};
 
-/// NTLM signatures are 16 bytes (MS-NLMP 2.2.2.9).
-const SIGNATURE_LEN: usize = 16;
+/// The workstation name sent in NTLM messages and the AS-REQ's addresses.
+const WORKSTATION: &str = "PSRM";
 
 enum Package {
     Ntlm(Box<Ntlm>, Option<<Ntlm as SspiImpl>::CredentialsHandle>),
@@ -24,6 +28,17 @@ enum Package {
         Box<Negotiate>,
         Option<<Negotiate as SspiImpl>::CredentialsHandle>,
     ),
+    Kerberos(
+        Box<Kerberos>,
+        Option<<Kerberos as SspiImpl>::CredentialsHandle>,
+    ),
+}
+
+/// Kerberos details of a context: who, for which service, through which KDC.
+#[derive(Debug)]
+struct KerberosSetup {
+    principal: Principal,
+    link: KdcLink,
 }
 
 /// A client security context in progress or established.
@@ -31,6 +46,7 @@ pub(crate) struct ClientContext {
     package: Package,
     identity: AuthIdentity,
     target: String,
+    kerberos: Option<KerberosSetup>,
     done: bool,
 }
 
@@ -38,6 +54,7 @@ impl std::fmt::Debug for ClientContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientContext")
             .field("target", &self.target)
+            .field("kerberos", &self.kerberos)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -68,37 +85,61 @@ fn contained<T>(
 }
 
 impl ClientContext {
-    /// A fresh context for `method` with `credentials`, for the service on `host`.
-    pub(crate) fn new(
-        method: AuthMethod,
-        credentials: &Credentials,
-        host: &str,
+    /// A fresh context for `config`'s method and credentials, for the service on its host.
+    pub(crate) fn new(config: &ConnectionConfig) -> Result<Self, TransportError> {
+        Self::with_env(config, &|k| std::env::var(k).ok())
+    }
+
+    /// [`Self::new`], reading the environment (`PSRM_KDC`, `KRB5_CONFIG`) through `env`.
+    pub(crate) fn with_env(
+        config: &ConnectionConfig,
+        env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, TransportError> {
-        let username = Username::parse(credentials.user()).map_err(security)?;
-        let identity = AuthIdentity {
-            username,
-            password: credentials.password().to_owned().into(),
+        let method = config.auth;
+        let Some(credentials) = config.credentials.as_ref() else {
+            return Err(TransportError::MissingCredentials);
         };
-        let workstation = "PSRM".to_owned();
+        let mut kerberos = None;
+        let mut target = format!("HTTP/{}", config.host);
+        let mut user = credentials.user().to_owned();
         let package = match method {
             AuthMethod::Ntlm => Package::Ntlm(
                 Box::new(Ntlm::with_config(NtlmConfig {
-                    client_computer_name: Some(workstation),
+                    client_computer_name: Some(WORKSTATION.into()),
                 })),
                 None,
             ),
             AuthMethod::Negotiate => {
                 let config = NegotiateConfig::new(
                     Box::new(NtlmConfig {
-                        client_computer_name: Some(workstation.clone()),
+                        client_computer_name: Some(WORKSTATION.into()),
                     }),
                     Some("!kerberos,ntlm".into()),
-                    workstation,
+                    WORKSTATION.into(),
                 );
                 Package::Negotiate(
                     Box::new(Negotiate::new_client(config).map_err(security)?),
                     None,
                 )
+            }
+            AuthMethod::Kerberos => {
+                let principal =
+                    kerberos::principal(credentials.user(), kerberos::default_realm(env))?;
+                let kdc = kerberos::kdc_for(config.kdc.as_deref(), &principal.realm, env)?;
+                target = config.service_principal();
+                // The down-level form makes sspi send an NT-PRINCIPAL name in the realm (MIT
+                // KDCs do not resolve NT-ENTERPRISE names by default) with the standard salt.
+                user = format!("{}\\{}", principal.realm, principal.name);
+                let package = Kerberos::new_client_from_config(KerberosConfig::new_with_kdc_url(
+                    &format!("tcp://{kdc}"),
+                    WORKSTATION.into(),
+                ))
+                .map_err(security)?;
+                kerberos = Some(KerberosSetup {
+                    principal,
+                    link: KdcLink::new(kdc, config.connect_timeout),
+                });
+                Package::Kerberos(Box::new(package), None)
             }
             AuthMethod::Basic | AuthMethod::Certificate | AuthMethod::CredSsp => {
                 return Err(TransportError::Config(format!(
@@ -106,12 +147,17 @@ impl ClientContext {
                     method.as_str()
                 )));
             }
-            AuthMethod::Kerberos => return Err(TransportError::Unsupported("kerberos")),
+        };
+        let username = Username::parse(&user).map_err(security)?;
+        let identity = AuthIdentity {
+            username,
+            password: credentials.password().to_owned().into(),
         };
         Ok(Self {
             package,
             identity,
-            target: format!("HTTP/{host}"),
+            target,
+            kerberos,
             done: false,
         })
     }
@@ -122,24 +168,59 @@ impl ClientContext {
     }
 
     /// One step: `input` is the server's token (`None` for the first step).
-    pub(crate) fn step(&mut self, input: Option<&[u8]>) -> Result<Step, TransportError> {
-        contained("initialize_security_context", || match &mut self.package {
+    pub(crate) async fn step(&mut self, input: Option<&[u8]>) -> Result<Step, TransportError> {
+        let mut no_kdc = None;
+        let link = match self.kerberos.as_mut() {
+            Some(k) => &mut k.link,
+            None => no_kdc.get_or_insert_with(|| KdcLink::new(String::new(), Default::default())),
+        };
+        let flags = ClientRequestFlags::CONFIDENTIALITY
+            | ClientRequestFlags::INTEGRITY
+            | ClientRequestFlags::ALLOCATE_MEMORY;
+        let result = match &mut self.package {
             Package::Ntlm(p, handle) => {
-                step_with(p.as_mut(), &self.identity, handle, &self.target, input)
+                step_with(
+                    p.as_mut(),
+                    &self.identity,
+                    handle,
+                    &self.target,
+                    input,
+                    flags,
+                    link,
+                )
+                .await
             }
             Package::Negotiate(p, handle) => {
                 let data = sspi::Credentials::AuthIdentity(self.identity.clone());
-                step_with(p.as_mut(), &data, handle, &self.target, input)
+                step_with(p.as_mut(), &data, handle, &self.target, input, flags, link).await
             }
-        })
-        .inspect(|s| self.done = s.done)
+            Package::Kerberos(p, handle) => {
+                let data = sspi::Credentials::AuthIdentity(self.identity.clone());
+                // Mutual authentication: the server's AP-REP carries the subkey that seals.
+                let flags = flags | ClientRequestFlags::MUTUAL_AUTH;
+                step_with(p.as_mut(), &data, handle, &self.target, input, flags, link).await
+            }
+        };
+        let result = match (result, self.kerberos.as_mut()) {
+            (Err(e), Some(k)) => Err(k.link.explain(&k.principal, &self.target, e)),
+            (r, _) => r,
+        };
+        result.inspect(|s| self.done = s.done)
     }
 
-    /// Seals `plain`: (signature, sealed bytes).
+    /// Seals `plain`: (signature, sealed bytes). The signature is the NTLM signature, or the
+    /// Kerberos wrap token's header and rotated trailer (MS-WSMV 2.2.9.1.2.1).
     pub(crate) fn seal(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), TransportError> {
-        let mut sig = vec![0; SIGNATURE_LEN];
         let mut data = plain.to_vec();
-        contained("encrypt_message", || {
+        let sig = contained("encrypt_message", || {
+            let trailer = match &mut self.package {
+                Package::Ntlm(c, _) => c.query_context_sizes(),
+                Package::Negotiate(c, _) => c.query_context_sizes(),
+                Package::Kerberos(c, _) => c.query_context_sizes(),
+            }
+            .map_err(security)?
+            .security_trailer;
+            let mut sig = vec![0; usize::try_from(trailer).unwrap_or(usize::MAX).min(1024)];
             let mut bufs = [
                 SecurityBufferRef::token_buf(&mut sig),
                 SecurityBufferRef::data_buf(&mut data),
@@ -147,9 +228,13 @@ impl ClientContext {
             match &mut self.package {
                 Package::Ntlm(c, _) => c.encrypt_message(EncryptionFlags::empty(), &mut bufs),
                 Package::Negotiate(c, _) => c.encrypt_message(EncryptionFlags::empty(), &mut bufs),
+                Package::Kerberos(c, _) => c.encrypt_message(EncryptionFlags::empty(), &mut bufs),
             }
             .map(|_| ())
-            .map_err(security)
+            .map_err(security)?;
+            let written = bufs[0].data().len();
+            sig.truncate(written);
+            Ok(sig)
         })?;
         Ok((sig, data))
     }
@@ -162,7 +247,7 @@ impl ClientContext {
     ) -> Result<Vec<u8>, TransportError> {
         let mut sig = signature.to_vec();
         let mut data = sealed.to_vec();
-        contained("decrypt_message", || {
+        let len = contained("decrypt_message", || {
             let mut bufs = [
                 SecurityBufferRef::token_buf(&mut sig),
                 SecurityBufferRef::data_buf(&mut data),
@@ -170,36 +255,44 @@ impl ClientContext {
             match &mut self.package {
                 Package::Ntlm(c, _) => c.decrypt_message(&mut bufs),
                 Package::Negotiate(c, _) => c.decrypt_message(&mut bufs),
+                Package::Kerberos(c, _) => c.decrypt_message(&mut bufs),
             }
-            .map(|_| ())
-            .map_err(|e| TransportError::Security(format!("reply signature or seal invalid: {e}")))
+            .map_err(|e| {
+                TransportError::Security(format!("reply signature or seal invalid: {e}"))
+            })?;
+            Ok(bufs[1].data().len())
         })?;
+        data.truncate(len);
         Ok(data)
     }
 }
 
-fn step_with<P: Sspi + SspiImpl>(
+async fn step_with<P: Sspi + SspiImpl>(
     package: &mut P,
     auth_data: &P::AuthenticationData,
     handle: &mut Option<P::CredentialsHandle>,
     target: &str,
     input: Option<&[u8]>,
-) -> Result<Step, TransportError> {
+    flags: ClientRequestFlags,
+    kdc: &mut KdcLink,
+) -> Result<Step, TransportError>
+where
+    P::CredentialsHandle: Send,
+{
     if handle.is_none() {
-        let acquired = package
-            .acquire_credentials_handle()
-            .with_credential_use(CredentialUse::Outbound)
-            .with_auth_data(auth_data)
-            .execute(package)
-            .map_err(security)?;
+        let acquired = contained("acquire_credentials_handle", || {
+            package
+                .acquire_credentials_handle()
+                .with_credential_use(CredentialUse::Outbound)
+                .with_auth_data(auth_data)
+                .execute(package)
+                .map_err(security)
+        })?;
         *handle = Some(acquired.credentials_handle);
     }
     let Some(credentials) = handle.as_mut() else {
         return Err(TransportError::Security("no credentials handle".into()));
     };
-    let flags = ClientRequestFlags::CONFIDENTIALITY
-        | ClientRequestFlags::INTEGRITY
-        | ClientRequestFlags::ALLOCATE_MEMORY;
     let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
     let mut input_bufs = input.map(|t| vec![SecurityBuffer::new(t.to_vec(), BufferType::Token)]);
     let status = {
@@ -213,18 +306,43 @@ fn step_with<P: Sspi + SspiImpl>(
         if let Some(bufs) = input_bufs.as_mut() {
             builder = builder.with_input(bufs);
         }
-        package
-            .initialize_security_context_impl(&mut builder)
-            .map_err(security)?
-            .resolve_to_result()
-            .map_err(security)?
-            .status
+        let mut generator = contained("initialize_security_context", || {
+            package
+                .initialize_security_context_impl(&mut builder)
+                .map_err(security)
+        })?;
+        let mut state = contained("initialize_security_context", || Ok(generator.start()))?;
+        // Each yield is a message for the KDC (Kerberos only): AS-REQ twice (the first learns
+        // the salt), TGS-REQ, perhaps referrals. A bound stops a package that loops.
+        let mut requests = 0;
+        let result =
+            loop {
+                match state {
+                    GeneratorState::Completed(result) => break result,
+                    GeneratorState::Suspended(request) => {
+                        requests += 1;
+                        if requests > 16 {
+                            return Err(TransportError::Security(
+                                "too many kdc requests for one step".into(),
+                            ));
+                        }
+                        let reply = kdc.exchange(&request).await;
+                        state = contained("initialize_security_context", || {
+                            Ok(generator.resume(reply))
+                        })?;
+                    }
+                }
+            };
+        drop(generator);
+        result.map_err(security)?.status
     };
     if matches!(
         status,
         SecurityStatus::CompleteNeeded | SecurityStatus::CompleteAndContinue
     ) {
-        package.complete_auth_token(&mut output).map_err(security)?;
+        contained("complete_auth_token", || {
+            package.complete_auth_token(&mut output).map_err(security)
+        })?;
     }
     let done = !matches!(
         status,
@@ -241,20 +359,25 @@ fn step_with<P: Sspi + SspiImpl>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Credentials;
 
-    #[test]
-    fn first_tokens_are_raw_ntlm_or_spnego() {
-        let creds = Credentials::new("SERVER01\\alice", "pw");
-        let mut ntlm = ClientContext::new(AuthMethod::Ntlm, &creds, "server01").unwrap();
-        let step = ntlm.step(None).unwrap();
+    fn config(method: AuthMethod, user: &str) -> ConnectionConfig {
+        ConnectionConfig::new("server01").auth(method, Credentials::new(user, "pw"))
+    }
+
+    #[tokio::test]
+    async fn first_tokens_are_raw_ntlm_or_spnego() {
+        let mut ntlm = ClientContext::new(&config(AuthMethod::Ntlm, "SERVER01\\alice")).unwrap();
+        let step = ntlm.step(None).await.unwrap();
         assert!(
             step.token.starts_with(b"NTLMSSP\0\x01\0\0\0"),
             "{:?}",
             step.token
         );
         assert!(!step.done && !ntlm.is_done());
-        let mut spnego = ClientContext::new(AuthMethod::Negotiate, &creds, "server01").unwrap();
-        let step = spnego.step(None).unwrap();
+        let mut spnego =
+            ClientContext::new(&config(AuthMethod::Negotiate, "SERVER01\\alice")).unwrap();
+        let step = spnego.step(None).await.unwrap();
         // GSS-API InitialContextToken ([APPLICATION 0]) carrying the SPNEGO OID.
         assert_eq!(step.token.first(), Some(&0x60));
         let spnego_oid = [0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
@@ -269,9 +392,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn hostile_server_tokens_are_errors_not_panics() {
-        let creds = Credentials::new("alice", "pw");
+    #[tokio::test]
+    async fn hostile_server_tokens_are_errors_not_panics() {
         for method in [AuthMethod::Ntlm, AuthMethod::Negotiate] {
             for junk in [
                 &b""[..],
@@ -279,17 +401,42 @@ mod tests {
                 b"\xa1\x03\x0a\x01",
                 &[0xff; 64],
             ] {
-                let mut ctx = ClientContext::new(method, &creds, "h").unwrap();
-                ctx.step(None).unwrap();
+                let mut ctx = ClientContext::new(&config(method, "alice")).unwrap();
+                ctx.step(None).await.unwrap();
                 assert!(
-                    ctx.step(Some(junk)).is_err(),
+                    ctx.step(Some(junk)).await.is_err(),
                     "{method:?} accepted {junk:?}"
                 );
             }
         }
-        assert!(matches!(
-            ClientContext::new(AuthMethod::Kerberos, &creds, "h"),
-            Err(TransportError::Unsupported("kerberos"))
-        ));
+    }
+
+    #[test]
+    fn kerberos_needs_a_realm_and_a_kdc() {
+        // No krb5.conf (this host's /etc/krb5.conf must not leak in), no PSRM_KDC.
+        let env = |k: &str| (k == "KRB5_CONFIG").then(|| "/nonexistent/krb5.conf".to_owned());
+        let e = ClientContext::with_env(&config(AuthMethod::Kerberos, "alice"), &env).unwrap_err();
+        assert!(matches!(e, TransportError::Config(_)), "{e}");
+        let e = ClientContext::with_env(&config(AuthMethod::Kerberos, "alice@NOKDC.TEST"), &env)
+            .unwrap_err();
+        assert!(
+            matches!(e, TransportError::NoKdc { ref realm } if realm == "NOKDC.TEST"),
+            "{e}"
+        );
+        let ctx = ClientContext::with_env(
+            &config(AuthMethod::Kerberos, "alice@R.TEST")
+                .kdc("127.0.0.1:1")
+                .spn("WSMAN/server01"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(ctx.target, "WSMAN/server01");
+        let ctx = ClientContext::with_env(
+            &config(AuthMethod::Kerberos, "R.TEST\\alice").kdc("k"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(ctx.target, "HTTP/server01");
+        assert!(!format!("{ctx:?}").contains("pw"));
     }
 }

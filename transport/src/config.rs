@@ -45,9 +45,13 @@ pub enum AuthMethod {
     /// NTLM, sent as raw NTLMSSP tokens under `Authorization: Negotiate` (what Windows and
     /// pywinrm do); supports message encryption.
     Ntlm,
-    /// SPNEGO through `sspi`'s Negotiate package, restricted to NTLM inside.
+    /// SPNEGO through `sspi`'s Negotiate package, with NTLM inside.
     Negotiate,
-    /// Kerberos: not supported yet ([`crate::TransportError::Unsupported`]).
+    /// Kerberos (`Authorization: Kerberos`, a raw GSS-API krb5 token, as WinRM's `Kerberos`
+    /// scheme): the client asks the KDC ([`ConnectionConfig::kdc`]) for a ticket to the
+    /// service principal ([`ConnectionConfig::spn`], `HTTP/<host>` by default) with the user's
+    /// password, and checks the server's mutual-authentication token; supports message
+    /// encryption (`application/HTTP-Kerberos-session-encrypted`).
     Kerberos,
     /// CredSSP (MS-CSSP): NTLM inside an inner TLS session, then the password is delegated to
     /// the server (it can use it for a second hop). Over HTTP the inner TLS session seals the
@@ -91,7 +95,10 @@ impl AuthMethod {
 
     /// Whether the method can seal messages (HTTP message encryption).
     pub fn can_seal(self) -> bool {
-        matches!(self, Self::Ntlm | Self::Negotiate | Self::CredSsp)
+        matches!(
+            self,
+            Self::Ntlm | Self::Negotiate | Self::Kerberos | Self::CredSsp
+        )
     }
 }
 
@@ -318,6 +325,12 @@ pub struct ConnectionConfig {
     pub proxy: Option<Proxy>,
     /// `MaxEnvelopeSize` to announce, in bytes.
     pub max_envelope_size: u32,
+    /// Kerberos: the KDC, `host[:port]` (port 88 by default), over TCP. `None` = the
+    /// `PSRM_KDC` environment variable, else the realm's `kdc` in krb5.conf (`KRB5_CONFIG` or
+    /// `/etc/krb5.conf`).
+    pub kdc: Option<String>,
+    /// Kerberos: the service principal name; `None` = `HTTP/<host>` (what WinRM registers).
+    pub spn: Option<String>,
 }
 
 impl ConnectionConfig {
@@ -339,6 +352,8 @@ impl ConnectionConfig {
             read_grace: Duration::from_secs(30),
             proxy: None,
             max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE,
+            kdc: None,
+            spn: None,
         }
     }
 
@@ -417,6 +432,25 @@ impl ConnectionConfig {
     pub fn proxy_from_env(mut self) -> Self {
         self.proxy = proxy_from_env(self.scheme, &self.host, |k| std::env::var(k).ok());
         self
+    }
+
+    /// Kerberos: use this KDC (`host[:port]`).
+    pub fn kdc(mut self, kdc: impl Into<String>) -> Self {
+        self.kdc = Some(kdc.into());
+        self
+    }
+
+    /// Kerberos: use this service principal name instead of `HTTP/<host>`.
+    pub fn spn(mut self, spn: impl Into<String>) -> Self {
+        self.spn = Some(spn.into());
+        self
+    }
+
+    /// The Kerberos service principal name: [`Self::spn`] or `HTTP/<host>`.
+    pub fn service_principal(&self) -> String {
+        self.spn
+            .clone()
+            .unwrap_or_else(|| format!("HTTP/{}", self.host))
     }
 
     /// The port actually used.

@@ -62,6 +62,22 @@ pub enum TransportError {
         /// What the server offered.
         offered: String,
     },
+    /// Kerberos: no KDC is known for the realm.
+    #[error(
+        "no kdc known for kerberos realm {realm}: name it with --kdc host:port (ConnectionConfig::kdc), the PSRM_KDC environment variable, or a kdc entry for the realm in krb5.conf (KRB5_CONFIG)"
+    )]
+    NoKdc {
+        /// The client's realm.
+        realm: String,
+    },
+    /// Kerberos: the KDC could not be reached or refused to issue a ticket.
+    #[error("kerberos kdc {kdc}: {error}")]
+    Kdc {
+        /// The KDC (`host:port`).
+        kdc: String,
+        /// What went wrong.
+        error: KdcError,
+    },
     /// The local security package failed (token generation, sealing, unsealing).
     #[error("security context: {0}")]
     Security(String),
@@ -128,6 +144,8 @@ impl TransportError {
                 | Self::MissingClientCertificate
                 | Self::ClientCertificate { .. }
                 | Self::CertificateRefused { .. }
+                | Self::NoKdc { .. }
+                | Self::Kdc { .. }
         )
     }
 
@@ -151,6 +169,61 @@ impl TransportError {
             _ => None,
         }
     }
+}
+
+/// Why a Kerberos ticket could not be obtained ([`TransportError::Kdc`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KdcError {
+    /// No TCP connection, or it broke.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// No reply within the deadline.
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    /// KDC_ERR_PREAUTH_FAILED: the password is wrong.
+    #[error("pre-authentication failed for {principal}: wrong password (KDC_ERR_PREAUTH_FAILED)")]
+    WrongPassword {
+        /// `name@REALM`.
+        principal: String,
+    },
+    /// KDC_ERR_C_PRINCIPAL_UNKNOWN: no such user in the realm.
+    #[error("client {principal} is unknown to the kdc (KDC_ERR_C_PRINCIPAL_UNKNOWN)")]
+    UnknownPrincipal {
+        /// `name@REALM`.
+        principal: String,
+    },
+    /// KDC_ERR_S_PRINCIPAL_UNKNOWN: the service principal name has no key in the realm.
+    #[error(
+        "service principal {spn} is unknown to the kdc (KDC_ERR_S_PRINCIPAL_UNKNOWN): check the host name or set the spn"
+    )]
+    UnknownService {
+        /// The SPN asked for.
+        spn: String,
+    },
+    /// KRB_AP_ERR_SKEW: the clocks of this host and the KDC differ too much.
+    #[error("clock skew too great between this host and the kdc (KRB_AP_ERR_SKEW)")]
+    ClockSkew,
+    /// KDC_ERR_CLIENT_REVOKED: the account is disabled or locked out.
+    #[error("account {principal} is disabled or locked (KDC_ERR_CLIENT_REVOKED)")]
+    Revoked {
+        /// `name@REALM`.
+        principal: String,
+    },
+    /// KDC_ERR_KEY_EXPIRED: the password has expired.
+    #[error("password of {principal} has expired (KDC_ERR_KEY_EXPIRED)")]
+    PasswordExpired {
+        /// `name@REALM`.
+        principal: String,
+    },
+    /// Another KRB-ERROR.
+    #[error("kdc error {code}: {detail}")]
+    Other {
+        /// The RFC 4120 error code.
+        code: u32,
+        /// What the security package made of it.
+        detail: String,
+    },
 }
 
 fn status_detail(status: u16, body: &str) -> String {

@@ -178,14 +178,13 @@ impl HttpTransport {
     ///
     /// # Errors
     ///
-    /// [`TransportError::Unsupported`] for Kerberos, [`TransportError::Config`] for
+    /// [`TransportError::Config`] for
     /// encryption `always` with Basic or Certificate and for Certificate over HTTP,
     /// [`TransportError::MissingCredentials`], [`TransportError::MissingClientCertificate`],
     /// [`TransportError::ClientCertificate`] when the certificate or key cannot be used,
     /// [`TransportError::CaFile`] when the CA file cannot be used.
     pub fn new(config: ConnectionConfig) -> Result<Self, TransportError> {
         match config.auth {
-            AuthMethod::Kerberos => return Err(TransportError::Unsupported("kerberos")),
             AuthMethod::Certificate => {
                 if config.scheme != Scheme::Https {
                     return Err(TransportError::Config(
@@ -204,7 +203,7 @@ impl HttpTransport {
         }
         if config.encryption == Encryption::Always && !config.auth.can_seal() {
             return Err(TransportError::Config(format!(
-                "message encryption needs ntlm, negotiate or credssp, not {}",
+                "message encryption needs ntlm, negotiate, kerberos or credssp, not {}",
                 config.auth.as_str()
             )));
         }
@@ -324,7 +323,9 @@ impl HttpTransport {
             busy: false,
         };
         match self.config.auth {
-            AuthMethod::Ntlm | AuthMethod::Negotiate => self.authenticate(&mut connection).await?,
+            AuthMethod::Ntlm | AuthMethod::Negotiate | AuthMethod::Kerberos => {
+                self.authenticate(&mut connection).await?
+            }
             AuthMethod::CredSsp => self.authenticate_credssp(&mut connection).await?,
             _ => {}
         }
@@ -475,28 +476,36 @@ impl HttpTransport {
         Ok((status, parts.headers, out))
     }
 
+    /// NTLM / SPNEGO (`Authorization: Negotiate`) or Kerberos (`Authorization: Kerberos`,
+    /// WinRM's scheme for a raw GSS-API krb5 token): token legs in empty POSTs until 200; the
+    /// server's last token (Kerberos: the mutual-authentication AP-REP) completes the context.
     async fn authenticate(&self, conn: &mut Connection) -> Result<(), TransportError> {
         let cfg = &self.config;
-        let Some(credentials) = &cfg.credentials else {
-            return Err(TransportError::MissingCredentials);
+        let scheme = match cfg.auth {
+            AuthMethod::Kerberos => "Kerberos",
+            _ => "Negotiate",
         };
-        let mut context = ClientContext::new(cfg.auth, credentials, &cfg.host)?;
-        let mut step = context.step(None)?;
-        // NEGOTIATE, AUTHENTICATE (+ SPNEGO's final round): a few legs at most.
+        let mut context = ClientContext::new(cfg)?;
+        let mut step = context.step(None).await?;
+        // NEGOTIATE, AUTHENTICATE (+ SPNEGO's final round), or one AP-REQ: a few legs at most.
         for _ in 0..4 {
             let mut request = self.request(Vec::new(), SOAP_CONTENT_TYPE)?;
             let value =
-                HeaderValue::from_str(&format!("Negotiate {}", STANDARD.encode(&step.token)))
+                HeaderValue::from_str(&format!("{scheme} {}", STANDARD.encode(&step.token)))
                     .map_err(|e| TransportError::Security(e.to_string()))?;
             request.headers_mut().insert(header::AUTHORIZATION, value);
             let (status, headers, _) = Self::send(conn, request).await?;
-            let server_token = negotiate_token(&headers);
+            let server_token = match cfg.auth {
+                AuthMethod::Kerberos => scheme_token(&headers, "Kerberos")
+                    .or_else(|| scheme_token(&headers, "Negotiate")),
+                _ => negotiate_token(&headers),
+            };
             match status {
                 200 => {
                     if !context.is_done() {
                         match server_token {
                             Some(token) => {
-                                context.step(Some(&token))?;
+                                context.step(Some(&token)).await?;
                             }
                             None => {
                                 return Err(TransportError::Security(
@@ -505,18 +514,29 @@ impl HttpTransport {
                             }
                         }
                     }
+                    if !context.is_done() {
+                        return Err(TransportError::Security(
+                            "server accepted before the context was complete".into(),
+                        ));
+                    }
                     conn.context = Some(context);
                     return Ok(());
                 }
                 401 => {
-                    if !offers_negotiate(&headers) {
+                    let offered_ok = match cfg.auth {
+                        AuthMethod::Kerberos => offers(&headers, "Kerberos"),
+                        _ => offers_negotiate(&headers),
+                    };
+                    if !offered_ok {
                         return Err(TransportError::AuthNotOffered {
                             method: cfg.auth.as_str(),
                             offered: offered(&headers),
                         });
                     }
                     match server_token {
-                        Some(token) if !context.is_done() => step = context.step(Some(&token))?,
+                        Some(token) if !context.is_done() => {
+                            step = context.step(Some(&token)).await?;
+                        }
                         _ => return Err(self.auth_failed()),
                     }
                 }
@@ -593,6 +613,7 @@ impl HttpTransport {
         let request = if self.seal {
             let protocol = match self.config.auth {
                 AuthMethod::CredSsp => SessionProtocol::CredSsp,
+                AuthMethod::Kerberos => SessionProtocol::Kerberos,
                 _ => SessionProtocol::Spnego,
             };
             let mut parts = Vec::new();

@@ -27,6 +27,7 @@ pub mod config;
 mod credssp;
 mod error;
 mod http;
+mod kerberos;
 mod tls;
 
 use std::future::Future;
@@ -37,7 +38,7 @@ pub use config::{
     AuthMethod, ClientCertificate, ConnectionConfig, Credentials, Encryption, Proxy, Scheme,
     proxy_from_env,
 };
-pub use error::TransportError;
+pub use error::{KdcError, TransportError};
 pub use http::HttpTransport;
 
 /// A boxed, sendable future (what [`Transport::post`] returns).
