@@ -198,6 +198,8 @@ impl ClientContext {
                 let data = sspi::Credentials::AuthIdentity(self.identity.clone());
                 // Mutual authentication: the server's AP-REP carries the subkey that seals.
                 let flags = flags | ClientRequestFlags::MUTUAL_AUTH;
+                // sspi's Kerberos wants an input buffer on the first step too (empty).
+                let input = Some(input.unwrap_or_default());
                 step_with(p.as_mut(), &data, handle, &self.target, input, flags, link).await
             }
         };

@@ -211,6 +211,8 @@ pub(crate) struct KdcLink {
     pub failure: Option<KdcError>,
     /// The last KRB-ERROR code the KDC answered (other than "pre-authentication required").
     pub krb_error: Option<u32>,
+    /// AS-REQs sent so far.
+    as_requests: usize,
 }
 
 impl KdcLink {
@@ -220,6 +222,7 @@ impl KdcLink {
             timeout,
             failure: None,
             krb_error: None,
+            as_requests: 0,
         }
     }
 
@@ -250,7 +253,24 @@ impl KdcLink {
                 request.protocol
             )))
         };
+        let as_req = request.data.get(4) == Some(&AS_REQ_TAG);
+        if as_req {
+            self.as_requests += 1;
+        }
         match result {
+            Ok(reply) if as_req && self.as_requests == 1 && reply.get(4) == Some(&AS_REP_TAG) => {
+                // sspi's first AS-REQ carries no pre-authentication, to learn the salt from
+                // KDC_ERR_PREAUTH_REQUIRED, and it refuses a ticket issued without it. MIT
+                // KDCs issue one when the principal lacks `requires_preauth` (their default):
+                // answer sspi as a KDC requiring pre-authentication would, with the salt
+                // information of that AS-REP, so that it sends the encrypted timestamp next.
+                tracing::debug!(
+                    "kdc issued a ticket without pre-authentication; asking again with it"
+                );
+                Ok(framed(&preauth_required(
+                    reply.get(4..).unwrap_or_default(),
+                )))
+            }
             Ok(reply) => {
                 if let Some(code) = krb_error_code(reply.get(4..).unwrap_or_default())
                     && code != KDC_ERR_PREAUTH_REQUIRED
@@ -348,6 +368,97 @@ async fn tcp_exchange(addr: &str, data: &[u8], timeout: Duration) -> Result<Vec<
     tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| KdcError::Timeout(timeout))?
+}
+
+/// `[APPLICATION 10]` AS-REQ and `[APPLICATION 11]` AS-REP.
+const AS_REQ_TAG: u8 = 0x6a;
+const AS_REP_TAG: u8 = 0x6b;
+
+/// A DER TLV.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        let significant = bytes.get(skip..).unwrap_or_default();
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(significant);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// The 4-byte length prefix of Kerberos over TCP.
+fn framed(message: &[u8]) -> Vec<u8> {
+    let mut out = u32::try_from(message.len())
+        .unwrap_or(u32::MAX)
+        .to_be_bytes()
+        .to_vec();
+    out.extend_from_slice(message);
+    out
+}
+
+/// The content of field `[n]` of the SEQUENCE inside an `[APPLICATION x]` message.
+fn app_field(message: &[u8], n: u8) -> Option<&[u8]> {
+    let (_, start, _) = der_header(message, 0)?;
+    let (seq, mut pos, len) = der_header(message, start)?;
+    if seq != 0x30 {
+        return None;
+    }
+    let end = pos.checked_add(len)?.min(message.len());
+    while pos < end {
+        let (field, content, flen) = der_header(message, pos)?;
+        let next = content.checked_add(flen)?;
+        if field == 0xa0 | n {
+            return message.get(content..next);
+        }
+        pos = next;
+    }
+    None
+}
+
+/// A KRB-ERROR KDC_ERR_PREAUTH_REQUIRED for the realm of `as_rep`, whose e-data repeats the
+/// AS-REP's pre-authentication data (PA-ETYPE-INFO2: the salt and enctype of the user's key).
+fn preauth_required(as_rep: &[u8]) -> Vec<u8> {
+    let int = |v: u8| tlv(0x02, &[v]);
+    let realm = app_field(as_rep, 3)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_else(|| tlv(0x1b, b""));
+    let realm_name = der_header(&realm, 0)
+        .and_then(|(_, at, len)| realm.get(at..at.checked_add(len)?))
+        .unwrap_or_default()
+        .to_vec();
+    let sname = tlv(
+        0x30,
+        &[
+            tlv(0xa0, &int(2)),
+            tlv(
+                0xa1,
+                &tlv(
+                    0x30,
+                    &[tlv(0x1b, b"krbtgt"), tlv(0x1b, &realm_name)].concat(),
+                ),
+            ),
+        ]
+        .concat(),
+    );
+    let mut fields = [
+        tlv(0xa0, &int(5)),
+        tlv(0xa1, &int(30)),
+        tlv(0xa4, &tlv(0x18, b"19700101000000Z")),
+        tlv(0xa5, &int(0)),
+        tlv(0xa6, &int(KDC_ERR_PREAUTH_REQUIRED as u8)),
+        tlv(0xa9, &realm),
+        tlv(0xaa, &sname),
+    ]
+    .concat();
+    if let Some(padata) = app_field(as_rep, 2) {
+        fields.extend(tlv(0xac, &tlv(0x04, padata)));
+    }
+    tlv(0x7e, &tlv(0x30, &fields))
 }
 
 /// One DER header: (tag, content range start, content length).
@@ -477,6 +588,38 @@ mod tests {
         ] {
             assert_eq!(krb_error_code(junk), None);
         }
+    }
+
+    #[test]
+    fn synthesized_preauth_required_error_carries_the_as_rep_salt() {
+        // AS-REP { pvno, msg-type 11, padata [2] { PA-ETYPE-INFO2 }, crealm [3] "R.TEST", ... }.
+        let padata = tlv(
+            0x30,
+            &tlv(
+                0x30,
+                &[tlv(0xa1, &tlv(0x02, &[19])), tlv(0xa2, &tlv(0x04, b"x"))].concat(),
+            ),
+        );
+        let as_rep = tlv(
+            0x6b,
+            &tlv(
+                0x30,
+                &[
+                    tlv(0xa0, &tlv(0x02, &[5])),
+                    tlv(0xa1, &tlv(0x02, &[11])),
+                    tlv(0xa2, &padata),
+                    tlv(0xa3, &tlv(0x1b, b"R.TEST")),
+                ]
+                .concat(),
+            ),
+        );
+        let error = preauth_required(&as_rep);
+        assert_eq!(krb_error_code(&error), Some(KDC_ERR_PREAUTH_REQUIRED));
+        assert_eq!(app_field(&error, 9), Some(&tlv(0x1b, b"R.TEST")[..]));
+        assert_eq!(app_field(&error, 12), Some(&tlv(0x04, &padata)[..]));
+        let long = tlv(0x04, &[7; 300]);
+        assert_eq!(&long[..4], &[0x04, 0x82, 0x01, 0x2c]);
+        assert_eq!(framed(b"abc"), b"\0\0\0\x03abc");
     }
 
     #[tokio::test]

@@ -1,0 +1,116 @@
+"""A minimal WinRM-style HTTP endpoint whose Kerberos acceptor is MIT krb5's GSS-API (through
+pyspnego 0.12 + gssapi), a real peer for the transport's Kerberos client; driven by
+transport/tests/kerberos_mit.rs.
+
+Usage: kerberos_acceptor.py  (KRB5_CONFIG and KRB5_KTNAME name the test realm and its service
+keytab). Prints `PORT <n>` once listening on 127.0.0.1.
+
+Per connection: `Authorization: Kerberos <b64 GSS krb5 token>` is accepted by MIT's
+gss_accept_sec_context; on success the reply is 200 with the mutual-authentication token in
+`WWW-Authenticate: Kerberos <b64>`, otherwise 401 with a bare `WWW-Authenticate: Kerberos`.
+Afterwards each body must be sealed (MS-WSMV 2.2.9.1, application/HTTP-Kerberos-session-encrypted);
+it is unsealed with pyspnego's unwrap_winrm (MIT gss_unwrap_iov) and answered, sealed with
+wrap_winrm, with `<echo user="..." length="N"/>` followed by the plaintext received. A plaintext
+body is answered 400: the test only sends sealed ones.
+"""
+
+import base64
+import http.server
+import struct
+import sys
+
+import spnego
+
+BOUNDARY = b"--Encrypted Boundary"
+PROTOCOL = "application/HTTP-Kerberos-session-encrypted"
+
+
+def unframe(body):
+    """(header, data) pairs of a multipart/encrypted body."""
+    parts = []
+    marker = b"\tContent-Type: application/octet-stream\r\n"
+    pos = 0
+    while True:
+        start = body.find(marker, pos)
+        if start < 0:
+            return parts
+        start += len(marker)
+        (header_len,) = struct.unpack("<I", body[start:start + 4])
+        end = body.find(BOUNDARY, start + 4 + header_len)
+        header = body[start + 4:start + 4 + header_len]
+        parts.append((header, body[start + 4 + header_len:end]))
+        pos = end
+
+
+def frame(ctx, plain):
+    wrapped = ctx.wrap_winrm(plain)
+    out = BOUNDARY + b"\r\n"
+    out += ("\tContent-Type: %s\r\n" % PROTOCOL).encode()
+    out += ("\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d\r\n" % len(plain)).encode()
+    out += BOUNDARY + b"\r\n"
+    out += b"\tContent-Type: application/octet-stream\r\n"
+    out += struct.pack("<I", len(wrapped.header)) + wrapped.header + wrapped.data
+    out += BOUNDARY + b"--\r\n"
+    return out, 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % PROTOCOL
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    ctx = None
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, headers=(), body=b""):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Kerberos "):
+            self.ctx = spnego.server(protocol="kerberos")
+            try:
+                out = self.ctx.step(base64.b64decode(auth[9:]))
+            except Exception as e:  # a refused AP-REQ: a bare challenge, as Windows
+                sys.stderr.write("acceptor: %s\n" % e)
+                self.ctx = None
+                return self.reply(401, [("WWW-Authenticate", "Kerberos")])
+            if not self.ctx.complete:
+                sys.stderr.write("acceptor: context not complete after one token\n")
+                self.ctx = None
+                return self.reply(401, [("WWW-Authenticate", "Kerberos")])
+            headers = []
+            if out:
+                headers.append(("WWW-Authenticate", "Kerberos " + base64.b64encode(out).decode()))
+            if not body:
+                return self.reply(200, headers)
+        if self.ctx is None or not self.ctx.complete:
+            return self.reply(401, [("WWW-Authenticate", "Kerberos")])
+        content_type = self.headers.get("Content-Type", "")
+        if PROTOCOL.lower() not in content_type.lower():
+            return self.reply(400, body=b"expected a Kerberos-sealed body, got " + content_type.encode())
+        try:
+            plain = b"".join(self.ctx.unwrap_winrm(h, d) for h, d in unframe(body))
+        except Exception as e:
+            sys.stderr.write("acceptor: unwrap failed: %s\n" % e)
+            return self.reply(400, body=("unwrap failed: %s" % e).encode())
+        user = self.ctx.client_principal or ""
+        answer = ('<echo user="%s" length="%d"/>' % (user, len(plain))).encode() + plain
+        sealed, reply_type = frame(self.ctx, answer)
+        self.reply(200, [("Content-Type", reply_type)], sealed)
+
+
+def main():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    sys.stdout.write("PORT %d\n" % server.server_address[1])
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
