@@ -31,6 +31,8 @@ pub struct Config {
     pub testing: Testing,
     /// Certificate authentication: trusted CAs and mappings.
     pub client_certificates: ClientCertificates,
+    /// Kerberos authentication: the service keytab and accepted principals.
+    pub kerberos: Kerberos,
     /// Injected faults (see [`crate::faults`]); none by default.
     pub faults: crate::faults::FaultConfig,
     /// The live session table built from `rds_sessions` / `smb_sessions` (runtime state, not
@@ -89,6 +91,50 @@ pub enum AuthScheme {
     /// is delegated. Not in the default list, as on Windows.
     #[serde(rename = "credssp")]
     CredSsp,
+    /// Kerberos: `Authorization: Kerberos <GSS krb5 token>`, and `Negotiate` carrying a raw
+    /// krb5 token or SPNEGO whose first mechanism is krb5 / MS-krb5. Needs `[kerberos]`
+    /// (the service keytab). Not in the default list (it needs a realm).
+    Kerberos,
+}
+
+/// `[kerberos]`: the acceptor's service keys and policy.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Kerberos {
+    /// MIT keytab file (format 0x0502) holding the service principals' keys
+    /// (`HTTP/host@REALM`, `WSMAN/host@REALM`, …).
+    pub keytab: Option<std::path::PathBuf>,
+    /// Service principals accepted (`HTTP/host` or `HTTP/host@REALM`); empty = every
+    /// principal in the keytab.
+    pub principals: Vec<String>,
+    /// Largest accepted difference between the client's clock and ours, in seconds (Windows:
+    /// 5 minutes).
+    pub max_clock_skew_secs: u64,
+    /// The keys read from `keytab` when the configuration is loaded (runtime, not TOML).
+    #[serde(skip)]
+    pub keys: crate::keytab::Keytab,
+}
+
+impl Default for Kerberos {
+    fn default() -> Self {
+        Self {
+            keytab: None,
+            principals: Vec::new(),
+            max_clock_skew_secs: 300,
+            keys: crate::keytab::Keytab::default(),
+        }
+    }
+}
+
+impl Kerberos {
+    /// Whether a keytab entry is one of the accepted service principals.
+    pub fn accepts(&self, entry: &crate::keytab::KeytabEntry) -> bool {
+        self.principals.is_empty()
+            || self.principals.iter().any(|p| match p.rsplit_once('@') {
+                Some((name, realm)) => name == entry.name() && realm == entry.realm,
+                None => *p == entry.name(),
+            })
+    }
 }
 
 /// `[client_certificates]`: certificate authentication, as Windows'
@@ -340,6 +386,7 @@ impl Config {
             });
         }
         self.check_client_certificates()?;
+        self.check_kerberos()?;
         if self.service.max_envelope_size_kb == 0 {
             return Err(ConfigError::Invalid {
                 key: "service.max_envelope_size_kb".into(),
@@ -377,6 +424,46 @@ impl Config {
 }
 
 impl Config {
+    /// Loads the keytab and checks the accepted principals are in it.
+    fn check_kerberos(&mut self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: key.into(),
+            reason,
+        };
+        let enabled = self.service.auth.contains(&AuthScheme::Kerberos);
+        let Some(path) = &self.kerberos.keytab else {
+            if enabled {
+                return Err(invalid(
+                    "kerberos.keytab",
+                    "kerberos authentication needs a service keytab".into(),
+                ));
+            }
+            return Ok(());
+        };
+        let keys = crate::keytab::Keytab::load(path)
+            .map_err(|e| invalid("kerberos.keytab", format!("{}: {e}", path.display())))?;
+        for (i, p) in self.kerberos.principals.iter().enumerate() {
+            let probe = Kerberos {
+                principals: vec![p.clone()],
+                ..Kerberos::default()
+            };
+            if !keys.entries.iter().any(|e| probe.accepts(e)) {
+                return Err(invalid(
+                    &format!("kerberos.principals[{i}]"),
+                    "has no key in the keytab".into(),
+                ));
+            }
+        }
+        if self.kerberos.max_clock_skew_secs == 0 {
+            return Err(invalid(
+                "kerberos.max_clock_skew_secs",
+                "must be positive".into(),
+            ));
+        }
+        self.kerberos.keys = keys;
+        Ok(())
+    }
+
     fn check_client_certificates(&mut self) -> Result<(), ConfigError> {
         let invalid = |key: String, reason: &str| ConfigError::Invalid {
             key,
@@ -469,6 +556,7 @@ impl Default for Config {
             smb_sessions: Vec::new(),
             testing: Testing::default(),
             client_certificates: ClientCertificates::default(),
+            kerberos: Kerberos::default(),
             faults: crate::faults::FaultConfig::default(),
             live_sessions: crate::sessions_table::LiveSessions::default(),
             scenarios: Scenarios::default(),

@@ -5,6 +5,7 @@ pub mod config;
 pub mod engine;
 pub mod faults;
 pub mod http;
+pub mod keytab;
 pub mod powershell;
 pub mod service;
 pub mod sessions_table;

@@ -14,6 +14,7 @@
 
 pub(crate) mod cert;
 pub(crate) mod credssp;
+pub(crate) mod kerberos;
 pub(crate) mod ntlm;
 pub(crate) mod spnego;
 
@@ -82,6 +83,8 @@ enum Context {
     Negotiate(Box<Negotiate>, Option<CredentialsBuffers>),
     /// CredSSP: the inner TLS session seals.
     CredSsp(Box<credssp::Session>),
+    /// Kerberos: RFC 4121 wrap tokens with the acceptor subkey.
+    Kerberos(Box<sspi::Kerberos>),
 }
 
 impl ConnectionAuth {
@@ -129,6 +132,20 @@ impl ConnectionAuth {
         }
     }
 
+    /// Feeds one token from `Authorization: Kerberos <token>`: only Kerberos tokens.
+    pub(crate) fn step_kerberos(&mut self, config: &Config, token: &[u8]) -> Step {
+        self.state = State::Idle;
+        let Some(offer) = kerberos::offer(token) else {
+            return Step::Rejected;
+        };
+        let (next, step) = contain(|| kerberos_logon(config, &offer)).unwrap_or_else(|| {
+            tracing::warn!("kerberos step panicked; connection context dropped");
+            (State::Idle, Step::Rejected)
+        });
+        self.state = next;
+        step
+    }
+
     /// Feeds one token from `Authorization: Negotiate|NTLM <token>`.
     pub(crate) fn step(&mut self, config: &Config, token: &[u8]) -> Step {
         let state = std::mem::take(&mut self.state);
@@ -146,6 +163,9 @@ impl ConnectionAuth {
 
 fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
     let enabled = |s| config.service.auth.contains(&s);
+    if let Some(offer) = kerberos::offer(token) {
+        return kerberos_logon(config, &offer);
+    }
     match ntlm::message_type(token) {
         Some(ntlm::NEGOTIATE) if enabled(AuthScheme::Ntlm) => return ntlm_negotiate(token),
         Some(ntlm::AUTHENTICATE) => {
@@ -184,6 +204,27 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
             finish_negotiate(config, ctx, creds, user, &fixed)
         }
         _ => (State::Idle, Step::Rejected),
+    }
+}
+
+/// A Kerberos AP-REQ (raw or in SPNEGO): one leg, established or refused.
+fn kerberos_logon(config: &Config, offer: &kerberos::Offer<'_>) -> (State, Step) {
+    if !config.service.auth.contains(&AuthScheme::Kerberos) {
+        tracing::info!("kerberos logon refused: kerberos is not enabled in service.auth");
+        return (State::Idle, Step::Rejected);
+    }
+    match kerberos::accept(config, offer) {
+        Ok(a) => {
+            let established = Established {
+                ctx: Context::Kerberos(a.ctx),
+                user: a.user,
+            };
+            (State::Established(established), Step::Done(a.reply))
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "kerberos logon refused");
+            (State::Idle, Step::Rejected)
+        }
     }
 }
 
@@ -413,9 +454,9 @@ fn names_match(config: &Config, ctx: &mut Context, user: &User) -> bool {
     let names = contain(|| match ctx {
         Context::Ntlm(c) => c.query_context_names(),
         Context::Negotiate(c, _) => c.query_context_names(),
-        Context::CredSsp(_) => Err(sspi::Error::new(
+        Context::CredSsp(_) | Context::Kerberos(_) => Err(sspi::Error::new(
             sspi::ErrorKind::UnsupportedFunction,
-            "credssp names are checked by the acceptor",
+            "credssp and kerberos names are checked by their acceptors",
         )),
     });
     let Some(Ok(names)) = names else {
@@ -469,6 +510,9 @@ impl Established {
         if let Context::CredSsp(session) = &mut self.ctx {
             return contain(|| session.unseal(signature, sealed)).flatten();
         }
+        if let Context::Kerberos(c) = &mut self.ctx {
+            return contain(|| kerberos_unwrap(c, signature, sealed)).flatten();
+        }
         let mut sig = signature.to_vec();
         let mut data = sealed.to_vec();
         let ok = contain(|| {
@@ -479,7 +523,7 @@ impl Established {
             match &mut self.ctx {
                 Context::Ntlm(c) => c.decrypt_message(&mut bufs).is_ok(),
                 Context::Negotiate(c, _) => c.decrypt_message(&mut bufs).is_ok(),
-                Context::CredSsp(_) => false,
+                Context::CredSsp(_) | Context::Kerberos(_) => false,
             }
         });
         (ok == Some(true)).then_some(data)
@@ -489,6 +533,9 @@ impl Established {
     pub(crate) fn seal(&mut self, plain: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
         if let Context::CredSsp(session) = &mut self.ctx {
             return contain(|| session.seal(plain)).flatten();
+        }
+        if let Context::Kerberos(c) = &mut self.ctx {
+            return contain(|| kerberos_wrap(c, plain)).flatten();
         }
         let mut sig = vec![0; SIGNATURE_LEN];
         let mut data = plain.to_vec();
@@ -504,11 +551,42 @@ impl Established {
                 Context::Negotiate(c, _) => c
                     .encrypt_message(EncryptionFlags::empty(), &mut bufs)
                     .is_ok(),
-                Context::CredSsp(_) => false,
+                Context::CredSsp(_) | Context::Kerberos(_) => false,
             }
         });
         (ok == Some(true)).then_some((sig, data))
     }
+}
+
+/// The header part of a Kerberos wrap token as WinRM frames it: the 16-byte token header plus
+/// the rotated encrypted header copy, checksum and confounder (RRC 28, EC 0 for AES).
+const KERBEROS_HEADER_LEN: usize = 60;
+
+/// Unwraps one RFC 4121 wrap token split as `header | encrypted data`.
+fn kerberos_unwrap(ctx: &mut sspi::Kerberos, header: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    let mut sig = header.to_vec();
+    let mut data = sealed.to_vec();
+    let mut bufs = [
+        SecurityBufferRef::token_buf(&mut sig),
+        SecurityBufferRef::data_buf(&mut data),
+    ];
+    ctx.decrypt_message(&mut bufs).ok()?;
+    let [_, out] = bufs;
+    Some(out.data().to_vec())
+}
+
+/// Wraps a plaintext into (header, encrypted data).
+fn kerberos_wrap(ctx: &mut sspi::Kerberos, plain: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut sig = vec![0; KERBEROS_HEADER_LEN];
+    let mut data = plain.to_vec();
+    let mut bufs = [
+        SecurityBufferRef::token_buf(&mut sig),
+        SecurityBufferRef::data_buf(&mut data),
+    ];
+    ctx.encrypt_message(EncryptionFlags::empty(), &mut bufs)
+        .ok()?;
+    let [token, out] = bufs;
+    Some((token.data().to_vec(), out.data().to_vec()))
 }
 
 /// Checks `Authorization: Basic` credentials; the configured user on success.

@@ -7,6 +7,8 @@ const NTLM_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 
 /// `1.3.6.1.5.5.2`, SPNEGO.
 const SPNEGO_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
 
+/// negState `accept-completed`.
+pub(crate) const ACCEPT_COMPLETED: u8 = 0;
 /// negState `accept-incomplete`.
 pub(crate) const ACCEPT_INCOMPLETE: u8 = 1;
 
@@ -15,6 +17,8 @@ pub(crate) const ACCEPT_INCOMPLETE: u8 = 1;
 pub(crate) struct NegTokenInit<'a> {
     /// Whether NTLM is the initiator's first choice.
     pub(crate) ntlm_first: bool,
+    /// The initiator's first choice (OID content bytes).
+    pub(crate) first_mech: &'a [u8],
     /// The optimistic mechanism token.
     pub(crate) mech_token: Option<&'a [u8]>,
 }
@@ -52,6 +56,7 @@ pub(crate) fn parse_init(token: &[u8]) -> Option<NegTokenInit<'_>> {
     }
     let mut out = NegTokenInit {
         ntlm_first: false,
+        first_mech: &[],
         mech_token: None,
     };
     let mut have_mechs = false;
@@ -69,6 +74,7 @@ pub(crate) fn parse_init(token: &[u8]) -> Option<NegTokenInit<'_>> {
                     return None;
                 }
                 out.ntlm_first = first == NTLM_OID;
+                out.first_mech = first;
                 have_mechs = true;
             }
             0xa2 => {
@@ -149,7 +155,7 @@ fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
 }
 
 /// One DER TLV: (tag, content, rest). Single-byte tags, definite lengths up to 4 bytes.
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first, mut rest) = rest.split_first()?;
     let len = if first < 0x80 {

@@ -461,7 +461,11 @@ fn authenticate(
     if scheme.eq_ignore_ascii_case("CredSSP") {
         return credssp(config, conn, value);
     }
-    if !scheme.eq_ignore_ascii_case("Negotiate") && !scheme.eq_ignore_ascii_case("NTLM") {
+    let is_kerberos = scheme.eq_ignore_ascii_case("Kerberos");
+    if !is_kerberos
+        && !scheme.eq_ignore_ascii_case("Negotiate")
+        && !scheme.eq_ignore_ascii_case("NTLM")
+    {
         return Err(Box::new(challenge(config)));
     }
     let Ok(token) = STANDARD.decode(value.trim()) else {
@@ -469,7 +473,12 @@ fn authenticate(
         return Err(Box::new(challenge(config)));
     };
     let mut auth = lock(&conn.auth);
-    match auth.step(config, &token) {
+    let step = if is_kerberos {
+        auth.step_kerberos(config, &token)
+    } else {
+        auth.step(config, &token)
+    };
+    match step {
         Step::Continue(out) => {
             let mut r = empty(StatusCode::UNAUTHORIZED);
             if let Ok(v) = HeaderValue::from_str(&format!("{scheme} {}", STANDARD.encode(out))) {
@@ -652,6 +661,12 @@ fn challenge(config: &Config) -> Response<Full<Bytes>> {
         r.headers_mut().append(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Negotiate"),
+        );
+    }
+    if auth.contains(&AuthScheme::Kerberos) {
+        r.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Kerberos"),
         );
     }
     if auth.contains(&AuthScheme::Basic) {

@@ -1,0 +1,200 @@
+"""Kerberos peers (MIT krb5 through python-gssapi / pyspnego), driven by
+emulator/tests/interop_kerberos.rs.
+
+Usage: kerberos.py <mode> <url> <principal> [args...]
+The password comes from $PSRM_TEST_PASSWORD (never on the command line, never printed);
+KRB5_CONFIG and KRB5CCNAME name the test realm and a private credential cache.
+
+Modes:
+  pywinrm_cmd URL PRINCIPAL COMMAND [ARGS...]   pywinrm transport='kerberos' run_cmd
+  pywinrm_ps URL PRINCIPAL SCRIPT               pywinrm transport='kerberos' run_ps
+  pypsrp URL PRINCIPAL SCRIPT                   pypsrp WSMan(auth='kerberos') + RunspacePool
+  negotiate URL PRINCIPAL SPN                   pyspnego protocol='negotiate' (SPNEGO) by hand:
+                                                one sealed Identify
+  raw URL PRINCIPAL SPN SCHEME                  pyspnego protocol='kerberos' by hand, the
+                                                token under SCHEME; prints the status
+pywinrm's Kerberos transport takes no password: the peer first gets alice's TGT from her
+password (gss_acquire_cred_with_password, the AS exchange done by MIT) into $KRB5CCNAME.
+
+Prints one line: `OK <rc> <base64 stdout> <base64 stderr>` (empty is `-`), `PS <text>`,
+`HTTP <status> <detail>`, or `ERROR <type>: <text>`.
+"""
+
+import base64
+import os
+import sys
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return base64.b64encode(data).decode("ascii") or "-"
+
+
+def kinit(principal):
+    """alice's TGT from her password, stored in $KRB5CCNAME."""
+    import gssapi
+    import gssapi.raw
+
+    name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
+    creds = gssapi.raw.acquire_cred_with_password(
+        name, os.environ["PSRM_TEST_PASSWORD"].encode(), usage="initiate"
+    ).creds
+    gssapi.raw.store_cred_into(
+        {"ccache": os.environ["KRB5CCNAME"]}, creds, usage="initiate", overwrite=True
+    )
+
+
+def pywinrm_session(url, principal):
+    import winrm
+
+    kinit(principal)
+    return winrm.Session(
+        url,
+        auth=(principal, None),
+        transport="kerberos",
+        message_encryption="auto",
+        server_cert_validation="ignore",
+    )
+
+
+def pywinrm_cmd(url, principal, command, *args):
+    r = pywinrm_session(url, principal).run_cmd(command, list(args))
+    return "OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err))
+
+
+def pywinrm_ps(url, principal, script):
+    r = pywinrm_session(url, principal).run_ps(script)
+    return "OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err))
+
+
+def pypsrp(url, principal, script):
+    from urllib.parse import urlparse
+
+    from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.wsman import WSMan
+
+    u = urlparse(url)
+    wsman = WSMan(
+        u.hostname,
+        port=u.port,
+        ssl=u.scheme == "https",
+        auth="kerberos",
+        username=principal,
+        password=os.environ["PSRM_TEST_PASSWORD"],
+        cert_validation=False,
+        encryption="auto",
+    )
+    with wsman, RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_script(script)
+        out = ps.invoke()
+        return "PS %s|%s" % (
+            b64("\n".join(str(o) for o in out)),
+            "error" if ps.had_errors else "ok",
+        )
+
+
+IDENTIFY = (
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd">'
+    "<s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>"
+)
+
+
+def by_hand(url, principal, spn, protocol, scheme):
+    """One request authenticated by pyspnego itself; returns (response, context)."""
+    import requests
+    import spnego
+
+    service, host = spn.split("/", 1)
+    ctx = spnego.client(
+        principal,
+        os.environ["PSRM_TEST_PASSWORD"],
+        hostname=host,
+        service=service,
+        protocol=protocol,
+    )
+    token = ctx.step()
+    session = requests.Session()
+    r = session.post(
+        url,
+        data=b"",
+        headers={"Authorization": "%s %s" % (scheme, b64(token))},
+        verify=False,
+    )
+    if r.status_code == 200:
+        header = r.headers.get("WWW-Authenticate", "")
+        parts = header.split(" ", 1)
+        if len(parts) == 2 and parts[0] == scheme:
+            ctx.step(base64.b64decode(parts[1]))
+    return session, r, ctx
+
+
+def raw(url, principal, spn, scheme):
+    _, r, ctx = by_hand(url, principal, spn, "kerberos", scheme)
+    return "HTTP %d %s complete=%s" % (
+        r.status_code,
+        r.headers.get("WWW-Authenticate", "-").replace(" ", "_"),
+        ctx.complete,
+    )
+
+
+def negotiate(url, principal, spn):
+    """SPNEGO through pyspnego's own Negotiate over MIT krb5, then one sealed Identify."""
+    session, r, ctx = by_hand(url, principal, spn, "negotiate", "Negotiate")
+    if r.status_code != 200 or not ctx.complete:
+        return "HTTP %d complete=%s" % (r.status_code, ctx.complete)
+    protocol = "application/HTTP-Kerberos-session-encrypted"
+    header, data, pad = ctx.wrap_winrm(IDENTIFY.encode())
+    sealed = header + data + pad
+    body = (
+        b"--Encrypted Boundary\r\n"
+        b"\tContent-Type: " + protocol.encode() + b"\r\n"
+        b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+        + str(len(IDENTIFY)).encode()
+        + b"\r\n--Encrypted Boundary\r\n"
+        b"\tContent-Type: application/octet-stream\r\n"
+        + len(header).to_bytes(4, "little")
+        + sealed
+        + b"--Encrypted Boundary--\r\n"
+    )
+    r = session.post(
+        url,
+        data=body,
+        headers={
+            "Content-Type": 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"'
+            % protocol
+        },
+        verify=False,
+    )
+    if r.status_code != 200:
+        return "HTTP %d sealed request refused" % r.status_code
+    content = r.content
+    start = content.index(b"application/octet-stream\r\n") + len(b"application/octet-stream\r\n")
+    hlen = int.from_bytes(content[start : start + 4], "little")
+    blob = content[start + 4 : content.rindex(b"--Encrypted Boundary--")]
+    plain = ctx.unwrap_winrm(blob[:hlen], blob[hlen:])
+    return "OK 0 %s -" % b64(plain)
+
+
+MODES = {
+    "pywinrm_cmd": pywinrm_cmd,
+    "pywinrm_ps": pywinrm_ps,
+    "pypsrp": pypsrp,
+    "negotiate": negotiate,
+    "raw": raw,
+}
+
+
+def main():
+    mode, url, principal = sys.argv[1:4]
+    try:
+        line = MODES[mode](url, principal, *sys.argv[4:])
+    except Exception as e:  # the test asserts on the type and text
+        line = "ERROR %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
+    sys.stdout.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
