@@ -34,5 +34,5 @@ pub use client::{ClientOptions, WsManClient};
 pub use error::Error;
 pub use wsman_transport::{
     AuthMethod, ClientCertificate, ConnectionConfig, Credentials, Encryption, HttpReply,
-    HttpTransport, Lane, Proxy, Transport, TransportError,
+    HttpTransport, KdcError, Lane, Proxy, Transport, TransportError,
 };

@@ -29,7 +29,7 @@ pub struct GlobalArgs {
     /// Trust this PEM CA file for HTTPS.
     #[arg(long, global = true, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
-    /// HTTP message encryption (NTLM/Negotiate/CredSSP sealing) over plain HTTP.
+    /// HTTP message encryption (NTLM/Negotiate/Kerberos/CredSSP sealing) over plain HTTP.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub encryption: EncryptionArg,
     /// HTTP proxy (`http://host:port`).
@@ -44,6 +44,13 @@ pub struct GlobalArgs {
     /// The client certificate's private key, PEM (with `--auth certificate`).
     #[arg(long, global = true, value_name = "FILE")]
     pub cert_key: Option<PathBuf>,
+    /// Kerberos KDC, HOST[:PORT] over TCP (with `--auth kerberos`); default: PSRM_KDC, else the
+    /// realm's `kdc` in krb5.conf (KRB5_CONFIG or /etc/krb5.conf).
+    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    pub kdc: Option<String>,
+    /// Kerberos service principal name (with `--auth kerberos`); default HTTP/<host>.
+    #[arg(long, global = true, value_name = "SPN")]
+    pub spn: Option<String>,
     /// User name (`DOMAIN\user` or `user@realm` work too); password from PSRM_PASSWORD or a
     /// prompt.
     #[arg(short = 'u', long, global = true, env = "PSRM_USER")]
@@ -90,9 +97,10 @@ pub enum AuthArg {
     Basic,
     /// NTLM.
     Ntlm,
-    /// SPNEGO; psrm negotiates NTLM inside it (Kerberos is not supported yet).
+    /// SPNEGO; psrm negotiates NTLM inside it (use `--auth kerberos` for Kerberos).
     Negotiate,
-    /// Kerberos (not supported yet: fails with a clear error).
+    /// Kerberos: user as user@REALM, a ticket from the KDC (`--kdc`) for `--spn`
+    /// (HTTP/<host>); seals over HTTP.
     Kerberos,
     /// CredSSP: NTLM inside an inner TLS session, then the password is delegated to the server
     /// (over plain HTTP the inner session seals the messages).
@@ -172,6 +180,11 @@ pub fn connect(
     if let Some(ca) = &args.ca_file {
         config = config.ca_file(ca.clone());
     }
+    if args.auth != AuthArg::Kerberos && (args.kdc.is_some() || args.spn.is_some()) {
+        bail!("--kdc and --spn go with --auth kerberos");
+    }
+    config.kdc = args.kdc.clone();
+    config.spn = args.spn.clone();
     if let Some(url) = &args.proxy {
         let Some(proxy) = Proxy::parse(url) else {
             bail!("invalid proxy {url}: expected http://host:port");

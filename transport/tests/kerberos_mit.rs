@@ -7,6 +7,8 @@
 //! MIT, not by our own code. A missing KDC or Python peer fails the tests: they are acceptance
 //! tests.
 
+// Shared with the emulator's tests, which own its style.
+#[allow(clippy::collapsible_if)]
 #[path = "../../emulator/tests/kdc_support/mod.rs"]
 mod kdc_support;
 
