@@ -1,6 +1,6 @@
 //! Client-side secrets never reach the logs: every event and span field emitted (by this crate
 //! and by sspi, at every level) while logging on with right and wrong passwords over Basic,
-//! NTLM and SPNEGO is captured and searched for the passwords, in plain text, UTF-16 and in the
+//! NTLM, SPNEGO and Kerberos (against a real MIT KDC) is captured and searched for the passwords, in plain text, UTF-16 and in the
 //! Basic header's base64. Debug output of the configuration, the transport and the errors too.
 
 use std::fmt::Write as _;
@@ -11,10 +11,18 @@ use std::time::Duration;
 use base64::Engine as _;
 use emulator::http::EchoService;
 use emulator::{Config, Emulator};
+// Shared with the emulator's tests, which own its style.
+#[allow(clippy::collapsible_if)]
+#[path = "../../emulator/tests/kdc_support/mod.rs"]
+mod kdc_support;
+
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
-use wsman_transport::{AuthMethod, ConnectionConfig, Credentials, HttpTransport, Lane, Transport};
+use wsman_transport::{
+    AuthMethod, ConnectionConfig, Credentials, HttpTransport, KdcError, Lane, Transport,
+    TransportError,
+};
 
 const ALICE_PW: &str = "Alice-pw-0451";
 const WRONG: &str = "Wrong-pw-7731";
@@ -85,13 +93,43 @@ async fn passwords_never_appear_in_logs_or_debug_output() {
             }
         }
     }
+    // Kerberos: the AS exchange derives keys from the password (the emulator endpoint then
+    // refuses the scheme, which does not matter here).
+    let realm = kdc_support::Realm::start();
+    for password in [realm.password(), WRONG] {
+        let config = ConnectionConfig::from_url(&emu.url())
+            .unwrap()
+            .auth(
+                AuthMethod::Kerberos,
+                Credentials::new(realm.principal(), password),
+            )
+            .kdc(realm.kdc_addr().to_string());
+        let _ = writeln!(debug, "{config:?}");
+        let t = HttpTransport::new(config).unwrap();
+        let _ = writeln!(debug, "{t:?}");
+        let result = t
+            .post(Lane::CONTROL, envelope.to_vec(), Duration::from_secs(10))
+            .await;
+        let wrong = matches!(
+            &result,
+            Err(TransportError::Kdc {
+                error: KdcError::WrongPassword { .. },
+                ..
+            })
+        );
+        assert_eq!(wrong, password == WRONG, "{result:?}");
+        let _ = writeln!(debug, "{result:?}");
+        if let Err(e) = result {
+            let _ = writeln!(debug, "{e}");
+        }
+    }
     emu.shutdown().await;
 
     let text = capture.text.lock().unwrap().clone();
     assert!(text.contains("sspi"), "sspi's own events were captured too");
     assert!(debug.contains("redacted"), "{debug}");
     for haystack in [&text, &debug] {
-        for secret in [ALICE_PW, WRONG] {
+        for secret in [ALICE_PW, WRONG, realm.password()] {
             assert!(!haystack.contains(secret), "a password leaked");
             let utf16: String = secret.encode_utf16().map(|u| format!("{u}, 0, ")).collect();
             assert!(!haystack.contains(&utf16), "a UTF-16 password leaked");
