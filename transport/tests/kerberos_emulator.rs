@@ -1,0 +1,59 @@
+//! End to end: the transport's Kerberos client against the emulator's Kerberos acceptor (its
+//! echo service), with tickets from a real MIT KDC (scripts/test-kdc) and the realm's keytab on
+//! the emulator: sealed requests on two lanes (two contexts), a large sealed round trip, and
+//! an unencrypted request refused when the emulator requires encryption.
+
+mod emulator_support;
+// Shared with the emulator's tests, which own its style.
+#[allow(clippy::collapsible_if)]
+#[path = "../../emulator/tests/kdc_support/mod.rs"]
+mod kdc_support;
+
+use emulator::http::EchoService;
+use emulator::{Config, Emulator};
+use emulator_support::{assert_large_round_trip, post};
+use kdc_support::Realm;
+use wsman_transport::{
+    AuthMethod, ConnectionConfig, Credentials, Encryption, HttpTransport, Lane, TransportError,
+};
+
+fn config(realm: &Realm) -> Config {
+    Config::from_toml(&format!(
+        "computer_name = \"SERVER01\"\n\
+         [[users]]\nname = \"alice\"\npassword = \"unused-by-kerberos\"\nadmin = true\n\
+         [service]\nauth = [\"kerberos\"]\nallow_unencrypted = false\n\
+         [kerberos]\nkeytab = \"{}\"\n",
+        realm.keytab().display()
+    ))
+    .expect("test configuration parses")
+}
+
+fn client(emu: &Emulator, realm: &Realm) -> ConnectionConfig {
+    ConnectionConfig::from_url(&emu.url())
+        .expect("emulator url")
+        .auth(
+            AuthMethod::Kerberos,
+            Credentials::new(realm.principal(), realm.password()),
+        )
+        .kdc(realm.kdc_addr().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_kerberos_client_against_the_emulator_acceptor() {
+    let realm = Realm::start();
+    let emu = Emulator::start(config(&realm), EchoService).await.unwrap();
+    let t = HttpTransport::new(client(&emu, &realm)).unwrap();
+    for _ in 0..2 {
+        let (a, b) = tokio::join!(post(&t, Lane::CONTROL), post(&t, Lane::RECEIVE));
+        for body in [a.unwrap(), b.unwrap()] {
+            assert!(body.contains("alice"), "{body}");
+            assert!(body.contains(r#"Encrypted="true""#), "{body}");
+        }
+    }
+    assert_large_round_trip(&t, 60_000).await;
+
+    let plain = HttpTransport::new(client(&emu, &realm).encryption(Encryption::Never)).unwrap();
+    let e = post(&plain, Lane::CONTROL).await.unwrap_err();
+    assert!(matches!(e, TransportError::UnencryptedRefused), "{e:?}");
+    emu.shutdown().await;
+}
