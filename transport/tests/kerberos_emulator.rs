@@ -11,7 +11,7 @@ mod kdc_support;
 
 use emulator::http::EchoService;
 use emulator::{Config, Emulator};
-use emulator_support::{assert_large_round_trip, post};
+use emulator_support::{assert_large_round_trip, assert_sealed_on_two_lanes, post};
 use kdc_support::Realm;
 use wsman_transport::{
     AuthMethod, ConnectionConfig, Credentials, Encryption, HttpTransport, Lane, TransportError,
@@ -44,11 +44,8 @@ async fn our_kerberos_client_against_the_emulator_acceptor() {
     let emu = Emulator::start(config(&realm), EchoService).await.unwrap();
     let t = HttpTransport::new(client(&emu, &realm)).unwrap();
     for _ in 0..2 {
-        let (a, b) = tokio::join!(post(&t, Lane::CONTROL), post(&t, Lane::RECEIVE));
-        for body in [a.unwrap(), b.unwrap()] {
-            assert!(body.contains("alice"), "{body}");
-            assert!(body.contains(r#"Encrypted="true""#), "{body}");
-        }
+        // alice@PSRM.TEST is the configured user alice; both lanes sealed.
+        assert_sealed_on_two_lanes(&t, "kerberos").await;
     }
     assert_large_round_trip(&t, 60_000).await;
 
