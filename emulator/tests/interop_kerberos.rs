@@ -17,6 +17,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
+use emulator::powershell::PowerShellShells;
 use emulator::service::WsManService;
 use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
@@ -41,14 +42,14 @@ async fn start(cfg: Config, tls: bool) -> Emulator {
             extra_names: Vec::new(),
         });
     }
-    b.start(WsManService::new(cfg))
+    b.start(WsManService::with_powershell(cfg, PowerShellShells::new()))
         .await
         .expect("emulator starts")
 }
 
-/// Runs `interop/kerberos.py <args>` with the realm's environment; its last line.
+/// Runs `interop/krb_peer.py <args>` with the realm's environment; its last line.
 async fn py(realm: &Realm, args: &[&str]) -> String {
-    let script = manifest().join("tests/interop/kerberos.py");
+    let script = manifest().join("tests/interop/krb_peer.py");
     let mut cmd = Command::new(python());
     cmd.arg(script)
         .args(args)
@@ -153,7 +154,7 @@ async fn pypsrp_kerberos_runspace_pool_runs_powershell() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pyspnego_negotiate_krb5_seals_an_identify() {
+async fn pyspnego_negotiate_krb5_seals_a_shell_create() {
     let realm = Realm::start();
     let emu = start(config(&realm, "\"negotiate\", \"kerberos\"", ""), false).await;
     let url = emu.url();
@@ -162,9 +163,9 @@ async fn pyspnego_negotiate_krb5_seals_an_identify() {
         &["negotiate", &url, realm.principal(), "HTTP/127.0.0.1"],
     )
     .await;
-    let (_, reply, _) = ok(&line);
-    assert!(reply.contains("IdentifyResponse"), "{reply}");
-    assert!(reply.contains("ProtocolVersion"), "{reply}");
+    let (status, reply, _) = ok(&line);
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("ShellId"), "{reply}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,9 +329,9 @@ fn go_client() -> PathBuf {
         .clone()
 }
 
-async fn go(realm: &Realm, url: &str, spn: &str) -> String {
+async fn go(realm: &Realm, url: &str, spn: &str, mode: &str) -> String {
     let mut cmd = Command::new(go_client());
-    cmd.args([url, realm.user(), realm.realm(), spn])
+    cmd.args([url, realm.user(), realm.realm(), spn, mode])
         .env("PSRM_TEST_PASSWORD", realm.password())
         .env("KRB5_CONFIG", realm.krb5_config());
     let output = tokio::task::spawn_blocking(move || cmd.output().expect("go client runs"))
@@ -347,18 +348,27 @@ async fn go(realm: &Realm, url: &str, spn: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gokrb5_spnego_client_identifies_and_runs_a_command() {
+async fn gokrb5_spnego_client_runs_a_command() {
     let realm = Realm::start();
     let emu = start(config(&realm, "\"negotiate\", \"kerberos\"", ""), false).await;
-    let line = go(&realm, &emu.url(), "HTTP/127.0.0.1").await;
+    let line = go(&realm, &emu.url(), "HTTP/127.0.0.1", "client").await;
     let (rc, out, _) = ok(&line);
     assert_eq!((rc, out.as_str()), (0, "SERVER01\r\n"), "{line}");
-    // A ticket for a principal the emulator has no key for.
+    // The same with the SPNEGO header sent up front (no 401 leg).
+    let line = go(&realm, &emu.url(), "WSMAN/127.0.0.1", "once").await;
+    let (rc, out, _) = ok(&line);
+    assert_eq!((rc, out.as_str()), (0, "SERVER01\r\n"), "{line}");
+    // A ticket for a principal the emulator has no key for: 401 (sent once: gokrb5's
+    // spnego.Client would answer every 401 with a new AP-REQ, forever).
     let emu = start(
-        config(&realm, "\"kerberos\"", "principals = [\"WSMAN/localhost\"]"),
+        config(
+            &realm,
+            "\"negotiate\", \"kerberos\"",
+            "principals = [\"WSMAN/localhost\"]",
+        ),
         false,
     )
     .await;
-    let line = go(&realm, &emu.url(), "HTTP/127.0.0.1").await;
-    assert!(line.starts_with("HTTP 401"), "{line}");
+    let line = go(&realm, &emu.url(), "HTTP/127.0.0.1", "once").await;
+    assert!(line.starts_with("ERROR create: 401"), "{line}");
 }

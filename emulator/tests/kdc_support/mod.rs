@@ -69,7 +69,10 @@ impl Realm {
             {
                 return realm;
             }
-            assert!(Instant::now() < deadline, "the test KDC did not come up within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "the test KDC did not come up within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -83,7 +86,9 @@ impl Realm {
 
     /// The KDC's address (TCP and UDP).
     pub fn kdc_addr(&self) -> SocketAddr {
-        self.var("KDC_ADDR").parse().expect("KDC_ADDR is an address")
+        self.var("KDC_ADDR")
+            .parse()
+            .expect("KDC_ADDR is an address")
     }
 
     /// `PSRM.TEST`.

@@ -4,8 +4,11 @@
 // plaintext SOAP (gokrb5 has no WinRM message encryption). Driven by
 // emulator/tests/interop_kerberos.rs.
 //
-// Usage: krb_go URL USER REALM SPN   (password in $PSRM_TEST_PASSWORD, krb5.conf in $KRB5_CONFIG)
-// Sends a WS-Man Identify, then creates a cmd shell, runs `hostname`, receives its output.
+// Usage: krb_go URL USER REALM SPN MODE   (password in $PSRM_TEST_PASSWORD, krb5.conf in
+// $KRB5_CONFIG). MODE `client`: spnego.Client (answers a 401 `Negotiate` challenge with a new
+// AP-REQ, and retries for as long as it gets one); MODE `once`: spnego.SetSPNEGOHeader on each
+// request, sent once with a plain http.Client.
+// Creates a cmd shell, runs `hostname`, receives its output.
 // Prints one line: `OK <rc> <b64 stdout> -`, `HTTP <status>` or `ERROR <text>`.
 package main
 
@@ -40,11 +43,11 @@ func envelope(url, action, selector, body string) string {
 }
 
 func main() {
-	if len(os.Args) != 5 {
-		fmt.Println("ERROR usage: krb_go URL USER REALM SPN")
+	if len(os.Args) != 6 {
+		fmt.Println("ERROR usage: krb_go URL USER REALM SPN MODE")
 		return
 	}
-	url, user, realm, spn := os.Args[1], os.Args[2], os.Args[3], os.Args[4]
+	url, user, realm, spn, mode := os.Args[1], os.Args[2], os.Args[3], os.Args[4], os.Args[5]
 	cfg, err := config.Load(os.Getenv("KRB5_CONFIG"))
 	if err != nil {
 		fmt.Println("ERROR krb5.conf:", err)
@@ -62,7 +65,15 @@ func main() {
 			return 0, "", err
 		}
 		req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-		resp, err := hc.Do(req)
+		var resp *http.Response
+		if mode == "once" {
+			if err := spnego.SetSPNEGOHeader(cl, req, spn); err != nil {
+				return 0, "", err
+			}
+			resp, err = http.DefaultClient.Do(req)
+		} else {
+			resp, err = hc.Do(req)
+		}
 		if err != nil {
 			return 0, "", err
 		}
@@ -70,23 +81,9 @@ func main() {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), nil
 	}
-	identify := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
-	status, body, err := post(identify)
-	if err != nil {
-		fmt.Println("ERROR identify:", strings.ReplaceAll(err.Error(), "\n", " "))
-		return
-	}
-	if status != 200 {
-		fmt.Println("HTTP", status)
-		return
-	}
-	if !strings.Contains(body, "IdentifyResponse") {
-		fmt.Println("ERROR identify reply:", body)
-		return
-	}
 	const transfer = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
 	const shell = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
-	status, body, err = post(envelope(url, transfer+"Create", "",
+	status, body, err := post(envelope(url, transfer+"Create", "",
 		`<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`))
 	if err != nil || status != 200 {
 		fmt.Println("ERROR create:", status, err, body)

@@ -1,7 +1,7 @@
 """Kerberos peers (MIT krb5 through python-gssapi / pyspnego), driven by
 emulator/tests/interop_kerberos.rs.
 
-Usage: kerberos.py <mode> <url> <principal> [args...]
+Usage: krb_peer.py <mode> <url> <principal> [args...]
 The password comes from $PSRM_TEST_PASSWORD (never on the command line, never printed);
 KRB5_CONFIG and KRB5CCNAME name the test realm and a private credential cache.
 
@@ -10,7 +10,7 @@ Modes:
   pywinrm_ps URL PRINCIPAL SCRIPT               pywinrm transport='kerberos' run_ps
   pypsrp URL PRINCIPAL SCRIPT                   pypsrp WSMan(auth='kerberos') + RunspacePool
   negotiate URL PRINCIPAL SPN                   pyspnego protocol='negotiate' (SPNEGO) by hand:
-                                                one sealed Identify
+                                                one sealed WinRS Create
   raw URL PRINCIPAL SPN SCHEME                  pyspnego protocol='kerberos' by hand, the
                                                 token under SCHEME; prints the status
 pywinrm's Kerberos transport takes no password: the peer first gets alice's TGT from her
@@ -84,6 +84,7 @@ def pypsrp(url, principal, script):
         password=os.environ["PSRM_TEST_PASSWORD"],
         cert_validation=False,
         encryption="auto",
+        negotiate_service="WSMAN",
     )
     with wsman, RunspacePool(wsman) as pool:
         ps = PowerShell(pool)
@@ -95,11 +96,26 @@ def pypsrp(url, principal, script):
         )
 
 
-IDENTIFY = (
-    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-    'xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd">'
-    "<s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>"
-)
+def create_shell(url):
+    """A WinRS Create (cmd shell) envelope."""
+    return (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+        'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+        'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
+        'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><s:Header>'
+        "<a:To>%s</a:To>"
+        '<w:ResourceURI s:mustUnderstand="true">'
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>"
+        '<a:ReplyTo><a:Address s:mustUnderstand="true">'
+        "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>"
+        '<a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action>'
+        '<w:MaxEnvelopeSize s:mustUnderstand="true">153600</w:MaxEnvelopeSize>'
+        "<a:MessageID>uuid:11111111-2222-4333-8444-555555555555</a:MessageID>"
+        "<w:OperationTimeout>PT20S</w:OperationTimeout></s:Header><s:Body>"
+        "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams>"
+        "<rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>"
+        "</s:Body></s:Envelope>" % url
+    )
 
 
 def by_hand(url, principal, spn, protocol, scheme):
@@ -141,18 +157,20 @@ def raw(url, principal, spn, scheme):
 
 
 def negotiate(url, principal, spn):
-    """SPNEGO through pyspnego's own Negotiate over MIT krb5, then one sealed Identify."""
+    """SPNEGO through pyspnego's own Negotiate over MIT krb5, then one sealed WinRS Create."""
     session, r, ctx = by_hand(url, principal, spn, "negotiate", "Negotiate")
     if r.status_code != 200 or not ctx.complete:
         return "HTTP %d complete=%s" % (r.status_code, ctx.complete)
     protocol = "application/HTTP-Kerberos-session-encrypted"
-    header, data, pad = ctx.wrap_winrm(IDENTIFY.encode())
-    sealed = header + data + pad
+    envelope = create_shell(url).encode()
+    wrapped = ctx.wrap_winrm(envelope)
+    header = wrapped.header
+    sealed = header + wrapped.data
     body = (
         b"--Encrypted Boundary\r\n"
         b"\tContent-Type: " + protocol.encode() + b"\r\n"
         b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-        + str(len(IDENTIFY)).encode()
+        + str(len(envelope)).encode()
         + b"\r\n--Encrypted Boundary\r\n"
         b"\tContent-Type: application/octet-stream\r\n"
         + len(header).to_bytes(4, "little")
@@ -168,14 +186,14 @@ def negotiate(url, principal, spn):
         },
         verify=False,
     )
-    if r.status_code != 200:
-        return "HTTP %d sealed request refused" % r.status_code
+    if not r.headers.get("Content-Type", "").startswith("multipart/encrypted"):
+        return "HTTP %d reply not sealed" % r.status_code
     content = r.content
     start = content.index(b"application/octet-stream\r\n") + len(b"application/octet-stream\r\n")
     hlen = int.from_bytes(content[start : start + 4], "little")
     blob = content[start + 4 : content.rindex(b"--Encrypted Boundary--")]
     plain = ctx.unwrap_winrm(blob[:hlen], blob[hlen:])
-    return "OK 0 %s -" % b64(plain)
+    return "OK %d %s -" % (r.status_code, b64(plain))
 
 
 MODES = {
