@@ -816,6 +816,71 @@ user = "alice"
         );
     }
 
+    /// A one-record MIT keytab for `HTTP/host@EX.TEST` (aes256, kvno 3).
+    fn keytab_file(name: &str) -> std::path::PathBuf {
+        let mut rec = Vec::new();
+        rec.extend(2u16.to_be_bytes());
+        for s in ["EX.TEST", "HTTP", "host"] {
+            rec.extend(u16::try_from(s.len()).unwrap().to_be_bytes());
+            rec.extend(s.as_bytes());
+        }
+        rec.extend(3u32.to_be_bytes());
+        rec.extend(0u32.to_be_bytes());
+        rec.push(3);
+        rec.extend(18u16.to_be_bytes());
+        rec.extend(32u16.to_be_bytes());
+        rec.extend([0x42; 32]);
+        let mut file = vec![5, 2];
+        file.extend(i32::try_from(rec.len()).unwrap().to_be_bytes());
+        file.extend(rec);
+        let path = std::env::temp_dir().join(format!("psrm-{}-{name}.keytab", std::process::id()));
+        std::fs::write(&path, file).unwrap();
+        path
+    }
+
+    #[test]
+    fn kerberos_section_is_loaded_and_checked() {
+        let path = keytab_file("ok");
+        let text = format!(
+            "[service]\nauth = [\"kerberos\"]\n[kerberos]\nkeytab = \"{}\"\n",
+            path.display()
+        );
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.kerberos.max_clock_skew_secs, 300);
+        assert_eq!(c.kerberos.keys.entries.len(), 1);
+        assert!(c.kerberos.accepts(&c.kerberos.keys.entries[0]));
+        assert!(
+            !c.service.auth.is_empty() && !Service::default().auth.contains(&AuthScheme::Kerberos)
+        );
+
+        let with = |extra: &str| {
+            Config::from_toml(&format!(
+                "[service]\nauth = [\"kerberos\"]\n[kerberos]\nkeytab = \"{}\"\n{extra}\n",
+                path.display()
+            ))
+        };
+        let c =
+            with("principals = [\"HTTP/host@EX.TEST\", \"HTTP/host\"]\nmax_clock_skew_secs = 60")
+                .unwrap();
+        assert_eq!(c.kerberos.max_clock_skew_secs, 60);
+        let e = with("principals = [\"HTTP/other\"]").unwrap_err();
+        assert!(e.to_string().contains("kerberos.principals[0]"), "{e}");
+        let e = with("principals = [\"HTTP/host@OTHER.TEST\"]").unwrap_err();
+        assert!(e.to_string().contains("kerberos.principals[0]"), "{e}");
+        let e = with("max_clock_skew_secs = 0").unwrap_err();
+        assert!(e.to_string().contains("max_clock_skew_secs"), "{e}");
+
+        let e = Config::from_toml("[service]\nauth = [\"kerberos\"]\n").unwrap_err();
+        assert!(e.to_string().contains("kerberos.keytab"), "{e}");
+        let bad = std::env::temp_dir().join(format!("psrm-{}-bad.keytab", std::process::id()));
+        std::fs::write(&bad, b"\x05\x02\x00\x00\x00\x40junk").unwrap();
+        let e = Config::from_toml(&format!("[kerberos]\nkeytab = \"{}\"\n", bad.display()))
+            .unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+        let _ = std::fs::remove_file(bad);
+        let _ = std::fs::remove_file(path);
+    }
+
     #[test]
     fn debug_never_shows_passwords() {
         let c = Config::from_toml("[[users]]\nname = \"a\"\npassword = \"s3cr3t-pw\"\n").unwrap();

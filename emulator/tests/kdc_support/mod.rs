@@ -55,14 +55,14 @@ impl Realm {
                 }
                 panic!("scripts/test-kdc exited ({status}) before the KDC was up: {err}");
             }
-            if realm.env.is_empty() {
-                if let Ok(text) = std::fs::read_to_string(realm.dir.join("realm.env")) {
-                    realm.env = text
-                        .lines()
-                        .filter_map(|l| l.split_once('='))
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect();
-                }
+            if realm.env.is_empty()
+                && let Ok(text) = std::fs::read_to_string(realm.dir.join("realm.env"))
+            {
+                realm.env = text
+                    .lines()
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
             }
             if !realm.env.is_empty()
                 && TcpStream::connect_timeout(&realm.kdc_addr(), Duration::from_millis(200)).is_ok()
