@@ -266,6 +266,36 @@ async fn refusals_ticket_for_unknown_service_unknown_user_and_kerberos_disabled(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_clock_skew_beyond_the_configured_limit_is_refused() {
+    let realm = Realm::start();
+    let emu = start(
+        config(&realm, "\"kerberos\"", "max_clock_skew_secs = 60"),
+        false,
+    )
+    .await;
+    let url = emu.url();
+    // 10 s ahead: within 60 s, accepted; 120 s ahead (still within the KDC's 5 minutes): 401.
+    let line = py(
+        &realm,
+        &["skewed", &url, realm.principal(), "HTTP/127.0.0.1", "10"],
+    )
+    .await;
+    assert_eq!(line, "HTTP 200 complete=True");
+    let line = py(
+        &realm,
+        &["skewed", &url, realm.principal(), "HTTP/127.0.0.1", "120"],
+    )
+    .await;
+    assert_eq!(line, "HTTP 401 complete=False");
+    let line = py(
+        &realm,
+        &["skewed", &url, realm.principal(), "HTTP/127.0.0.1", "-120"],
+    )
+    .await;
+    assert_eq!(line, "HTTP 401 complete=False");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn challenge_advertises_negotiate_and_kerberos() {
     let realm = Realm::start();
     let emu = start(config(&realm, "\"negotiate\", \"kerberos\"", ""), false).await;

@@ -11,6 +11,8 @@ Modes:
   pypsrp URL PRINCIPAL SCRIPT                   pypsrp WSMan(auth='kerberos') + RunspacePool
   negotiate URL PRINCIPAL SPN                   pyspnego protocol='negotiate' (SPNEGO) by hand:
                                                 one sealed WinRS Create
+  skewed URL PRINCIPAL SPN SECONDS             raw, Kerberos scheme, from a credential cache
+                                                whose clock offset is SECONDS (MIT applies it)
   raw URL PRINCIPAL SPN SCHEME                  pyspnego protocol='kerberos' by hand, the
                                                 token under SCHEME; prints the status
 pywinrm's Kerberos transport takes no password: the peer first gets alice's TGT from her
@@ -43,6 +45,22 @@ def kinit(principal):
     gssapi.raw.store_cred_into(
         {"ccache": os.environ["KRB5CCNAME"]}, creds, usage="initiate", overwrite=True
     )
+
+
+def shift_clock(seconds):
+    """Makes MIT think our clock is `seconds` off the KDC's: the FILE ccache (v4) header's
+    time-offset tag, which MIT adds to the time it puts in authenticators (kdc_timesync)."""
+    path = os.environ["KRB5CCNAME"].split(":", 1)[-1]
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] != b"\x05\x04":
+        raise RuntimeError("credential cache is not version 4")
+    header_len = int.from_bytes(data[2:4], "big")
+    rest = data[4 + header_len :]
+    tag = (1).to_bytes(2, "big") + (8).to_bytes(2, "big")
+    tag += int(seconds).to_bytes(4, "big", signed=True) + (0).to_bytes(4, "big")
+    with open(path, "wb") as f:
+        f.write(b"\x05\x04" + len(tag).to_bytes(2, "big") + tag + rest)
 
 
 def pywinrm_session(url, principal):
@@ -118,7 +136,7 @@ def create_shell(url):
     )
 
 
-def by_hand(url, principal, spn, protocol, scheme):
+def by_hand(url, principal, spn, protocol, scheme, password=True):
     """One request authenticated by pyspnego itself; returns (response, context)."""
     import requests
     import spnego
@@ -126,7 +144,7 @@ def by_hand(url, principal, spn, protocol, scheme):
     service, host = spn.split("/", 1)
     ctx = spnego.client(
         principal,
-        os.environ["PSRM_TEST_PASSWORD"],
+        os.environ["PSRM_TEST_PASSWORD"] if password else None,
         hostname=host,
         service=service,
         protocol=protocol,
@@ -154,6 +172,14 @@ def raw(url, principal, spn, scheme):
         r.headers.get("WWW-Authenticate", "-").replace(" ", "_"),
         ctx.complete,
     )
+
+
+def skewed(url, principal, spn, seconds):
+    """The raw Kerberos leg from a client whose clock is `seconds` ahead (credential cache)."""
+    kinit(principal)
+    shift_clock(seconds)
+    _, r, ctx = by_hand(url, principal, spn, "kerberos", "Kerberos", password=False)
+    return "HTTP %d complete=%s" % (r.status_code, ctx.complete)
 
 
 def negotiate(url, principal, spn):
@@ -202,6 +228,7 @@ MODES = {
     "pypsrp": pypsrp,
     "negotiate": negotiate,
     "raw": raw,
+    "skewed": skewed,
 }
 
 
