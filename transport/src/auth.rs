@@ -11,8 +11,8 @@ use sspi::generator::GeneratorState;
 use sspi::ntlm::NtlmConfig;
 use sspi::{
     AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, DataRepresentation,
-    EncryptionFlags, Kerberos, KerberosConfig, Negotiate, NegotiateConfig, Ntlm, SecurityBuffer,
-    SecurityBufferRef, SecurityStatus, Sspi, SspiImpl, Username,
+    EncryptionFlags, Kerberos, KerberosConfig, Negotiate, NegotiateConfig, NegotiatedProtocol,
+    Ntlm, SecurityBuffer, SecurityBufferRef, SecurityStatus, Sspi, SspiImpl, Username,
 };
 
 use crate::config::{AuthMethod, ConnectionConfig};
@@ -109,19 +109,47 @@ impl ClientContext {
                 })),
                 None,
             ),
-            AuthMethod::Negotiate => {
-                let config = NegotiateConfig::new(
-                    Box::new(NtlmConfig {
-                        client_computer_name: Some(WORKSTATION.into()),
-                    }),
-                    Some("!kerberos,ntlm".into()),
-                    WORKSTATION.into(),
-                );
-                Package::Negotiate(
-                    Box::new(Negotiate::new_client(config).map_err(security)?),
-                    None,
-                )
-            }
+            AuthMethod::Negotiate => match negotiate_kerberos(config, credentials.user(), env)? {
+                // Windows' Negotiate: Kerberos first (MS-krb5, krb5, then NTLM in mechTypes,
+                // the AP-REQ as the optimistic token) when the user is a realm principal whose
+                // KDC is known. sspi's Negotiate falls back to NTLM inside SPNEGO when the KDC
+                // cannot be reached or does not know the SPN, and when the target is an IP
+                // address (no SPN to ask a ticket for), as Windows does.
+                Some((principal, kdc)) => {
+                    target = config.service_principal();
+                    user = format!("{}\\{}", principal.realm, principal.name);
+                    let negotiate = NegotiateConfig::new(
+                        Box::new(KerberosConfig::new_with_kdc_url(
+                            &format!("tcp://{kdc}"),
+                            WORKSTATION.into(),
+                        )),
+                        Some("kerberos,ntlm".into()),
+                        WORKSTATION.into(),
+                    );
+                    kerberos = Some(KerberosSetup {
+                        principal,
+                        link: KdcLink::new(kdc, config.connect_timeout),
+                    });
+                    Package::Negotiate(
+                        Box::new(Negotiate::new_client(negotiate).map_err(security)?),
+                        None,
+                    )
+                }
+                // No KDC for the user: NTLM inside SPNEGO.
+                None => {
+                    let config = NegotiateConfig::new(
+                        Box::new(NtlmConfig {
+                            client_computer_name: Some(WORKSTATION.into()),
+                        }),
+                        Some("!kerberos,ntlm".into()),
+                        WORKSTATION.into(),
+                    );
+                    Package::Negotiate(
+                        Box::new(Negotiate::new_client(config).map_err(security)?),
+                        None,
+                    )
+                }
+            },
             AuthMethod::Kerberos => {
                 let principal =
                     kerberos::principal(credentials.user(), kerberos::default_realm(env))?;
@@ -162,6 +190,19 @@ impl ClientContext {
         })
     }
 
+    /// The mechanism in use: `"Kerberos"` or `"NTLM"` (under Negotiate, what SPNEGO chose).
+    pub(crate) fn mechanism(&self) -> &'static str {
+        match &self.package {
+            Package::Ntlm(..) => "NTLM",
+            Package::Kerberos(..) => "Kerberos",
+            Package::Negotiate(p, _) => match p.negotiated_protocol() {
+                NegotiatedProtocol::Kerberos(_) => "Kerberos",
+                NegotiatedProtocol::Ntlm(_) => "NTLM",
+                _ => "other",
+            },
+        }
+    }
+
     /// Whether the context is established.
     pub(crate) fn is_done(&self) -> bool {
         self.done
@@ -170,6 +211,7 @@ impl ClientContext {
     /// One step: `input` is the server's token (`None` for the first step).
     pub(crate) async fn step(&mut self, input: Option<&[u8]>) -> Result<Step, TransportError> {
         let mut no_kdc = None;
+        let with_kdc = self.kerberos.is_some();
         let link = match self.kerberos.as_mut() {
             Some(k) => &mut k.link,
             None => no_kdc.get_or_insert_with(|| KdcLink::new(String::new(), Default::default())),
@@ -192,6 +234,16 @@ impl ClientContext {
             }
             Package::Negotiate(p, handle) => {
                 let data = sspi::Credentials::AuthIdentity(self.identity.clone());
+                let (flags, input) = if with_kdc {
+                    // As for Kerberos below: the AP-REP's subkey seals, and sspi's Kerberos
+                    // under Negotiate wants an (empty) input buffer on the first step.
+                    (
+                        flags | ClientRequestFlags::MUTUAL_AUTH,
+                        Some(input.unwrap_or_default()),
+                    )
+                } else {
+                    (flags, input)
+                };
                 step_with(p.as_mut(), &data, handle, &self.target, input, flags, link).await
             }
             Package::Kerberos(p, handle) => {
@@ -205,7 +257,16 @@ impl ClientContext {
         };
         let result = match (result, self.kerberos.as_mut()) {
             (Err(e), Some(k)) => Err(k.link.explain(&k.principal, &self.target, e)),
-            (r, _) => r,
+            (Ok(step), Some(k)) => {
+                // Negotiate went on with NTLM after a KDC failure: that failure no longer
+                // explains anything that follows.
+                if let Some(failure) = k.link.failure.take() {
+                    tracing::debug!(error = %failure, "kerberos unavailable, negotiate uses ntlm");
+                }
+                k.link.krb_error = None;
+                Ok(step)
+            }
+            (r, None) => r,
         };
         result.inspect(|s| self.done = s.done)
     }
@@ -266,6 +327,27 @@ impl ClientContext {
         })?;
         data.truncate(len);
         Ok(data)
+    }
+}
+
+/// The principal and KDC for Negotiate to prefer Kerberos with: `user@REALM` or `REALM\\user`
+/// whose realm has a KDC (the configured one, `PSRM_KDC`, or krb5.conf's for the realm).
+/// `None` (NTLM inside SPNEGO) for a bare user name or a realm without a known KDC.
+fn negotiate_kerberos(
+    config: &ConnectionConfig,
+    user: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(Principal, String)>, TransportError> {
+    if !user.contains(['@', '\\']) {
+        return Ok(None);
+    }
+    let Ok(principal) = kerberos::principal(user, None) else {
+        return Ok(None);
+    };
+    match kerberos::kdc_for(config.kdc.as_deref(), &principal.realm, env) {
+        Ok(kdc) => Ok(Some((principal, kdc))),
+        Err(TransportError::NoKdc { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

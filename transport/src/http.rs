@@ -519,6 +519,7 @@ impl HttpTransport {
                             "server accepted before the context was complete".into(),
                         ));
                     }
+                    tracing::debug!(mechanism = context.mechanism(), "authenticated");
                     conn.context = Some(context);
                     return Ok(());
                 }
