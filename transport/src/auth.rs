@@ -523,4 +523,119 @@ mod tests {
         assert_eq!(ctx.target, "HTTP/server01");
         assert!(!format!("{ctx:?}").contains("pw"));
     }
+
+    /// The OIDs' DER encodings, to look for in a NegTokenInit's mechTypes.
+    const KRB5_OID: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+    ];
+    const MS_KRB5_OID: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02,
+    ];
+    const NTLM_OID: &[u8] = &[
+        0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a,
+    ];
+
+    fn has(token: &[u8], needle: &[u8]) -> bool {
+        token.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// No krb5.conf (this host's must not leak in), no PSRM_KDC.
+    fn no_kdc_env(k: &str) -> Option<String> {
+        (k == "KRB5_CONFIG").then(|| "/nonexistent/krb5.conf".to_owned())
+    }
+
+    /// An NTLM-only NegTokenInit: NTLM listed and inside, no Kerberos mechanism.
+    fn assert_ntlm_only(token: &[u8], what: &str) {
+        assert_eq!(token.first(), Some(&0x60), "{what}");
+        assert!(
+            has(token, NTLM_OID) && has(token, b"NTLMSSP\0\x01"),
+            "{what}"
+        );
+        assert!(!has(token, KRB5_OID) && !has(token, MS_KRB5_OID), "{what}");
+    }
+
+    #[tokio::test]
+    async fn negotiate_without_a_kdc_is_ntlm_inside_spnego() {
+        // A bare name, a realm no KDC is known for, a machine-local account: NTLM, as before.
+        for user in ["alice", "alice@NOKDC.TEST", "SERVER01\\alice"] {
+            let mut ctx =
+                ClientContext::with_env(&config(AuthMethod::Negotiate, user), &no_kdc_env).unwrap();
+            assert!(ctx.kerberos.is_none(), "{user}");
+            assert_eq!(ctx.target, "HTTP/server01");
+            let step = ctx.step(None).await.unwrap();
+            assert_ntlm_only(&step.token, user);
+            assert_eq!(ctx.mechanism(), "NTLM");
+        }
+        // PSRM_KDC names a KDC for every realm; a bare name still has none.
+        let env = |k: &str| (k == "PSRM_KDC").then(|| "127.0.0.1:1".to_owned());
+        let ctx = ClientContext::with_env(&config(AuthMethod::Negotiate, "alice"), &env).unwrap();
+        assert!(ctx.kerberos.is_none());
+    }
+
+    #[tokio::test]
+    async fn negotiate_with_a_kdc_prefers_kerberos_but_falls_back_to_ntlm() {
+        // A KDC from PSRM_KDC or the configuration makes Kerberos the first choice...
+        let env = |k: &str| (k == "PSRM_KDC").then(|| "127.0.0.1:1".to_owned());
+        let ctx =
+            ClientContext::with_env(&config(AuthMethod::Negotiate, "alice@R.TEST"), &env).unwrap();
+        let k = ctx.kerberos.as_ref().expect("kerberos preferred");
+        assert_eq!(
+            (k.link.kdc.as_str(), k.principal.to_string().as_str()),
+            ("127.0.0.1:1", "alice@R.TEST")
+        );
+        assert_eq!(ctx.mechanism(), "Kerberos");
+        // ...with the SPN as target.
+        let ctx = ClientContext::with_env(
+            &config(AuthMethod::Negotiate, "R.TEST\\alice")
+                .kdc("k")
+                .spn("WSMAN/server01"),
+            &no_kdc_env,
+        )
+        .unwrap();
+        assert_eq!(ctx.target, "WSMAN/server01");
+        assert!(ctx.kerberos.is_some());
+        // A malformed KDC is a configuration error, not a silent NTLM.
+        let e = ClientContext::with_env(
+            &config(AuthMethod::Negotiate, "alice@R.TEST").kdc("udp/k:88"),
+            &no_kdc_env,
+        )
+        .unwrap_err();
+        assert!(matches!(e, TransportError::Config(_)), "{e}");
+
+        // An unreachable KDC: NTLM inside SPNEGO (Windows does the same), and the KDC failure
+        // is not kept to explain a later NTLM error.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut ctx = ClientContext::with_env(
+            &config(AuthMethod::Negotiate, "alice@R.TEST").kdc(format!("127.0.0.1:{port}")),
+            &no_kdc_env,
+        )
+        .unwrap();
+        let step = ctx.step(None).await.unwrap();
+        assert_ntlm_only(&step.token, "kdc down");
+        assert_eq!(ctx.mechanism(), "NTLM");
+        let k = ctx.kerberos.as_ref().unwrap();
+        assert!(k.link.failure.is_none() && k.link.krb_error.is_none());
+        let Err(e) = ctx.step(Some(b"junk")).await else {
+            panic!("junk accepted as an ntlm challenge");
+        };
+        assert!(matches!(e, TransportError::Security(_)), "{e}");
+
+        // An IP address target (no SPN to ask a ticket for): NTLM without asking the KDC.
+        let mut ctx = ClientContext::with_env(
+            &ConnectionConfig::new("192.0.2.7")
+                .auth(
+                    AuthMethod::Negotiate,
+                    Credentials::new("alice@R.TEST", "pw"),
+                )
+                .kdc(format!("127.0.0.1:{port}")),
+            &no_kdc_env,
+        )
+        .unwrap();
+        let step = ctx.step(None).await.unwrap();
+        assert_ntlm_only(&step.token, "ip target");
+    }
 }

@@ -1,5 +1,6 @@
 //! The transport against the in-process emulator (its echo service): Basic, NTLM and SPNEGO,
-//! with and without message encryption, wrong passwords, TLS verification.
+//! with and without message encryption, wrong passwords, TLS verification. Negotiate for a user
+//! without a realm (`alice`, so no KDC) is NTLM inside SPNEGO.
 
 mod emulator_support;
 
@@ -52,6 +53,34 @@ async fn ntlm_and_negotiate_sealed_on_two_lanes() {
         // A large sealed request still round-trips (the echo reports the plaintext length).
         assert_large_round_trip(&t, 60_000).await;
     }
+    emu.shutdown().await;
+}
+
+/// Negotiate for a realm principal whose KDC is named but down: NTLM inside SPNEGO, sealed, as
+/// Windows' Negotiate does when no domain controller answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn negotiate_falls_back_to_ntlm_when_the_kdc_is_down() {
+    let emu = Emulator::start(config("[service]\nallow_unencrypted = false"), EchoService)
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = HttpTransport::new(
+        ConnectionConfig::from_url(&emu.url())
+            .unwrap()
+            .auth(
+                AuthMethod::Negotiate,
+                // Realm SERVER01: the emulator knows NTLM users in its own domain only.
+                Credentials::new("SERVER01\\alice", ALICE_PW),
+            )
+            .kdc(format!("127.0.0.1:{port}"))
+            .spn("HTTP/localhost"),
+    )
+    .unwrap();
+    assert_sealed_on_two_lanes(&t, "negotiate, kdc down").await;
     emu.shutdown().await;
 }
 

@@ -330,7 +330,8 @@ async fn negotiate_uses_kerberos_with_the_mit_spnego_acceptor() {
     let large: Vec<u8> = (0..70_000u32)
         .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[(i % 36) as usize])
         .collect();
-    let attrs = r#" mech="kerberos" mic="yes""#;
+    // mechTypes: MS-krb5, krb5, NTLM (Windows' order), as MIT's peer parsed our NegTokenInit.
+    let attrs = r#" mech="kerberos" mic="yes" mechs="1.2.840.48018.1.2.2,1.2.840.113554.1.2.2,1.3.6.1.4.1.311.2.2.10""#;
     for envelope in [&small, &large, &small] {
         let body = post(&t, envelope).await.unwrap();
         expect_echo_with(&body, realm.principal(), attrs, envelope);
@@ -341,15 +342,15 @@ async fn negotiate_uses_kerberos_with_the_mit_spnego_acceptor() {
         .unwrap();
     expect_echo_with(&reply.body, realm.principal(), attrs, &small);
 
-    // The KDC named by PSRM_KDC-less krb5.conf lookup is covered by unit tests; here the SPN
-    // override and the down-level user form, against an IP address URL.
+    // The down-level user form, and an SPN given for an IP address URL (without one, the IP
+    // address target would mean NTLM).
     let other = HttpTransport::new(
         ConnectionConfig::from_url(&format!("http://127.0.0.1:{}/wsman", acceptor.port))
             .unwrap()
             .auth(
                 AuthMethod::Negotiate,
                 Credentials::new(
-                    &format!("{}\\{}", realm.realm(), realm.user()),
+                    format!("{}\\{}", realm.realm(), realm.user()),
                     realm.password(),
                 ),
             )

@@ -18,7 +18,8 @@ through pyspnego's SPNEGO acceptor (`protocol='negotiate'`, MIT krb5 underneath)
 as SPNEGO needs (401 with `WWW-Authenticate: Negotiate <b64>` while incomplete, 200 with the
 last token once complete), bodies sealed as application/HTTP-SPNEGO-session-encrypted, and the
 echo also names the mechanism SPNEGO chose and whether the client's mechListMIC was received
-(and verified): `<echo user="..." mech="kerberos" mic="yes" length="N"/>`.
+(and verified) and the initiator's mechTypes:
+`<echo user="..." mech="kerberos" mic="yes" mechs="OID,OID" length="N"/>`.
 """
 
 import base64
@@ -122,7 +123,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # Whether the client's mechListMIC arrived (and verified: pyspnego raises otherwise);
             # a private attribute of pyspnego 0.12's SPNEGO proxy, read for the test only.
             mic = "yes" if getattr(self.ctx, "_mic_recv", False) else "no"
-            mech = ' mech="%s" mic="%s"' % (self.ctx.negotiated_protocol, mic)
+            # The initiator's mechTypes, as parsed from its NegTokenInit (same attribute set).
+            mechs = ",".join(getattr(self.ctx, "_mech_list", None) or [])
+            mech = ' mech="%s" mic="%s" mechs="%s"' % (self.ctx.negotiated_protocol, mic, mechs)
         answer = ('<echo user="%s"%s length="%d"/>' % (user, mech, len(plain))).encode() + plain
         sealed, reply_type = frame(self.ctx, answer)
         self.reply(200, [("Content-Type", reply_type)], sealed)
