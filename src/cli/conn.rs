@@ -44,11 +44,12 @@ pub struct GlobalArgs {
     /// The client certificate's private key, PEM (with `--auth certificate`).
     #[arg(long, global = true, value_name = "FILE")]
     pub cert_key: Option<PathBuf>,
-    /// Kerberos KDC, HOST[:PORT] over TCP (with `--auth kerberos`); default: PSRM_KDC, else the
-    /// realm's `kdc` in krb5.conf (KRB5_CONFIG or /etc/krb5.conf).
+    /// Kerberos KDC, HOST[:PORT] over TCP (with `--auth kerberos` or `negotiate`); default:
+    /// PSRM_KDC, else the realm's `kdc` in krb5.conf (KRB5_CONFIG or /etc/krb5.conf).
     #[arg(long, global = true, value_name = "HOST[:PORT]")]
     pub kdc: Option<String>,
-    /// Kerberos service principal name (with `--auth kerberos`); default HTTP/<host>.
+    /// Kerberos service principal name (with `--auth kerberos` or `negotiate`); default
+    /// HTTP/<host>.
     #[arg(long, global = true, value_name = "SPN")]
     pub spn: Option<String>,
     /// User name (`DOMAIN\user` or `user@realm` work too); password from PSRM_PASSWORD or a
@@ -97,7 +98,9 @@ pub enum AuthArg {
     Basic,
     /// NTLM.
     Ntlm,
-    /// SPNEGO; psrm negotiates NTLM inside it (use `--auth kerberos` for Kerberos).
+    /// SPNEGO: Kerberos inside it for user@REALM or REALM\user when the realm's KDC is known
+    /// (`--kdc`, PSRM_KDC, krb5.conf) and the host is a name or `--spn` is given, else (or
+    /// when the KDC does not answer) NTLM.
     Negotiate,
     /// Kerberos: user as user@REALM, a ticket from the KDC (`--kdc`) for `--spn`
     /// (HTTP/<host>); seals over HTTP.
@@ -180,8 +183,10 @@ pub fn connect(
     if let Some(ca) = &args.ca_file {
         config = config.ca_file(ca.clone());
     }
-    if args.auth != AuthArg::Kerberos && (args.kdc.is_some() || args.spn.is_some()) {
-        bail!("--kdc and --spn go with --auth kerberos");
+    if !matches!(args.auth, AuthArg::Kerberos | AuthArg::Negotiate)
+        && (args.kdc.is_some() || args.spn.is_some())
+    {
+        bail!("--kdc and --spn go with --auth kerberos or negotiate");
     }
     config.kdc = args.kdc.clone();
     config.spn = args.spn.clone();
