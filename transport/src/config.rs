@@ -45,7 +45,11 @@ pub enum AuthMethod {
     /// NTLM, sent as raw NTLMSSP tokens under `Authorization: Negotiate` (what Windows and
     /// pywinrm do); supports message encryption.
     Ntlm,
-    /// SPNEGO through `sspi`'s Negotiate package, with NTLM inside.
+    /// SPNEGO through `sspi`'s Negotiate package, as Windows' Negotiate: Kerberos inside
+    /// (mechTypes MS-krb5, krb5, NTLM; sealed with the Kerberos session) for a `user@REALM` or
+    /// `REALM\user` whose realm's KDC is known ([`ConnectionConfig::kdc`], `PSRM_KDC`,
+    /// krb5.conf); NTLM inside for other users, when the KDC cannot be reached or does not
+    /// know the SPN, and for an IP address host without [`ConnectionConfig::spn`].
     Negotiate,
     /// Kerberos (`Authorization: Kerberos`, a raw GSS-API krb5 token, as WinRM's `Kerberos`
     /// scheme): the client asks the KDC ([`ConnectionConfig::kdc`]) for a ticket to the
@@ -325,11 +329,12 @@ pub struct ConnectionConfig {
     pub proxy: Option<Proxy>,
     /// `MaxEnvelopeSize` to announce, in bytes.
     pub max_envelope_size: u32,
-    /// Kerberos: the KDC, `host[:port]` (port 88 by default), over TCP. `None` = the
-    /// `PSRM_KDC` environment variable, else the realm's `kdc` in krb5.conf (`KRB5_CONFIG` or
-    /// `/etc/krb5.conf`).
+    /// Kerberos (and Negotiate's Kerberos): the KDC, `host[:port]` (port 88 by default), over
+    /// TCP. `None` = the `PSRM_KDC` environment variable, else the realm's `kdc` in krb5.conf
+    /// (`KRB5_CONFIG` or `/etc/krb5.conf`).
     pub kdc: Option<String>,
-    /// Kerberos: the service principal name; `None` = `HTTP/<host>` (what WinRM registers).
+    /// Kerberos (and Negotiate's Kerberos): the service principal name; `None` = `HTTP/<host>`
+    /// (what WinRM registers).
     pub spn: Option<String>,
 }
 

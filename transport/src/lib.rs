@@ -2,9 +2,10 @@
 //!
 //! Moves opaque SOAP envelopes: one POST in, one [`HttpReply`] out. Everything below the SOAP
 //! layer lives here: TCP and TLS, an optional HTTP proxy, authentication (Basic, NTLM, SPNEGO
-//! with NTLM inside, through `sspi`), HTTP message encryption (MS-WSMV 2.2.9.1, framed by
-//! [`wsman::encryption`]) and deadlines. The `wsman` crate stays sans-IO; `sessions` drives
-//! this crate through the [`Transport`] trait, which tests replace with scripted replies.
+//! with Kerberos or NTLM inside, Kerberos, CredSSP, client certificates, through `sspi`), HTTP
+//! message encryption (MS-WSMV 2.2.9.1, framed by [`wsman::encryption`]) and deadlines. The
+//! `wsman` crate stays sans-IO; `sessions` drives this crate through the [`Transport`] trait,
+//! which tests replace with scripted replies.
 //!
 //! - [`ConnectionConfig`]: host, port, HTTP/HTTPS, CA file or `insecure`, auth method and
 //!   [`Credentials`] (redacted in `Debug`), [`Encryption`] policy, timeouts, [`Proxy`],
