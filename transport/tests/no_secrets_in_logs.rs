@@ -1,7 +1,8 @@
 //! Client-side secrets never reach the logs: every event and span field emitted (by this crate
 //! and by sspi, at every level) while logging on with right and wrong passwords over Basic,
-//! NTLM, SPNEGO and Kerberos (against a real MIT KDC) is captured and searched for the passwords, in plain text, UTF-16 and in the
-//! Basic header's base64. Debug output of the configuration, the transport and the errors too.
+//! NTLM, SPNEGO and Kerberos (against a real MIT KDC, raw and inside SPNEGO) is captured and
+//! searched for the passwords, in plain text, UTF-16 and in the Basic header's base64. Debug
+//! output of the configuration, the transport and the errors too.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,15 +96,19 @@ async fn passwords_never_appear_in_logs_or_debug_output() {
     }
     // Kerberos: the AS exchange derives keys from the password (the emulator endpoint then
     // refuses the scheme, which does not matter here).
+    // Negotiate with a KDC runs the same exchange inside sspi's Negotiate package.
     let realm = kdc_support::Realm::start();
-    for password in [realm.password(), WRONG] {
+    for (method, password) in [
+        (AuthMethod::Kerberos, realm.password()),
+        (AuthMethod::Kerberos, WRONG),
+        (AuthMethod::Negotiate, realm.password()),
+        (AuthMethod::Negotiate, WRONG),
+    ] {
         let config = ConnectionConfig::from_url(&emu.url())
             .unwrap()
-            .auth(
-                AuthMethod::Kerberos,
-                Credentials::new(realm.principal(), password),
-            )
-            .kdc(realm.kdc_addr().to_string());
+            .auth(method, Credentials::new(realm.principal(), password))
+            .kdc(realm.kdc_addr().to_string())
+            .spn("HTTP/localhost");
         let _ = writeln!(debug, "{config:?}");
         let t = HttpTransport::new(config).unwrap();
         let _ = writeln!(debug, "{t:?}");
@@ -117,7 +122,7 @@ async fn passwords_never_appear_in_logs_or_debug_output() {
                 ..
             })
         );
-        assert_eq!(wrong, password == WRONG, "{result:?}");
+        assert_eq!(wrong, password == WRONG, "{method:?}: {result:?}");
         let _ = writeln!(debug, "{result:?}");
         if let Err(e) = result {
             let _ = writeln!(debug, "{e}");
