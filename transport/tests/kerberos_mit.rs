@@ -4,7 +4,8 @@
 //! accepts our `Authorization: Kerberos` token, returns its mutual-authentication token, unseals
 //! our messages with `unwrap_winrm` and seals its echo with `wrap_winrm`. So the AS/TGS
 //! exchanges, the AP-REQ, the AP-REP handling and the RFC 4121 wrap tokens are all checked by
-//! MIT, not by our own code. A missing KDC or Python peer fails the tests: they are acceptance
+//! MIT, not by our own code. `AuthMethod::Negotiate` is checked the same way against pyspnego's
+//! SPNEGO acceptor (the script's `negotiate` mode) over MIT krb5. A missing KDC or Python peer fails the tests: they are acceptance
 //! tests.
 
 // Shared with the emulator's tests, which own its style.
@@ -383,4 +384,100 @@ async fn negotiate_uses_kerberos_with_the_mit_spnego_acceptor() {
         ),
         "{e:?}"
     );
+}
+
+/// A server answering every request with `status` and `WWW-Authenticate: Negotiate <token>`.
+async fn scripted_negotiate_server(status: u16, token: Vec<u8>) -> std::net::SocketAddr {
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let header = format!(
+        "HTTP/1.1 {status} X\r\nWWW-Authenticate: Negotiate {}\r\nContent-Length: 0\r\n\r\n",
+        base64::engine::general_purpose::STANDARD.encode(&token)
+    );
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let header = header.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    // Empty-bodied legs: one reply per request head.
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        if s.write_all(header.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// After a real Kerberos first leg (tickets from the MIT KDC), hostile or wrong SPNEGO answers
+/// are errors, not panics or hangs: junk, a bare negState, a supportedMech we did not offer, an
+/// accept-completed without the AP-REP (mutual authentication is required), on 401 and on 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn negotiate_with_kerberos_refuses_hostile_answers() {
+    let realm = Realm::start();
+    // NegTokenResp { negState accept-completed, supportedMech <oid> } (no responseToken).
+    let completed_with = |oid: &[u8]| {
+        let mut mech = vec![0x06, oid.len() as u8];
+        mech.extend_from_slice(oid);
+        let mut seq = vec![0xa0, 0x03, 0x0a, 0x01, 0x00, 0xa1, mech.len() as u8];
+        seq.extend_from_slice(&mech);
+        let mut resp = vec![0x30, seq.len() as u8];
+        resp.extend_from_slice(&seq);
+        let mut out = vec![0xa1, resp.len() as u8];
+        out.extend_from_slice(&resp);
+        out
+    };
+    let krb5 = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+    let unoffered = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x1e]; // NEGOEX
+    let answers: Vec<Vec<u8>> = vec![
+        vec![0xff; 64],
+        vec![0xa1, 0x03, 0x0a, 0x01],
+        completed_with(&unoffered),
+        completed_with(&krb5),
+    ];
+    for status in [401, 200] {
+        for answer in &answers {
+            let addr = scripted_negotiate_server(status, answer.clone()).await;
+            let t = HttpTransport::new(
+                ConnectionConfig::from_url(&format!("http://{addr}/wsman"))
+                    .unwrap()
+                    .auth(
+                        AuthMethod::Negotiate,
+                        Credentials::new(realm.principal(), realm.password()),
+                    )
+                    .kdc(realm.kdc_addr().to_string())
+                    .spn("HTTP/localhost"),
+            )
+            .unwrap();
+            let result = tokio::time::timeout(
+                Duration::from_secs(30),
+                t.post(
+                    Lane::CONTROL,
+                    b"<s:Envelope/>".to_vec(),
+                    Duration::from_secs(10),
+                ),
+            )
+            .await
+            .expect("no hang");
+            assert!(
+                matches!(
+                    &result,
+                    Err(TransportError::Security(_) | TransportError::AuthFailed { .. })
+                ),
+                "{status} {answer:02x?}: {result:?}"
+            );
+        }
+    }
 }
