@@ -460,7 +460,9 @@ mod tests {
         );
         assert!(!step.done && !ntlm.is_done());
         let mut spnego =
-            ClientContext::new(&config(AuthMethod::Negotiate, "SERVER01\\alice")).unwrap();
+            // Without a KDC (PSRM_KDC or krb5.conf on the test host must not matter).
+            ClientContext::with_env(&config(AuthMethod::Negotiate, "SERVER01\\alice"), &no_kdc_env)
+                .unwrap();
         let step = spnego.step(None).await.unwrap();
         // GSS-API InitialContextToken ([APPLICATION 0]) carrying the SPNEGO OID.
         assert_eq!(step.token.first(), Some(&0x60));
