@@ -66,6 +66,11 @@ enum State {
         ctx: Context,
         user: User,
     },
+    /// SPNEGO chose NTLM without an NTLM token from the initiator (NTLM was not its first
+    /// mechanism, or came without an optimistic token): its NEGOTIATE comes next.
+    MechSelected {
+        ctx: Context,
+    },
     /// A CredSSP exchange in progress.
     CredSsp(Box<credssp::Acceptor>),
     Established(Established),
@@ -164,7 +169,22 @@ impl ConnectionAuth {
 fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
     let enabled = |s| config.service.auth.contains(&s);
     if let Some(offer) = kerberos::offer(token) {
-        return kerberos_logon(config, &offer);
+        if let Some(done) = kerberos_attempt(config, &offer) {
+            return done;
+        }
+        // Kerberos cannot be used here: SPNEGO goes on with NTLM when the initiator listed it
+        // (RFC 4178 4.2.2: the optimistic token is dropped, supportedMech names NTLM).
+        return match spnego::parse_init(token) {
+            Some(init)
+                if matches!(offer.framing, kerberos::Framing::Spnego(_))
+                    && init.ntlm_offered
+                    && enabled(AuthScheme::Negotiate) =>
+            {
+                tracing::info!("spnego falls back from kerberos to ntlm");
+                spnego_init(config, &init, token)
+            }
+            _ => (State::Idle, Step::Rejected),
+        };
     }
     match ntlm::message_type(token) {
         Some(ntlm::NEGOTIATE) if enabled(AuthScheme::Ntlm) => return ntlm_negotiate(token),
@@ -191,6 +211,9 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
         return (State::Idle, Step::Rejected);
     };
     match state {
+        State::MechSelected {
+            ctx: Context::Negotiate(ctx, creds),
+        } => spnego_negotiate(ctx, creds, &resp),
         State::Challenged {
             ctx: Context::Negotiate(ctx, creds),
             server_challenge,
@@ -209,9 +232,16 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
 
 /// A Kerberos AP-REQ (raw or in SPNEGO): one leg, established or refused.
 fn kerberos_logon(config: &Config, offer: &kerberos::Offer<'_>) -> (State, Step) {
+    kerberos_attempt(config, offer).unwrap_or((State::Idle, Step::Rejected))
+}
+
+/// One Kerberos leg; `None` when Kerberos cannot be used at all (not enabled in
+/// `service.auth`, or no key for the ticket's service), where SPNEGO may still choose another
+/// mechanism. A ticket that is there but fails its checks is refused outright: no downgrade.
+fn kerberos_attempt(config: &Config, offer: &kerberos::Offer<'_>) -> Option<(State, Step)> {
     if !config.service.auth.contains(&AuthScheme::Kerberos) {
-        tracing::info!("kerberos logon refused: kerberos is not enabled in service.auth");
-        return (State::Idle, Step::Rejected);
+        tracing::info!("kerberos not taken: kerberos is not enabled in service.auth");
+        return None;
     }
     match kerberos::accept(config, offer) {
         Ok(a) => {
@@ -219,11 +249,15 @@ fn kerberos_logon(config: &Config, offer: &kerberos::Offer<'_>) -> (State, Step)
                 ctx: Context::Kerberos(a.ctx),
                 user: a.user,
             };
-            (State::Established(established), Step::Done(a.reply))
+            Some((State::Established(established), Step::Done(a.reply)))
+        }
+        Err(e @ kerberos::Refusal::NoKey(_)) => {
+            tracing::info!(reason = %e, "kerberos not taken");
+            None
         }
         Err(e) => {
             tracing::info!(reason = %e, "kerberos logon refused");
-            (State::Idle, Step::Rejected)
+            Some((State::Idle, Step::Rejected))
         }
     }
 }
@@ -293,9 +327,15 @@ fn ntlm_authenticate(
 }
 
 fn spnego_init(config: &Config, init: &spnego::NegTokenInit<'_>, token: &[u8]) -> (State, Step) {
-    // Only NTLM is offered: the first mechanism must be NTLM with its NEGOTIATE message, else
-    // sspi would be left waiting for a mechanism token that never comes.
-    if !init.ntlm_first || init.mech_token.and_then(ntlm::message_type) != Some(ntlm::NEGOTIATE) {
+    // NTLM is the only mechanism here. NTLM first with an optimistic token: it must be the
+    // NEGOTIATE, answered with the CHALLENGE. NTLM later in the list (or first without a
+    // token): sspi answers accept-incomplete with supportedMech NTLM and no token, and the
+    // initiator's NEGOTIATE follows in a NegTokenResp (RFC 4178 4.2.2); the mechListMIC is
+    // then required (RFC 4178 5), which sspi enforces.
+    let optimistic = init.ntlm_first && init.mech_token.is_some();
+    if !init.ntlm_offered
+        || (optimistic && init.mech_token.and_then(ntlm::message_type) != Some(ntlm::NEGOTIATE))
+    {
         return (State::Idle, Step::Rejected);
     }
     let auth_data = config
@@ -324,6 +364,44 @@ fn spnego_init(config: &Config, init: &spnego::NegTokenInit<'_>, token: &[u8]) -
     let Ok((_, out)) = accept(&mut *ctx, &mut creds, token) else {
         return (State::Idle, Step::Rejected);
     };
+    if !optimistic {
+        let selected = spnego::parse_resp(&out).is_some_and(|r| {
+            r.supported_mech == Some(spnego::NTLM_OID) && r.response_token.is_none()
+        });
+        if !selected {
+            return (State::Idle, Step::Rejected);
+        }
+        return (
+            State::MechSelected {
+                ctx: Context::Negotiate(ctx, creds),
+            },
+            Step::Continue(out),
+        );
+    }
+    challenged(ctx, creds, out)
+}
+
+/// The initiator's NEGOTIATE after SPNEGO chose NTLM: answered with the CHALLENGE.
+fn spnego_negotiate(
+    mut ctx: Box<Negotiate>,
+    mut creds: Option<CredentialsBuffers>,
+    resp: &spnego::NegTokenResp<'_>,
+) -> (State, Step) {
+    if resp.response_token.and_then(ntlm::message_type) != Some(ntlm::NEGOTIATE) {
+        return (State::Idle, Step::Rejected);
+    }
+    let Ok((_, out)) = accept(&mut *ctx, &mut creds, &with_neg_state(resp)) else {
+        return (State::Idle, Step::Rejected);
+    };
+    challenged(ctx, creds, out)
+}
+
+/// sspi's answer carrying the CHALLENGE: the state that waits for the AUTHENTICATE.
+fn challenged(
+    ctx: Box<Negotiate>,
+    creds: Option<CredentialsBuffers>,
+    out: Vec<u8>,
+) -> (State, Step) {
     let challenge = spnego::parse_resp(&out)
         .and_then(|r| r.response_token)
         .and_then(ntlm::server_challenge);
@@ -403,7 +481,7 @@ fn check_authenticate(config: &Config, server_challenge: &[u8; 8], token: &[u8])
     } else {
         format!("{}\\{}", msg.domain, msg.user)
     };
-    let user = config.user(&claimed)?.clone();
+    let user = ntlm_user(config, &claimed)?.clone();
     match msg.verify(server_challenge, &user.password) {
         Ok(()) => Some(user),
         Err(e) => {
@@ -424,12 +502,69 @@ fn with_neg_state(resp: &spnego::NegTokenResp<'_>) -> Vec<u8> {
     })
 }
 
-/// Every spelling of a user a client may send: `alice`, `.\alice`, `HOST\alice`.
+/// Every spelling of a user a client may send: `alice`, `.\alice`, `HOST\alice`, and for each
+/// Kerberos realm of the keytab `REALM\alice`, `NETBIOS\alice` and `alice@REALM`.
 fn spellings(config: &Config, user: &User) -> Vec<AuthIdentity> {
-    [None, Some("."), Some(config.computer_name.as_str())]
+    let domains = realm_domains(config);
+    let mut out: Vec<AuthIdentity> = [None, Some("."), Some(config.computer_name.as_str())]
         .into_iter()
+        .chain(domains.iter().map(|d| Some(d.as_str())))
         .map(|domain| identity(&user.name, domain, &user.password))
-        .collect()
+        .collect();
+    for realm in realms(config) {
+        let upn = format!("{}@{realm}", user.name);
+        out.push(identity(&upn, None, &user.password));
+    }
+    out
+}
+
+/// The Kerberos realms of the keytab: the emulator's domain, whose accounts are its users
+/// (as `user@REALM` tickets are under Kerberos).
+fn realms(config: &Config) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for e in &config.kerberos.keys.entries {
+        if !out.iter().any(|r| r.eq_ignore_ascii_case(&e.realm)) {
+            out.push(&e.realm);
+        }
+    }
+    out
+}
+
+/// The domain names NTLM clients use for the realms: `PSRM.TEST` and its NetBIOS form `PSRM`.
+fn realm_domains(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for realm in realms(config) {
+        out.push(realm.to_owned());
+        if let Some((netbios, _)) = realm.split_once('.') {
+            out.push(netbios.to_owned());
+        }
+    }
+    out
+}
+
+/// The configured user an NTLM name stands for: a local spelling (`Config::user`), or an
+/// account of the keytab's realm (`PSRM\alice`, `PSRM.TEST\alice`, `alice@PSRM.TEST`).
+fn ntlm_user<'a>(config: &'a Config, claimed: &str) -> Option<&'a User> {
+    if let Some(user) = config.user(claimed) {
+        return Some(user);
+    }
+    let (domain, account) = match claimed.split_once('\\') {
+        Some((domain, account)) => (domain, account),
+        None => {
+            let (account, domain) = claimed.rsplit_once('@')?;
+            (domain, account)
+        }
+    };
+    if !realm_domains(config)
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(domain))
+    {
+        return None;
+    }
+    config
+        .users
+        .iter()
+        .find(|u| u.name.eq_ignore_ascii_case(account))
 }
 
 fn identity(name: &str, domain: Option<&str>, password: &str) -> AuthIdentity {
@@ -462,9 +597,7 @@ fn names_match(config: &Config, ctx: &mut Context, user: &User) -> bool {
     let Some(Ok(names)) = names else {
         return false;
     };
-    config
-        .user(names.username.inner())
-        .is_some_and(|u| u.name == user.name)
+    ntlm_user(config, names.username.inner()).is_some_and(|u| u.name == user.name)
 }
 
 /// One `accept_security_context` call: (status, output token).
@@ -611,6 +744,7 @@ impl std::fmt::Debug for ConnectionAuth {
             State::Idle => "idle",
             State::Challenged { .. } => "challenged",
             State::VerifyMic { .. } => "verify-mic",
+            State::MechSelected { .. } => "mech-selected",
             State::CredSsp(_) => "credssp",
             State::Established(_) => "established",
         };

@@ -3,7 +3,7 @@
 //! tokens of the shape it handles.
 
 /// `1.3.6.1.4.1.311.2.2.10`, NTLMSSP, as DER content bytes.
-const NTLM_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
+pub(crate) const NTLM_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
 /// `1.3.6.1.5.5.2`, SPNEGO.
 const SPNEGO_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
 
@@ -17,6 +17,8 @@ pub(crate) const ACCEPT_INCOMPLETE: u8 = 1;
 pub(crate) struct NegTokenInit<'a> {
     /// Whether NTLM is the initiator's first choice.
     pub(crate) ntlm_first: bool,
+    /// Whether NTLM is anywhere in the initiator's list.
+    pub(crate) ntlm_offered: bool,
     /// The initiator's first choice (OID content bytes).
     pub(crate) first_mech: &'a [u8],
     /// The optimistic mechanism token.
@@ -56,6 +58,7 @@ pub(crate) fn parse_init(token: &[u8]) -> Option<NegTokenInit<'_>> {
     }
     let mut out = NegTokenInit {
         ntlm_first: false,
+        ntlm_offered: false,
         first_mech: &[],
         mech_token: None,
     };
@@ -65,7 +68,7 @@ pub(crate) fn parse_init(token: &[u8]) -> Option<NegTokenInit<'_>> {
         seq = rest;
         match tag {
             0xa0 => {
-                let (t, list, _) = tlv(value)?;
+                let (t, mut list, _) = tlv(value)?;
                 if t != 0x30 {
                     return None;
                 }
@@ -75,6 +78,14 @@ pub(crate) fn parse_init(token: &[u8]) -> Option<NegTokenInit<'_>> {
                 }
                 out.ntlm_first = first == NTLM_OID;
                 out.first_mech = first;
+                while !list.is_empty() {
+                    let (t, mech, rest) = tlv(list)?;
+                    if t != 0x06 {
+                        return None;
+                    }
+                    out.ntlm_offered |= mech == NTLM_OID;
+                    list = rest;
+                }
                 have_mechs = true;
             }
             0xa2 => {
