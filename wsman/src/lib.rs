@@ -11,6 +11,8 @@
 //!
 //! - [`Envelope`], [`Header`], [`Body`]: the envelope, typed for every shell, transfer and
 //!   enumeration message in both directions ([`shell`], [`enumeration`], [`config`]).
+//! - [`identify`]: the Identify request and reply (`Test-WSMan`), envelopes of their own since
+//!   they carry no WS-Addressing headers.
 //! - [`Fault`]: SOAP faults with the WSMan detail, as data, plus constructors for the faults a
 //!   Windows host returns.
 //! - [`Action`], [`ns`]: action and namespace URIs (namespaces are matched by URI, never by
@@ -35,6 +37,7 @@ pub mod envelope;
 pub mod error;
 pub mod fault;
 pub mod header;
+pub mod identify;
 pub mod ns;
 pub mod shell;
 pub mod xml;

@@ -27,6 +27,8 @@ pub const POWERSHELL: &str = "http://schemas.microsoft.com/powershell";
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 /// XML Schema instance (`xsi`).
 pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+/// WS-Management Identify (`wsmid`, DSP8012), see [`crate::identify`].
+pub const IDENTITY: &str = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd";
 
 /// Resource URI of the cmd shell.
 pub const RESOURCE_CMD: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd";
@@ -64,6 +66,7 @@ pub(crate) const KNOWN: &[&str] = &[
     POWERSHELL,
     XML,
     XSI,
+    IDENTITY,
 ];
 
 /// The prefixes this crate declares on every envelope it encodes.
