@@ -10,11 +10,20 @@
 //!  TSRequest{authInfo = TSPasswordCreds} ─► 200 with the reply to the request body
 //! ```
 //!
+//! The negoTokens carry raw NTLM (pywinrm's `credssp_auth_mechanism='ntlm'`) or SPNEGO with
+//! NTLM inside (`'auto'`, the default, and Windows): a NegTokenInit naming NTLM (first, with
+//! its NEGOTIATE, or later, after which the NEGOTIATE comes in a NegTokenResp as over HTTP),
+//! then NegTokenResps. With SPNEGO the AUTHENTICATE leg also carries the initiator's
+//! mechListMIC, and the answer to it must carry the acceptor's next to pubKeyAuth (the
+//! initiator verifies that MIC, at NTLM sequence number 0, before it unwraps pubKeyAuth at 1).
+//! sspi's CredSSP server computes that MIC but drops it when pubKeyAuth is in the same
+//! TSRequest, so such a TSRequest is fed to it in two halves (the SPNEGO token, then
+//! pubKeyAuth) and the two answers are joined.
+//!
 //! sspi runs the exchange, but is not trusted alone with the password (as for plain NTLM): the
 //! AUTHENTICATE message inside the TSRequest is checked here against the configured user's
 //! password, and the delegated TSPasswordCreds must name that same user and carry exactly the
-//! configured password (compared in constant time). Only raw NTLM is accepted inside (pywinrm's
-//! `credssp_auth_mechanism='ntlm'`); SPNEGO inside CredSSP is refused.
+//! configured password (compared in constant time).
 //!
 //! The inner TLS session uses an RSA certificate (clients such as pyspnego read the key as
 //! PKCS#1, which has no form for other key types), generated with rcgen at first use from the
@@ -26,11 +35,11 @@ use std::sync::{Arc, OnceLock};
 
 use sspi::credssp::{CredSspServer, CredentialsProxy, ServerMode, ServerState, TsRequest};
 use sspi::ntlm::NtlmConfig;
-use sspi::{AuthIdentity, Secret, Username};
+use sspi::{AuthIdentity, NegotiateConfig, Secret, Username};
 use subtle::ConstantTimeEq;
 use tokio_rustls::rustls::{self, ServerConnection};
 
-use super::ntlm;
+use super::{ntlm, spnego};
 use crate::config::{Config, User};
 
 /// The emulator's own RSA key for the inner TLS session (never used for anything else).
@@ -155,9 +164,7 @@ impl CredentialsProxy for Users {
     type AuthenticationData = AuthIdentity;
 
     fn auth_data_by_user(&mut self, username: &Username) -> std::io::Result<AuthIdentity> {
-        let user = self
-            .0
-            .user(username.inner())
+        let user = super::ntlm_user(&self.0, username.inner())
             .ok_or_else(|| std::io::Error::other("unknown user"))?;
         Ok(AuthIdentity {
             username: username.clone(),
@@ -165,8 +172,14 @@ impl CredentialsProxy for Users {
         })
     }
 
+    /// Every spelling of every user: sspi's Negotiate server picks the identity by name.
     fn auth_data(&mut self) -> std::io::Result<Vec<AuthIdentity>> {
-        Ok(Vec::new())
+        Ok(self
+            .0
+            .users
+            .iter()
+            .flat_map(|u| super::spellings(&self.0, u))
+            .collect())
     }
 }
 
@@ -179,6 +192,8 @@ pub(crate) struct Acceptor {
     server_challenge: Option<[u8; 8]>,
     /// The user whose AUTHENTICATE message checked out.
     ntlm_user: Option<User>,
+    /// The negoTokens are SPNEGO (decided by the first one).
+    spnego: bool,
 }
 
 impl std::fmt::Debug for Acceptor {
@@ -201,6 +216,7 @@ impl Acceptor {
             server: None,
             server_challenge: None,
             ntlm_user: None,
+            spnego: false,
         })
     }
 
@@ -249,25 +265,51 @@ impl Acceptor {
                 Ok(Leg::Continue(out))
             };
         }
-        let request = TsRequest::from_buffer(&plain).map_err(|e| format!("tsrequest: {e}"))?;
-        self.check_nego_token(config, request.nego_tokens.as_deref())?;
+        let mut request = TsRequest::from_buffer(&plain).map_err(|e| format!("tsrequest: {e}"))?;
         if self.server.is_none() {
             self.server = Some(self.new_server(config, request.nego_tokens.as_deref())?);
+        }
+        if let Some(fixed) = self.check_nego_token(config, request.nego_tokens.as_deref())? {
+            request.nego_tokens = Some(fixed);
         }
         let Some(server) = self.server.as_mut() else {
             return Err("no credssp server".into());
         };
-        let state = server
+        // SPNEGO's last leg with pubKeyAuth: in two halves, so the acceptor's mechListMIC is
+        // not lost (see the module docs).
+        let split = (self.spnego && request.nego_tokens.is_some())
+            .then(|| (request.pub_key_auth.take(), request.client_nonce.take()))
+            .and_then(|(key, nonce)| key.map(|k| (k, nonce)));
+        let version = request.version;
+        let mut state = server
             .process(request)
             .resolve_to_result()
             .map_err(|e| format!("credssp: {}", e.error))?;
+        if let (Some((pub_key_auth, client_nonce)), ServerState::ReplyNeeded(first)) =
+            (split, &state)
+        {
+            let nego_tokens = first.nego_tokens.clone();
+            let second = TsRequest {
+                version,
+                pub_key_auth: Some(pub_key_auth),
+                client_nonce,
+                ..TsRequest::default()
+            };
+            state = server
+                .process(second)
+                .resolve_to_result()
+                .map_err(|e| format!("credssp: {}", e.error))?;
+            if let ServerState::ReplyNeeded(reply) = &mut state {
+                reply.nego_tokens = nego_tokens;
+            }
+        }
         match state {
             ServerState::ReplyNeeded(reply) => {
-                if let Some(challenge) = reply
-                    .nego_tokens
-                    .as_deref()
-                    .and_then(ntlm::server_challenge)
-                {
+                let inner = match reply.nego_tokens.as_deref() {
+                    Some(t) if self.spnego => spnego::parse_resp(t).and_then(|r| r.response_token),
+                    other => other,
+                };
+                if let Some(challenge) = inner.and_then(ntlm::server_challenge) {
                     self.server_challenge = Some(challenge);
                 }
                 let mut encoded = Vec::new();
@@ -286,37 +328,68 @@ impl Acceptor {
         }
     }
 
-    /// Raw NTLM only: the first token must be a NEGOTIATE message.
+    /// The first token decides: a raw NTLM NEGOTIATE (sspi's NTLM server), or a SPNEGO
+    /// NegTokenInit offering NTLM (sspi's Negotiate server, NTLM only).
     fn new_server(
-        &self,
+        &mut self,
         config: &Config,
         first: Option<&[u8]>,
     ) -> Result<CredSspServer<Users>, String> {
-        if first.and_then(ntlm::message_type) != Some(ntlm::NEGOTIATE) {
-            return Err("only raw ntlm is accepted inside credssp".into());
-        }
-        CredSspServer::new(
-            self.public_key.clone(),
-            Users(config.clone()),
-            ServerMode::Ntlm(NtlmConfig::default()),
-        )
-        .map_err(|e| e.to_string())
+        let first = first.ok_or("credssp without a first token")?;
+        let mode = if ntlm::message_type(first) == Some(ntlm::NEGOTIATE) {
+            ServerMode::Ntlm(NtlmConfig::default())
+        } else {
+            let init = spnego::parse_init(first).ok_or("neither ntlm nor spnego inside credssp")?;
+            let optimistic = init.ntlm_first && init.mech_token.is_some();
+            if !init.ntlm_offered
+                || (optimistic
+                    && init.mech_token.and_then(ntlm::message_type) != Some(ntlm::NEGOTIATE))
+            {
+                return Err("spnego inside credssp must offer ntlm".into());
+            }
+            self.spnego = true;
+            ServerMode::Negotiate(NegotiateConfig::new(
+                Box::new(NtlmConfig::default()),
+                Some("ntlm,!kerberos,!pku2u".into()),
+                config.computer_name.clone(),
+            ))
+        };
+        CredSspServer::new(self.public_key.clone(), Users(config.clone()), mode)
+            .map_err(|e| e.to_string())
     }
 
     /// The independent check of the AUTHENTICATE message (sspi skips the password check when
-    /// there is no MIC).
-    fn check_nego_token(&mut self, config: &Config, token: Option<&[u8]>) -> Result<(), String> {
-        let Some(token) = token else { return Ok(()) };
-        match ntlm::message_type(token) {
-            Some(ntlm::NEGOTIATE) if self.server.is_none() => Ok(()),
+    /// there is no MIC). A SPNEGO NegTokenResp is returned rewritten with a negState when it
+    /// has none (sspi misreads those).
+    fn check_nego_token(
+        &mut self,
+        config: &Config,
+        token: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let Some(token) = token else { return Ok(None) };
+        let (inner, fixed) = if !self.spnego {
+            (Some(token), None)
+        } else if spnego::parse_init(token).is_some() {
+            // Checked by `new_server`; only the first token may be a NegTokenInit.
+            return if self.server_challenge.is_none() && self.ntlm_user.is_none() {
+                Ok(None)
+            } else {
+                Err("spnego init after the first leg".into())
+            };
+        } else {
+            let resp = spnego::parse_resp(token).ok_or("malformed spnego token inside credssp")?;
+            (resp.response_token, Some(super::with_neg_state(&resp)))
+        };
+        match inner.and_then(ntlm::message_type) {
+            Some(ntlm::NEGOTIATE) if self.server_challenge.is_none() => Ok(fixed),
             Some(ntlm::AUTHENTICATE) if self.ntlm_user.is_none() => {
                 let challenge = self
                     .server_challenge
                     .ok_or("authenticate before a challenge")?;
-                let user = super::check_authenticate(config, &challenge, token)
+                let user = super::check_authenticate(config, &challenge, inner.unwrap_or_default())
                     .ok_or("ntlm authenticate message refused")?;
                 self.ntlm_user = Some(user);
-                Ok(())
+                Ok(fixed)
             }
             _ => Err("unexpected token inside credssp".into()),
         }
@@ -325,8 +398,7 @@ impl Acceptor {
     /// The delegated credentials must be the NTLM user's, with the configured password.
     fn finish(&self, config: &Config, identity: &AuthIdentity) -> Result<User, String> {
         let ntlm_user = self.ntlm_user.as_ref().ok_or("credentials before ntlm")?;
-        let delegated = config
-            .user(identity.username.inner())
+        let delegated = super::ntlm_user(config, identity.username.inner())
             .ok_or("delegated credentials name an unknown user")?;
         if delegated.name != ntlm_user.name {
             return Err("delegated credentials name another user".into());

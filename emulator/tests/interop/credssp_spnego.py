@@ -1,0 +1,90 @@
+"""pywinrm 0.5 `transport='credssp'` with its default `credssp_auth_mechanism='auto'` (SPNEGO
+inside the CredSSP TSRequests), driven by emulator/tests/interop_credssp_spnego.rs.
+
+Usage: credssp_spnego.py URL USER COMMAND [ARGS...]   (password in $PSRM_TEST_PASSWORD)
+
+Records the negoTokens pyspnego sends and receives (TSRequest pack / unpack are wrapped) to
+tell which framing went inside. Prints `OK <rc> <b64 stdout> <b64 stderr> <sent> <received>`
+where <sent> and <received> list each negoToken's kind (init = SPNEGO NegTokenInit, resp = NegTokenResp, ntlm1/ntlm3 = raw NTLM)
+with `+mic` when a NegTokenResp carries a mechListMIC; or `ERROR <type>: <text> <sent> <received>`.
+"""
+
+import base64
+import os
+import sys
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return base64.b64encode(data).decode("ascii") or "-"
+
+
+SEEN = []
+RECEIVED = []
+
+
+def kind(token):
+    from spnego._spnego import NegTokenInit, NegTokenResp, unpack_token
+
+    if token.startswith(b"NTLMSSP\x00"):
+        return "ntlm%d" % token[8]
+    try:
+        t = unpack_token(token)
+    except Exception:
+        return "other"
+    if isinstance(t, NegTokenInit):
+        return "init"
+    if isinstance(t, NegTokenResp):
+        return "resp+mic" if t.mech_list_mic else "resp"
+    return "other"
+
+
+def record():
+    import spnego._credssp_structures as structures
+
+    original = structures.TSRequest.pack
+
+    def pack(self):
+        for data in self.nego_tokens or []:
+            if data.nego_token:
+                SEEN.append(kind(data.nego_token))
+        return original(self)
+
+    structures.TSRequest.pack = pack
+
+    original_unpack = structures.TSRequest.unpack
+
+    def unpack(b_data):
+        request = original_unpack(b_data)
+        for data in request.nego_tokens or []:
+            if data.nego_token:
+                RECEIVED.append(kind(data.nego_token))
+        return request
+
+    structures.TSRequest.unpack = staticmethod(unpack)
+
+
+def main():
+    url, user, command = sys.argv[1:4]
+    args = sys.argv[4:]
+    import winrm
+
+    record()
+    try:
+        s = winrm.Session(
+            url,
+            auth=(user, os.environ["PSRM_TEST_PASSWORD"]),
+            transport="credssp",
+            message_encryption="auto",
+            server_cert_validation="ignore",
+        )
+        r = s.run_cmd(command, args)
+        line = "OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err))
+    except Exception as e:  # the test asserts on the type and text
+        line = "ERROR %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
+    sys.stdout.write("%s %s %s\n" % (line, ",".join(SEEN) or "-", ",".join(RECEIVED) or "-"))
+
+
+if __name__ == "__main__":
+    main()

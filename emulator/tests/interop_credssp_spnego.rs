@@ -1,0 +1,134 @@
+//! CredSSP (MS-CSSP) with SPNEGO inside, against the emulator with a real client: pywinrm 0.5.0
+//! `transport='credssp'` with its default `credssp_auth_mechanism='auto'`, through
+//! requests-credssp 2.0.0 / pyspnego 0.12, whose negoTokens are SPNEGO (NegTokenInit with
+//! the NTLM NEGOTIATE, then NegTokenResps, the AUTHENTICATE with its mechListMIC next to
+//! pubKeyAuth), over HTTPS and over HTTP with sealed bodies. The peer records the negoTokens
+//! it sent, so the tests check SPNEGO really went inside. A missing peer fails the tests.
+
+mod http_support;
+
+use http_support::{ALICE_PW, BOB_PW, manifest, python, server_config};
+
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use emulator::service::WsManService;
+use emulator::tls::TlsSource;
+use emulator::{Config, Emulator};
+
+fn config() -> Config {
+    server_config(
+        false,
+        true,
+        "[service]\nauth = [\"credssp\"]\nallow_unencrypted = false",
+    )
+}
+
+async fn start(cfg: Config, tls: bool) -> Emulator {
+    let mut b = Emulator::builder(cfg.clone());
+    if tls {
+        b = b.tls(TlsSource::SelfSigned {
+            extra_names: Vec::new(),
+        });
+    }
+    b.start(WsManService::new(cfg))
+        .await
+        .expect("emulator starts")
+}
+
+/// Runs `interop/credssp_spnego.py`; its one result line.
+async fn pywinrm(url: &str, user: &str, password: &str, cmd: &[&str]) -> String {
+    let mut command = Command::new(python());
+    command
+        .arg(manifest().join("tests/interop/credssp_spnego.py"))
+        .args([url, user])
+        .args(cmd)
+        .env("PSRM_TEST_PASSWORD", password)
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let output = tokio::task::spawn_blocking(move || command.output().expect("python runs"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(!line.is_empty(), "client printed nothing; stderr: {stderr}");
+    line
+}
+
+fn decode(text: &str) -> String {
+    if text == "-" {
+        return String::new();
+    }
+    String::from_utf8(STANDARD.decode(text).expect("base64")).expect("utf-8")
+}
+
+/// `OK <rc> <stdout> <stderr> <sent> <received>` → (rc, stdout, stderr, "sent received").
+fn parse(line: &str) -> (i64, String, String, String) {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(w.first(), Some(&"OK"), "client failed: {line:.300}");
+    assert_eq!(w.len(), 6, "{line:.300}");
+    (
+        w[1].parse().expect("rc"),
+        decode(w[2]),
+        decode(w[3]),
+        format!("{} {}", w[4], w[5]),
+    )
+}
+
+/// SPNEGO all the way. Sent: NegTokenInit (NTLM NEGOTIATE), then the AUTHENTICATE in a
+/// NegTokenResp with the initiator's mechListMIC. Received: the CHALLENGE in a NegTokenResp,
+/// then, next to pubKeyAuth, the acceptor's mechListMIC (which pyspnego verifies before it
+/// unwraps pubKeyAuth).
+const SPNEGO_LEGS: &str = "init,resp+mic resp,resp+mic";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_credssp_auto_over_https_runs_commands() {
+    let emu = start(config(), true).await;
+    let url = emu.url();
+    assert!(url.starts_with("https://"), "{url}");
+    let line = pywinrm(&url, "alice", ALICE_PW, &["hostname"]).await;
+    assert_eq!(
+        parse(&line),
+        (0, "SERVER01\r\n".into(), String::new(), SPNEGO_LEGS.into())
+    );
+    // The delegated user is the one commands run as.
+    let line = pywinrm(&url, "SERVER01\\bob", BOB_PW, &["whoami"]).await;
+    let (rc, out, _, tokens) = parse(&line);
+    assert_eq!(
+        (rc, out.as_str(), tokens.as_str()),
+        (0, "server01\\bob\r\n", SPNEGO_LEGS)
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_credssp_auto_over_http_seals_with_the_inner_tls_session() {
+    // allow_unencrypted = false: only bodies sealed with the CredSSP session get through.
+    let emu = start(config(), false).await;
+    assert!(emu.url().starts_with("http://"));
+    let line = pywinrm(&emu.url(), "alice", ALICE_PW, &["hostname"]).await;
+    assert_eq!(
+        parse(&line),
+        (0, "SERVER01\r\n".into(), String::new(), SPNEGO_LEGS.into())
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_credssp_auto_wrong_password_or_user_fails() {
+    let emu = start(config(), true).await;
+    for (user, password) in [
+        ("alice", "not-the-password"),
+        ("alice", BOB_PW),
+        ("carol", ALICE_PW),
+    ] {
+        let line = pywinrm(&emu.url(), user, password, &["hostname"]).await;
+        // Refused at the AUTHENTICATE leg: no pubKeyAuth reply (nor mechListMIC) comes back.
+        assert!(
+            line.starts_with("ERROR ") && line.ends_with(" init,resp+mic resp"),
+            "{user}: {line}"
+        );
+    }
+    emu.shutdown().await;
+}
