@@ -7,6 +7,10 @@
 //!                               ▼ plaintext envelope + RequestContext
 //!                           SoapService::handle ─► SoapReply ─► sealed when the request was
 //! ```
+//!
+//! A request without credentials but with `WSMANIDENTIFY: unauthenticated` (`Test-WSMan`) goes to
+//! [`SoapService::handle_unauthenticated`] first: the WS-Management service answers an Identify
+//! there; anything else gets the usual 401.
 
 mod server;
 
@@ -29,6 +33,8 @@ pub struct RequestContext {
     pub connection_id: u64,
     /// Whether the envelope arrived sealed (HTTP message encryption) or over TLS.
     pub is_encrypted: bool,
+    /// Whether the connection is TLS (HTTPS).
+    pub is_tls: bool,
 }
 
 impl RequestContext {
@@ -46,7 +52,14 @@ impl RequestContext {
             client_addr,
             connection_id,
             is_encrypted,
+            is_tls: false,
         }
+    }
+
+    /// Marks the context as over TLS (or not).
+    pub fn with_tls(mut self, is_tls: bool) -> Self {
+        self.is_tls = is_tls;
+        self
     }
 }
 
@@ -87,6 +100,15 @@ pub trait SoapService: Send + Sync + 'static {
         ctx: RequestContext,
         envelope: Vec<u8>,
     ) -> impl Future<Output = SoapReply> + Send;
+
+    /// Answers a request that came without credentials but with the HTTP header
+    /// `WSMANIDENTIFY: unauthenticated` (`Test-WSMan`'s default): Windows answers an Identify
+    /// so, with the OS version hidden. `None` (the default) refuses it: the client gets the
+    /// usual 401 challenge.
+    fn handle_unauthenticated(&self, envelope: &[u8]) -> Option<SoapReply> {
+        let _ = envelope;
+        None
+    }
 
     /// Applies an injected service-level fault ([`crate::faults`]) before `envelope` is
     /// handled. The default ignores it.

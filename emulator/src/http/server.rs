@@ -392,6 +392,14 @@ async fn handle_request<S: SoapService>(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let identify_unauthenticated = req
+        .headers()
+        .get(wsman::identify::HTTP_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case(wsman::identify::HTTP_HEADER_UNAUTHENTICATED)
+        });
     // Read the whole body before answering, even a 401, so the connection (and its security
     // context) stays usable.
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -406,6 +414,18 @@ async fn handle_request<S: SoapService>(
         Err(_) => return empty(StatusCode::BAD_REQUEST),
     };
 
+    // `WSMANIDENTIFY: unauthenticated` without credentials: the service may answer (an
+    // Identify, in plaintext, even where AllowUnencrypted is false, as Windows does); anything
+    // else falls through to the usual challenge.
+    if identify_unauthenticated
+        && authorization.is_none()
+        && matches!(encrypted, Err(FramingError::NotEncrypted))
+        && let Some(reply) = shared.service.handle_unauthenticated(&body)
+    {
+        let status =
+            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return soap(status, reply.body);
+    }
     let authenticated = match authenticate(config, conn, authorization.as_deref()) {
         Ok(a) => a,
         Err(resp) => return *resp,
@@ -583,6 +603,7 @@ async fn dispatch<S: SoapService>(
         client_addr: conn.peer,
         connection_id: conn.id,
         is_encrypted: sealed_with.is_some() || conn.is_tls,
+        is_tls: conn.is_tls,
     };
     let plan = shared.faults.decide_for(&envelope);
     if let Some(status) = plan.status {

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use wsman::ShellId;
 
 use super::backend::OutputNotify;
+use super::identify::IdentifyAccess;
 use super::{Caller, Outcome, PowerShellFactory, Reply, Service, WaitId};
 use crate::config::Config;
 use crate::faults::ServiceFault;
@@ -146,11 +147,23 @@ impl WsManService {
 
 impl SoapService for WsManService {
     async fn handle(&self, ctx: RequestContext, envelope: Vec<u8>) -> SoapReply {
+        let access = IdentifyAccess::Authenticated { tls: ctx.is_tls };
+        if let Some(reply) = self.inner.lock().identify(&envelope, access) {
+            return SoapReply::ok(reply);
+        }
         let reply = self.run(Caller::from_context(&ctx), envelope).await;
         SoapReply {
             status: reply.status,
             body: reply.body.into_bytes(),
         }
+    }
+
+    fn handle_unauthenticated(&self, envelope: &[u8]) -> Option<SoapReply> {
+        let reply = self
+            .inner
+            .lock()
+            .identify(envelope, IdentifyAccess::Unauthenticated)?;
+        Some(SoapReply::ok(reply))
     }
 
     fn inject(&self, fault: ServiceFault, _ctx: &RequestContext, envelope: &[u8]) {

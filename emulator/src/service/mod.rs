@@ -67,6 +67,7 @@
 pub mod backend;
 pub mod buffer;
 mod driver;
+pub mod identify;
 pub mod winrs;
 
 use std::collections::{BTreeMap, HashMap};
@@ -87,6 +88,7 @@ pub use backend::{
     PowerShellNotImplemented, ShellBackend, ShellKind,
 };
 pub use driver::WsManService;
+pub use identify::IdentifyAccess;
 
 use crate::config::Config;
 use crate::http::RequestContext;
