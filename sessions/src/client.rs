@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use wsman::enumeration::{Enumerate, EnumerateResponse, Filter, Item, Pull, PullResponse};
 use wsman::header::{OptionSet, SelectorSet};
+use wsman::identify::{Identify, IdentifyResponse};
 use wsman::shell::{
     CommandLine, Connect, ConnectResponse, CreateResponse, Disconnect, Receive, ReceiveResponse,
     Reconnect, Send, Shell, Signal, SignalCode,
@@ -371,6 +372,59 @@ impl WsManClient {
             ))),
             None => Err(Error::protocol("reply without RelatesTo")),
         }
+    }
+
+    /// WS-Management Identify (DSP0226 §11; what `Test-WSMan -Authentication …` sends): the
+    /// protocol version, vendor and product version the service reports, plus its security
+    /// profiles. No WS-Addressing headers travel either way, so there is no RelatesTo to check.
+    ///
+    /// The request goes with the connection's credentials (and is sealed when the transport
+    /// seals): [`Transport`] has no way to send without them, so `Test-WSMan`'s default
+    /// unauthenticated form (HTTP header `WSMANIDENTIFY: unauthenticated`, answered with the
+    /// OS version hidden) is not available here.
+    ///
+    /// # Errors
+    ///
+    /// A SOAP fault as [`Error::fault`]; a reply that is neither an `IdentifyResponse` nor a
+    /// fault as a decode error; transport failures (a refused logon: [`Error::is_auth`]).
+    pub async fn identify(&self) -> Result<IdentifyResponse, Error> {
+        self.identify_inner()
+            .await
+            .map_err(|e| e.context("Identify"))
+    }
+
+    async fn identify_inner(&self) -> Result<IdentifyResponse, Error> {
+        let timeout = self.inner.options.operation_timeout;
+        tracing::debug!(lane = ?Lane::CONTROL, "identify request");
+        let reply = self
+            .inner
+            .transport
+            .post(Lane::CONTROL, Identify.encode().into_bytes(), timeout)
+            .await?;
+        if reply.status != 200 && reply.status != 500 {
+            return Err(Error::from(wsman_transport::TransportError::Status {
+                status: reply.status,
+                body: String::from_utf8_lossy(reply.body.get(..200).unwrap_or(&reply.body))
+                    .into_owned(),
+            }));
+        }
+        if reply.status == 200
+            && let Ok(identity) = IdentifyResponse::decode(&reply.body)
+        {
+            return Ok(identity);
+        }
+        // A fault carries the usual WS-Addressing headers, so the ordinary decoder reads it.
+        if let Ok(Envelope {
+            body: Body::Fault(f),
+            ..
+        }) = Envelope::decode(&reply.body)
+        {
+            return Err(Error::from_fault(*f));
+        }
+        if reply.status == 500 {
+            return Err(Error::protocol("http 500 without a soap fault"));
+        }
+        IdentifyResponse::decode(&reply.body).map_err(Error::decode)
     }
 
     /// `transfer/Create` of a shell: `shell` is the `rsp:Shell` body, `options` the option set

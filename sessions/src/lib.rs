@@ -10,7 +10,8 @@
 //! ```
 //!
 //! - [`WsManClient`]: create / command / send / receive / signal / delete / enumerate / pull /
-//!   get / disconnect / reconnect / connect, one request each (plus polling helpers).
+//!   get / disconnect / reconnect / connect, one request each (plus polling helpers), and
+//!   [`WsManClient::identify`] (WS-Management Identify, `Test-WSMan`).
 //! - [`winrs`]: [`winrs::Shell::open`], [`winrs::Shell::exec`], streaming
 //!   [`winrs::Process`] with stdin and Ctrl-C.
 //! - [`rds`] / [`smb`]: Remote Desktop and SMB sessions through `query`, `reset session`,
