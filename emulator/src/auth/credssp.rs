@@ -511,6 +511,48 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn the_first_token_picks_raw_ntlm_or_spnego_offering_ntlm() {
+        let config = config();
+        let negotiate = b"NTLMSSP\0\x01\0\0\0\x37\x82\x08\xe2".to_vec();
+        let init = |mechs: &[&[u8]], token: Option<&[u8]>| {
+            let list: Vec<u8> = mechs.iter().flat_map(|m| spnego::wrap(0x06, m)).collect();
+            let mut seq = spnego::wrap(0xa0, &spnego::wrap(0x30, &list));
+            if let Some(t) = token {
+                seq.extend(spnego::wrap(0xa2, &spnego::wrap(0x04, t)));
+            }
+            let mut app = spnego::wrap(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]);
+            app.extend(spnego::wrap(0xa0, &spnego::wrap(0x30, &seq)));
+            spnego::wrap(0x60, &app)
+        };
+        let krb5: &[u8] = super::super::kerberos::KRB5_OID;
+        let mut a = Acceptor::new().unwrap();
+        assert!(a.new_server(&config, Some(&negotiate)).is_ok());
+        assert!(!a.spnego);
+        for ok in [
+            init(&[spnego::NTLM_OID], Some(&negotiate)),
+            init(&[krb5, spnego::NTLM_OID], Some(b"krb5 token")),
+        ] {
+            let mut a = Acceptor::new().unwrap();
+            assert!(a.new_server(&config, Some(&ok)).is_ok());
+            assert!(a.spnego);
+        }
+        for bad in [
+            init(&[krb5], Some(b"krb5 token")),
+            init(&[spnego::NTLM_OID], Some(b"NTLMSSP\0\x03\0\0\0")),
+            b"NTLMSSP\0\x03\0\0\0".to_vec(),
+            b"junk".to_vec(),
+        ] {
+            assert!(
+                Acceptor::new()
+                    .unwrap()
+                    .new_server(&config, Some(&bad))
+                    .is_err()
+            );
+        }
+        assert!(Acceptor::new().unwrap().new_server(&config, None).is_err());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(100))]
 

@@ -950,6 +950,146 @@ mod tests {
         assert!(basic(&config, "%%%").is_none());
     }
 
+    /// A NegTokenInit listing `mechs` (OID contents) with an optional mechToken.
+    fn neg_token_init(mechs: &[&[u8]], mech_token: Option<&[u8]>) -> Vec<u8> {
+        let list: Vec<u8> = mechs.iter().flat_map(|m| spnego::wrap(0x06, m)).collect();
+        let mut seq = spnego::wrap(0xa0, &spnego::wrap(0x30, &list));
+        if let Some(t) = mech_token {
+            seq.extend(spnego::wrap(0xa2, &spnego::wrap(0x04, t)));
+        }
+        let mut app = spnego::wrap(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]);
+        app.extend(spnego::wrap(0xa0, &spnego::wrap(0x30, &seq)));
+        spnego::wrap(0x60, &app)
+    }
+
+    fn neg_token_resp(token: &[u8]) -> Vec<u8> {
+        spnego::encode_resp(&spnego::NegTokenResp {
+            neg_state: Some(spnego::ACCEPT_INCOMPLETE),
+            supported_mech: None,
+            response_token: Some(token),
+            mech_list_mic: None,
+        })
+    }
+
+    /// A GSS krb5 AP-REQ framing around junk (enough for `kerberos::offer`).
+    fn fake_ap_req() -> Vec<u8> {
+        let mut inner = spnego::wrap(0x06, kerberos::KRB5_OID);
+        inner.extend_from_slice(&[0x01, 0x00]);
+        inner.extend(spnego::wrap(0x6e, &[0x30, 0x00]));
+        spnego::wrap(0x60, &inner)
+    }
+
+    fn negotiate_config(auth: &str) -> Config {
+        Config::from_toml(&format!(
+            "[[users]]\nname = \"alice\"\npassword = \"pw\"\n[service]\nauth = [{auth}]\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn krb5_first_without_kerberos_selects_ntlm_then_challenges_its_negotiate() {
+        let config = negotiate_config("\"negotiate\"");
+        let ms_krb5: &[u8] = kerberos::MS_KRB5_OID;
+        let mut auth = ConnectionAuth::default();
+        let init = neg_token_init(
+            &[ms_krb5, kerberos::KRB5_OID, spnego::NTLM_OID],
+            Some(&fake_ap_req()),
+        );
+        let Step::Continue(first) = auth.step(&config, &init) else {
+            panic!("a krb5-first offer listing ntlm must be answered");
+        };
+        let resp = spnego::parse_resp(&first).expect("a NegTokenResp");
+        assert_eq!(resp.neg_state, Some(spnego::ACCEPT_INCOMPLETE));
+        assert_eq!(resp.supported_mech, Some(spnego::NTLM_OID));
+        assert_eq!(resp.response_token, None);
+        assert_eq!(resp.mech_list_mic, None);
+        // Anything but the NEGOTIATE now is refused.
+        let mut other = ConnectionAuth::default();
+        assert!(matches!(other.step(&config, &init), Step::Continue(_)));
+        assert!(matches!(
+            other.step(&config, &neg_token_resp(b"NTLMSSP\0\x03\0\0\0")),
+            Step::Rejected
+        ));
+        // The NEGOTIATE inside a NegTokenResp gets the CHALLENGE.
+        let Step::Continue(second) = auth.step(&config, &neg_token_resp(&negotiate_message()))
+        else {
+            panic!("the negotiate after the mech selection must be challenged");
+        };
+        let resp = spnego::parse_resp(&second).expect("a NegTokenResp");
+        assert!(
+            resp.response_token
+                .and_then(ntlm::server_challenge)
+                .is_some()
+        );
+        assert!(auth.established().is_none());
+    }
+
+    #[test]
+    fn spnego_offers_without_a_usable_mechanism_are_refused() {
+        let config = negotiate_config("\"negotiate\"");
+        // Kerberos only: nothing to fall back to.
+        let init = neg_token_init(&[kerberos::KRB5_OID], Some(&fake_ap_req()));
+        assert!(matches!(
+            ConnectionAuth::default().step(&config, &init),
+            Step::Rejected
+        ));
+        // NTLM first whose optimistic token is not a NEGOTIATE.
+        let init = neg_token_init(&[spnego::NTLM_OID], Some(b"NTLMSSP\0\x03\0\0\0"));
+        assert!(matches!(
+            ConnectionAuth::default().step(&config, &init),
+            Step::Rejected
+        ));
+        // Negotiate not enabled: the krb5 offer is refused, no fallback.
+        let config = negotiate_config("\"basic\", \"ntlm\"");
+        let init = neg_token_init(
+            &[kerberos::KRB5_OID, spnego::NTLM_OID],
+            Some(&fake_ap_req()),
+        );
+        assert!(matches!(
+            ConnectionAuth::default().step(&config, &init),
+            Step::Rejected
+        ));
+    }
+
+    #[test]
+    fn ntlm_names_of_the_keytab_realm_are_the_configured_users() {
+        let mut config = config();
+        assert!(ntlm_user(&config, "PSRM.TEST\\alice").is_none());
+        config
+            .kerberos
+            .keys
+            .entries
+            .push(crate::keytab::KeytabEntry {
+                realm: "PSRM.TEST".into(),
+                components: vec!["HTTP".into(), "localhost".into()],
+                name_type: 3,
+                kvno: 1,
+                enctype: 18,
+                key: vec![0; 32],
+            });
+        for name in [
+            "alice",
+            "PSRM.TEST\\alice",
+            "psrm\\ALICE",
+            "alice@psrm.test",
+            "SERVER01\\alice",
+        ] {
+            assert_eq!(
+                ntlm_user(&config, name).map(|u| u.name.as_str()),
+                Some("alice"),
+                "{name}"
+            );
+        }
+        for name in [
+            "OTHER\\alice",
+            "alice@OTHER.TEST",
+            "PSRM.TEST\\bob",
+            "TEST\\alice",
+        ] {
+            assert!(ntlm_user(&config, name).is_none(), "{name}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 

@@ -150,7 +150,7 @@ pub(crate) fn encode_resp(resp: &NegTokenResp<'_>) -> Vec<u8> {
     wrap(0xa1, &wrap(0x30, &seq))
 }
 
-fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
