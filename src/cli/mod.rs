@@ -6,6 +6,7 @@
 pub mod conn;
 pub mod demo;
 pub mod exec;
+pub mod identify;
 pub mod netsession;
 pub mod print;
 pub mod rds;
@@ -57,6 +58,9 @@ pub enum Command {
     Rds(rds::RdsArgs),
     /// SMB sessions to the host: list, info, delete (one or many hosts).
     Netsession(netsession::NetSessionArgs),
+    /// Ask the host's WinRM service what it runs (Test-WSMan -Authentication): protocol
+    /// version, vendor, product version, security profiles. Always sent with credentials.
+    TestWsman(identify::TestWsManArgs),
     /// Run the WinRM service emulator until Ctrl-C.
     Emulator(emulator::cli::EmulatorArgs),
     /// Start an in-process emulator and walk the disconnected-session scenarios.
@@ -80,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Fetch(a) => transfer::fetch(g, a).await,
         Command::Rds(a) => rds::run(g, a).await,
         Command::Netsession(a) => netsession::run(g, a).await,
+        Command::TestWsman(a) => identify::test_wsman(g, a).await,
         Command::Emulator(a) => run_emulator(a).await,
         Command::Demo(a) => demo::demo(a).await,
     }
