@@ -2,12 +2,17 @@
 //! `transport='credssp'` with its default `credssp_auth_mechanism='auto'`, through
 //! requests-credssp 2.0.0 / pyspnego 0.12, whose negoTokens are SPNEGO (NegTokenInit with
 //! the NTLM NEGOTIATE, then NegTokenResps, the AUTHENTICATE with its mechListMIC next to
-//! pubKeyAuth), over HTTPS and over HTTP with sealed bodies. The peer records the negoTokens
-//! it sent, so the tests check SPNEGO really went inside. A missing peer fails the tests.
+//! pubKeyAuth), over HTTPS and over HTTP with sealed bodies; and, with Kerberos credentials
+//! from a real MIT KDC, krb5 first inside CredSSP and NTLM chosen. The peer records the
+//! negoTokens both ways, so the tests check what really went inside. A missing peer or KDC
+//! fails the tests.
 
 mod http_support;
+#[path = "kdc_support/mod.rs"]
+mod kdc_support;
 
 use http_support::{ALICE_PW, BOB_PW, manifest, python, server_config};
+use kdc_support::Realm;
 
 use std::process::Command;
 
@@ -39,13 +44,24 @@ async fn start(cfg: Config, tls: bool) -> Emulator {
 
 /// Runs `interop/credssp_spnego.py`; its one result line.
 async fn pywinrm(url: &str, user: &str, password: &str, cmd: &[&str]) -> String {
+    pywinrm_env(url, user, password, cmd, Vec::new()).await
+}
+
+async fn pywinrm_env(
+    url: &str,
+    user: &str,
+    password: &str,
+    cmd: &[&str],
+    env: Vec<(String, String)>,
+) -> String {
     let mut command = Command::new(python());
     command
         .arg(manifest().join("tests/interop/credssp_spnego.py"))
         .args([url, user])
         .args(cmd)
         .env("PSRM_TEST_PASSWORD", password)
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .envs(env);
     let output = tokio::task::spawn_blocking(move || command.output().expect("python runs"))
         .await
         .expect("join");
@@ -80,7 +96,7 @@ fn parse(line: &str) -> (i64, String, String, String) {
 /// NegTokenResp with the initiator's mechListMIC. Received: the CHALLENGE in a NegTokenResp,
 /// then, next to pubKeyAuth, the acceptor's mechListMIC (which pyspnego verifies before it
 /// unwraps pubKeyAuth).
-const SPNEGO_LEGS: &str = "init,resp+mic resp,resp+mic";
+const SPNEGO_LEGS: &str = "init(ntlm),resp+mic resp,resp+mic";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pywinrm_credssp_auto_over_https_runs_commands() {
@@ -126,9 +142,45 @@ async fn pywinrm_credssp_auto_wrong_password_or_user_fails() {
         let line = pywinrm(&emu.url(), user, password, &["hostname"]).await;
         // Refused at the AUTHENTICATE leg: no pubKeyAuth reply (nor mechListMIC) comes back.
         assert!(
-            line.starts_with("ERROR ") && line.ends_with(" init,resp+mic resp"),
+            line.starts_with("ERROR ") && line.ends_with(" init(ntlm),resp+mic resp"),
             "{user}: {line}"
         );
     }
+    emu.shutdown().await;
+}
+
+/// With Kerberos credentials at hand (the MIT realm's krb5.conf, alice@PSRM.TEST), pyspnego
+/// puts krb5 first inside CredSSP; the emulator's CredSSP takes NTLM (supportedMech NTLM, no
+/// token), the NEGOTIATE follows in a NegTokenResp, and the delegated `alice@PSRM.TEST` is
+/// the configured alice (the keytab names the realm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pywinrm_credssp_auto_with_kerberos_credentials_falls_back_to_ntlm_inside() {
+    let realm = Realm::start();
+    let cfg = Config::from_toml(&format!(
+        "computer_name = \"SERVER01\"\n[[users]]\nname = \"alice\"\npassword = \"{}\"\n\
+         [service]\nauth = [\"credssp\"]\nallow_unencrypted = false\n\
+         [kerberos]\nkeytab = \"{}\"\n",
+        realm.password(),
+        realm.keytab().display()
+    ))
+    .expect("config");
+    let emu = start(cfg, true).await;
+    let line = pywinrm_env(
+        &emu.url(),
+        realm.principal(),
+        realm.password(),
+        &["whoami"],
+        realm.peer_env(),
+    )
+    .await;
+    let (rc, out, _, tokens) = parse(&line);
+    assert_eq!(rc, 0, "{line}");
+    assert_eq!(out, "server01\\alice\r\n");
+    // init (krb5 first), the NEGOTIATE and the AUTHENTICATE in NegTokenResps; back: the mech
+    // selection, the CHALLENGE, the acceptor's mechListMIC.
+    assert_eq!(
+        tokens, "init(krb5),resp,resp+mic resp,resp,resp+mic",
+        "{line}"
+    );
     emu.shutdown().await;
 }

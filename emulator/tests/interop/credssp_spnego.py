@@ -5,7 +5,7 @@ Usage: credssp_spnego.py URL USER COMMAND [ARGS...]   (password in $PSRM_TEST_PA
 
 Records the negoTokens pyspnego sends and receives (TSRequest pack / unpack are wrapped) to
 tell which framing went inside. Prints `OK <rc> <b64 stdout> <b64 stderr> <sent> <received>`
-where <sent> and <received> list each negoToken's kind (init = SPNEGO NegTokenInit, resp = NegTokenResp, ntlm1/ntlm3 = raw NTLM)
+where <sent> and <received> list each negoToken's kind (init(<first mech>) = SPNEGO NegTokenInit, resp = NegTokenResp, ntlm1/ntlm3 = raw NTLM)
 with `+mic` when a NegTokenResp carries a mechListMIC; or `ERROR <type>: <text> <sent> <received>`.
 """
 
@@ -34,7 +34,13 @@ def kind(token):
     except Exception:
         return "other"
     if isinstance(t, NegTokenInit):
-        return "init"
+        first = t.mech_types[0] if t.mech_types else ""
+        names = {
+            "1.3.6.1.4.1.311.2.2.10": "ntlm",
+            "1.2.840.113554.1.2.2": "krb5",
+            "1.2.840.48018.1.2.2": "mskrb5",
+        }
+        return "init(%s)" % names.get(first, first)
     if isinstance(t, NegTokenResp):
         return "resp+mic" if t.mech_list_mic else "resp"
     return "other"
