@@ -5,8 +5,6 @@
 //! `AuthMethod::Negotiate`, whose SPNEGO carries Kerberos when the KDC is known.
 
 mod emulator_support;
-// Shared with the emulator's tests, which own its style.
-#[allow(clippy::collapsible_if)]
 #[path = "../../emulator/tests/kdc_support/mod.rs"]
 mod kdc_support;
 

@@ -8,8 +8,6 @@
 //! SPNEGO acceptor (the script's `negotiate` mode) over MIT krb5. A missing KDC or Python peer fails the tests: they are acceptance
 //! tests.
 
-// Shared with the emulator's tests, which own its style.
-#[allow(clippy::collapsible_if)]
 #[path = "../../emulator/tests/kdc_support/mod.rs"]
 mod kdc_support;
 

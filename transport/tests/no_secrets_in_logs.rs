@@ -12,8 +12,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use emulator::http::EchoService;
 use emulator::{Config, Emulator};
-// Shared with the emulator's tests, which own its style.
-#[allow(clippy::collapsible_if)]
 #[path = "../../emulator/tests/kdc_support/mod.rs"]
 mod kdc_support;
 
