@@ -16,7 +16,9 @@ use crate::config::{AuthScheme, Config};
 pub const PRODUCT_VERSION: &str = "OS: 10.0.17763 SP: 0.0 Stack: 3.0";
 
 /// Identify requests are tiny: larger bodies are not even looked at (keeps the check off the
-/// hot path of Send and Receive).
+/// hot path of Send and Receive). Smaller ones are parsed only when they hold `Identify`
+/// (pywinrm and pypsrp declare the `wsmid` namespace on every request, so the namespace URI
+/// would not tell them apart).
 const MAX_IDENTIFY_BYTES: usize = 8 * 1024;
 
 /// How an Identify arrived.
@@ -45,7 +47,7 @@ impl Service {
 
 /// Whether `bytes` decode as an Identify request (within the configured envelope size).
 pub fn is_identify(bytes: &[u8], config: &Config) -> bool {
-    const NEEDLE: &[u8] = b"wsmanidentity";
+    const NEEDLE: &[u8] = b"Identify";
     if bytes.len() > MAX_IDENTIFY_BYTES || !bytes.windows(NEEDLE.len()).any(|w| w == NEEDLE) {
         return false;
     }
@@ -185,7 +187,7 @@ mod tests {
             "<s:Header/>",
             &format!("<s:Header>{}</s:Header>", " ".repeat(9000)),
         );
-        for other in [get.as_str(), &response, &padded, "wsmanidentity", ""] {
+        for other in [get.as_str(), &response, &padded, "Identify", ""] {
             assert_eq!(
                 service.identify(other.as_bytes(), access),
                 None,
