@@ -10,67 +10,18 @@ until the CredSSP exchange completes, then each request body, sealed with the in
 
 import base64
 import hashlib
-import http.server
-import struct
 import sys
 
 import spnego
+from winrm_http import Handler, frame, serve, unframe
 
-BOUNDARY = b"--Encrypted Boundary"
 PROTOCOL = "application/HTTP-CredSSP-session-encrypted"
 CHUNK = 16384
 
 
-def unframe(body):
-    """(header, data) pairs of a multipart/encrypted body."""
-    parts = []
-    marker = b"\tContent-Type: application/octet-stream\r\n"
-    pos = 0
-    while True:
-        start = body.find(marker, pos)
-        if start < 0:
-            return parts
-        start += len(marker)
-        (header_len,) = struct.unpack("<I", body[start:start + 4])
-        end = body.find(BOUNDARY, start + 4 + header_len)
-        header = body[start + 4:start + 4 + header_len]
-        parts.append((header, body[start + 4 + header_len:end]))
-        pos = end
-
-
-def frame(ctx, plain):
-    out = b""
-    chunks = [plain[i:i + CHUNK] for i in range(0, len(plain), CHUNK)] or [b""]
-    for chunk in chunks:
-        wrapped = ctx.wrap_winrm(chunk)
-        out += BOUNDARY + b"\r\n"
-        out += ("\tContent-Type: %s\r\n" % PROTOCOL).encode()
-        out += ("\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d\r\n" % len(chunk)).encode()
-        out += BOUNDARY + b"\r\n"
-        out += b"\tContent-Type: application/octet-stream\r\n"
-        out += struct.pack("<I", len(wrapped.header)) + wrapped.header + wrapped.data
-    out += BOUNDARY + b"--\r\n"
-    kind = "multipart/x-multi-encrypted" if len(chunks) > 1 else "multipart/encrypted"
-    return out, '%s;protocol="%s";boundary="Encrypted Boundary"' % (kind, PROTOCOL)
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    ctx = None
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, headers=(), body=b""):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Acceptor(Handler):
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = self.read_body()
         auth = self.headers.get("Authorization", "")
         if auth.startswith("CredSSP "):
             if self.ctx is None or self.ctx.complete:
@@ -92,16 +43,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         answer = ('<echo user="%s" length="%d" sha1="%s"/>'
                   % (user, len(plain), hashlib.sha1(plain).hexdigest())).encode()
         answer += b" " * (len(plain) // 2)  # a reply of several parts when the request had them
-        sealed, content_type = frame(self.ctx, answer)
+        sealed, content_type = frame(self.ctx, answer, PROTOCOL, CHUNK)
         self.reply(200, [("Content-Type", content_type)], sealed)
 
 
-def main():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sys.stdout.write("PORT %d\n" % server.server_address[1])
-    sys.stdout.flush()
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    serve(Acceptor)

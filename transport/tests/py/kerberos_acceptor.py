@@ -23,13 +23,11 @@ echo also names the mechanism SPNEGO chose and whether the client's mechListMIC 
 """
 
 import base64
-import http.server
-import struct
 import sys
 
 import spnego
+from winrm_http import Handler, frame, serve, unframe
 
-BOUNDARY = b"--Encrypted Boundary"
 NEGOTIATE = sys.argv[1:] == ["negotiate"]
 SCHEME = "Negotiate" if NEGOTIATE else "Kerberos"
 PROTOCOL = (
@@ -39,52 +37,9 @@ PROTOCOL = (
 )
 
 
-def unframe(body):
-    """(header, data) pairs of a multipart/encrypted body."""
-    parts = []
-    marker = b"\tContent-Type: application/octet-stream\r\n"
-    pos = 0
-    while True:
-        start = body.find(marker, pos)
-        if start < 0:
-            return parts
-        start += len(marker)
-        (header_len,) = struct.unpack("<I", body[start:start + 4])
-        end = body.find(BOUNDARY, start + 4 + header_len)
-        header = body[start + 4:start + 4 + header_len]
-        parts.append((header, body[start + 4 + header_len:end]))
-        pos = end
-
-
-def frame(ctx, plain):
-    wrapped = ctx.wrap_winrm(plain)
-    out = BOUNDARY + b"\r\n"
-    out += ("\tContent-Type: %s\r\n" % PROTOCOL).encode()
-    out += ("\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d\r\n" % len(plain)).encode()
-    out += BOUNDARY + b"\r\n"
-    out += b"\tContent-Type: application/octet-stream\r\n"
-    out += struct.pack("<I", len(wrapped.header)) + wrapped.header + wrapped.data
-    out += BOUNDARY + b"--\r\n"
-    return out, 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % PROTOCOL
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    ctx = None
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, headers=(), body=b""):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Acceptor(Handler):
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = self.read_body()
         auth = self.headers.get("Authorization", "")
         prefix = SCHEME + " "
         if auth.startswith(prefix):
@@ -127,16 +82,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             mechs = ",".join(getattr(self.ctx, "_mech_list", None) or [])
             mech = ' mech="%s" mic="%s" mechs="%s"' % (self.ctx.negotiated_protocol, mic, mechs)
         answer = ('<echo user="%s"%s length="%d"/>' % (user, mech, len(plain))).encode() + plain
-        sealed, reply_type = frame(self.ctx, answer)
+        sealed, reply_type = frame(self.ctx, answer, PROTOCOL)
         self.reply(200, [("Content-Type", reply_type)], sealed)
 
 
-def main():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sys.stdout.write("PORT %d\n" % server.server_address[1])
-    sys.stdout.flush()
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    serve(Acceptor)
