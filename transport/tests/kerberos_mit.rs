@@ -8,44 +8,18 @@
 //! SPNEGO acceptor (the script's `negotiate` mode) over MIT krb5. A missing KDC or Python peer fails the tests: they are acceptance
 //! tests.
 
+mod acceptor_support;
 #[path = "../../emulator/tests/kdc_support/mod.rs"]
 mod kdc_support;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use acceptor_support::Acceptor;
 use kdc_support::Realm;
 use wsman_transport::{
     AuthMethod, ConnectionConfig, Credentials, HttpTransport, KdcError, Lane, Transport,
     TransportError,
 };
-
-struct Acceptor {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Acceptor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("PSRM_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "python peer interpreter {} is missing: run scripts/pyenv (or set PSRM_PYTHON)",
-        path.display()
-    );
-    path
-}
 
 fn acceptor(realm: &Realm) -> Acceptor {
     acceptor_in(realm, None)
@@ -53,31 +27,16 @@ fn acceptor(realm: &Realm) -> Acceptor {
 
 /// The acceptor in `mode` (`Some("negotiate")`: SPNEGO) or, with `None`, raw Kerberos.
 fn acceptor_in(realm: &Realm, mode: Option<&str>) -> Acceptor {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/kerberos_acceptor.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .args(mode)
-        .env("KRB5_CONFIG", realm.krb5_config())
-        .env("KRB5_KTNAME", realm.keytab())
-        .env(
-            "KRB5CCNAME",
-            format!("FILE:{}/acceptor-ccache", realm.dir().display()),
-        )
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("port line");
-    let port = line
-        .trim()
-        .strip_prefix("PORT ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected acceptor line {line:?}"));
-    Acceptor { child, port }
+    Acceptor::spawn("kerberos_acceptor.py", true, |command| {
+        command
+            .args(mode)
+            .env("KRB5_CONFIG", realm.krb5_config())
+            .env("KRB5_KTNAME", realm.keytab())
+            .env(
+                "KRB5CCNAME",
+                format!("FILE:{}/acceptor-ccache", realm.dir().display()),
+            );
+    })
 }
 
 fn config(realm: &Realm, port: u16, user: &str, password: &str) -> ConnectionConfig {
