@@ -19,7 +19,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 use wsman_transport::{
-    AuthMethod, ConnectionConfig, Credentials, HttpTransport, KdcError, Lane, Transport,
+    AuthMethod, ConnectionConfig, Credentials, HttpReply, HttpTransport, KdcError, Lane, Transport,
     TransportError,
 };
 
@@ -63,6 +63,26 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
+/// One logon with `config`, noting in `debug` the Debug output of the configuration, the
+/// transport and the outcome (and the error's Display) for the leak search.
+async fn post_noting(
+    config: ConnectionConfig,
+    envelope: &[u8],
+    debug: &mut String,
+) -> Result<HttpReply, TransportError> {
+    let _ = writeln!(debug, "{config:?}");
+    let t = HttpTransport::new(config).unwrap();
+    let _ = writeln!(debug, "{t:?}");
+    let result = t
+        .post(Lane::CONTROL, envelope.to_vec(), Duration::from_secs(10))
+        .await;
+    let _ = writeln!(debug, "{result:?}");
+    if let Err(e) = &result {
+        let _ = writeln!(debug, "{e}");
+    }
+    result
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn passwords_never_appear_in_logs_or_debug_output() {
     let capture = Capture::default();
@@ -79,17 +99,8 @@ async fn passwords_never_appear_in_logs_or_debug_output() {
             let config = ConnectionConfig::from_url(&emu.url())
                 .unwrap()
                 .auth(method, Credentials::new("alice", password));
-            let _ = writeln!(debug, "{config:?}");
-            let t = HttpTransport::new(config).unwrap();
-            let _ = writeln!(debug, "{t:?}");
-            let result = t
-                .post(Lane::CONTROL, envelope.to_vec(), Duration::from_secs(10))
-                .await;
+            let result = post_noting(config, envelope, &mut debug).await;
             assert_eq!(result.is_ok(), should_work, "{method:?}: {result:?}");
-            let _ = writeln!(debug, "{result:?}");
-            if let Err(e) = result {
-                let _ = writeln!(debug, "{e}");
-            }
         }
     }
     // Kerberos: the AS exchange derives keys from the password (the emulator endpoint then
@@ -107,12 +118,7 @@ async fn passwords_never_appear_in_logs_or_debug_output() {
             .auth(method, Credentials::new(realm.principal(), password))
             .kdc(realm.kdc_addr().to_string())
             .spn("HTTP/localhost");
-        let _ = writeln!(debug, "{config:?}");
-        let t = HttpTransport::new(config).unwrap();
-        let _ = writeln!(debug, "{t:?}");
-        let result = t
-            .post(Lane::CONTROL, envelope.to_vec(), Duration::from_secs(10))
-            .await;
+        let result = post_noting(config, envelope, &mut debug).await;
         let wrong = matches!(
             &result,
             Err(TransportError::Kdc {
@@ -121,10 +127,6 @@ async fn passwords_never_appear_in_logs_or_debug_output() {
             })
         );
         assert_eq!(wrong, password == WRONG, "{method:?}: {result:?}");
-        let _ = writeln!(debug, "{result:?}");
-        if let Err(e) = result {
-            let _ = writeln!(debug, "{e}");
-        }
     }
     emu.shutdown().await;
 
