@@ -25,8 +25,12 @@ impl Realm {
     /// when the MIT KDC tools are missing (the test command installs them) or the KDC does not
     /// come up: a test that needs a realm cannot run without one.
     pub fn start() -> Realm {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let script = root.join("scripts/test-kdc");
+        // The including crate is the workspace root or one of its members.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| dir.join("scripts/test-kdc"))
+            .find(|script| script.is_file())
+            .expect("scripts/test-kdc above the crate's manifest");
         let dir = std::env::temp_dir().join(format!(
             "psrm-kdc-{}-{}",
             std::process::id(),
