@@ -379,28 +379,55 @@ impl WsManClient {
     /// profiles. No WS-Addressing headers travel either way, so there is no RelatesTo to check.
     ///
     /// The request goes with the connection's credentials (and is sealed when the transport
-    /// seals): [`Transport`] has no way to send without them, so `Test-WSMan`'s default
-    /// unauthenticated form (HTTP header `WSMANIDENTIFY: unauthenticated`, answered with the
-    /// OS version hidden) is not available here.
+    /// seals). `Test-WSMan`'s default, unauthenticated form is
+    /// [`WsManClient::identify_unauthenticated`].
     ///
     /// # Errors
     ///
     /// A SOAP fault as [`Error::fault`]; a reply that is neither an `IdentifyResponse` nor a
     /// fault as a decode error; transport failures (a refused logon: [`Error::is_auth`]).
     pub async fn identify(&self) -> Result<IdentifyResponse, Error> {
-        self.identify_inner()
+        self.identify_inner(false)
             .await
             .map_err(|e| e.context("Identify"))
     }
 
-    async fn identify_inner(&self) -> Result<IdentifyResponse, Error> {
+    /// WS-Management Identify without credentials, as `Test-WSMan` sends it when no
+    /// `-Authentication` is given: plaintext, no `Authorization` header, with the HTTP header
+    /// `WSMANIDENTIFY: unauthenticated` ([`Transport::post_unauthenticated`]), on a connection
+    /// of its own. Windows answers with the OS version hidden (`OS: 0.0.0 SP: 0.0 Stack: 3.0`)
+    /// and no security profiles. The client's credentials, if any, are never used.
+    ///
+    /// # Errors
+    ///
+    /// As [`WsManClient::identify`]; a server that wants credentials (HTTP 401) as
+    /// [`wsman_transport::TransportError::UnauthenticatedRefused`] ([`Error::is_auth`]).
+    pub async fn identify_unauthenticated(&self) -> Result<IdentifyResponse, Error> {
+        self.identify_inner(true)
+            .await
+            .map_err(|e| e.context("Identify"))
+    }
+
+    async fn identify_inner(&self, unauthenticated: bool) -> Result<IdentifyResponse, Error> {
         let timeout = self.inner.options.operation_timeout;
-        tracing::debug!(lane = ?Lane::CONTROL, "identify request");
-        let reply = self
-            .inner
-            .transport
-            .post(Lane::CONTROL, Identify.encode().into_bytes(), timeout)
-            .await?;
+        let envelope = Identify.encode().into_bytes();
+        let reply = if unauthenticated {
+            tracing::debug!("unauthenticated identify request");
+            let headers = vec![(
+                wsman::identify::HTTP_HEADER.to_owned(),
+                wsman::identify::HTTP_HEADER_UNAUTHENTICATED.to_owned(),
+            )];
+            self.inner
+                .transport
+                .post_unauthenticated(envelope, headers, timeout)
+                .await?
+        } else {
+            tracing::debug!(lane = ?Lane::CONTROL, "identify request");
+            self.inner
+                .transport
+                .post(Lane::CONTROL, envelope, timeout)
+                .await?
+        };
         if reply.status != 200 && reply.status != 500 {
             return Err(Error::from(wsman_transport::TransportError::Status {
                 status: reply.status,

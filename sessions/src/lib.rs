@@ -11,7 +11,8 @@
 //!
 //! - [`WsManClient`]: create / command / send / receive / signal / delete / enumerate / pull /
 //!   get / disconnect / reconnect / connect, one request each (plus polling helpers), and
-//!   [`WsManClient::identify`] (WS-Management Identify, `Test-WSMan`).
+//!   [`WsManClient::identify`] / [`WsManClient::identify_unauthenticated`] (WS-Management
+//!   Identify, `Test-WSMan` with and without `-Authentication`).
 //! - [`winrs`]: [`winrs::Shell::open`], [`winrs::Shell::exec`], streaming
 //!   [`winrs::Process`] with stdin and Ctrl-C.
 //! - [`rds`] / [`smb`]: Remote Desktop and SMB sessions through `query`, `reset session`,

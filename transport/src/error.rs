@@ -54,6 +54,13 @@ pub enum TransportError {
         "server refused the unencrypted message (AllowUnencrypted is false): use message encryption or https"
     )]
     UnencryptedRefused,
+    /// The server refused a request sent without credentials
+    /// ([`crate::Transport::post_unauthenticated`]) with HTTP 401: it wants authentication.
+    #[error("server refused the unauthenticated request: http 401 (offers: {offered})")]
+    UnauthenticatedRefused {
+        /// The schemes the server offered instead (`WWW-Authenticate`).
+        offered: String,
+    },
     /// The server does not offer the configured scheme (`WWW-Authenticate` lists).
     #[error("server does not offer {method} authentication (offers: {offered})")]
     AuthNotOffered {
@@ -141,6 +148,7 @@ impl TransportError {
                 | Self::AuthNotOffered { .. }
                 | Self::MissingCredentials
                 | Self::UnencryptedRefused
+                | Self::UnauthenticatedRefused { .. }
                 | Self::MissingClientCertificate
                 | Self::ClientCertificate { .. }
                 | Self::CertificateRefused { .. }
@@ -164,7 +172,9 @@ impl TransportError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { status, .. } => Some(*status),
-            Self::AuthFailed { .. } | Self::UnencryptedRefused => Some(401),
+            Self::AuthFailed { .. }
+            | Self::UnencryptedRefused
+            | Self::UnauthenticatedRefused { .. } => Some(401),
             Self::CertificateRefused { status } => Some(*status),
             _ => None,
         }

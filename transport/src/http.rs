@@ -1,6 +1,8 @@
 //! [`HttpTransport`]: HTTP/1.1 over TCP or TLS with one authenticated connection per [`Lane`].
 //!
 //! ```text
+//!  post_unauthenticated(envelope, headers) ─► new connection (+proxy, +TLS without client
+//!                       certificate) ─► plaintext POST, no Authorization ─► HttpReply / 401 error
 //!  post(lane, envelope) ─► lane's connection (lock) ─► none or closed? connect (+proxy, +TLS)
 //!                                                       └► NTLM/SPNEGO: empty POSTs until 200
 //!                       ─► seal (multipart/encrypted) ─► POST ─► unseal ─► HttpReply
@@ -159,6 +161,12 @@ pub struct HttpTransport {
     config: ConnectionConfig,
     url: String,
     tls: Option<Arc<ClientConfig>>,
+    /// The TLS settings of unauthenticated requests: [`Self::tls`] without the client
+    /// certificate (the same `Arc` when none is configured).
+    tls_anonymous: Option<Arc<ClientConfig>>,
+    /// Built by [`HttpTransport::unauthenticated`]: only
+    /// [`Transport::post_unauthenticated`] may send.
+    anonymous: bool,
     seal: bool,
     lanes: Mutex<HashMap<Lane, Slot>>,
 }
@@ -169,6 +177,7 @@ impl std::fmt::Debug for HttpTransport {
             .field("url", &self.url)
             .field("auth", &self.config.auth)
             .field("seal", &self.seal)
+            .field("anonymous", &self.anonymous)
             .finish_non_exhaustive()
     }
 }
@@ -207,15 +216,47 @@ impl HttpTransport {
                 config.auth.as_str()
             )));
         }
-        let tls = match config.scheme {
-            Scheme::Https => Some(crate::tls::client_config(&config)?),
-            Scheme::Http => None,
+        Self::build(config, false)
+    }
+
+    /// A transport that only sends unauthenticated requests
+    /// ([`Transport::post_unauthenticated`], e.g. `Test-WSMan`'s Identify): the configuration's
+    /// credentials and client certificate are dropped, so nothing secret can ever be sent, and
+    /// [`Transport::post`] fails with [`TransportError::MissingCredentials`] without connecting.
+    /// The TLS settings, proxy and timeouts of `config` apply.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::CaFile`] when the CA file cannot be used.
+    pub fn unauthenticated(mut config: ConnectionConfig) -> Result<Self, TransportError> {
+        config.credentials = None;
+        config.client_certificate = None;
+        config.encryption = Encryption::Never;
+        Self::build(config, true)
+    }
+
+    fn build(config: ConnectionConfig, anonymous: bool) -> Result<Self, TransportError> {
+        let (tls, tls_anonymous) = match config.scheme {
+            Scheme::Https => {
+                let tls = crate::tls::client_config(&config)?;
+                let anonymous_tls = if config.client_certificate.is_some() {
+                    let mut plain = config.clone();
+                    plain.client_certificate = None;
+                    crate::tls::client_config(&plain)?
+                } else {
+                    tls.clone()
+                };
+                (Some(tls), Some(anonymous_tls))
+            }
+            Scheme::Http => (None, None),
         };
         Ok(Self {
             url: config.url(),
-            seal: config.seals(),
+            seal: config.seals() && !anonymous,
             config,
             tls,
+            tls_anonymous,
+            anonymous,
             lanes: Mutex::new(HashMap::new()),
         })
     }
@@ -297,6 +338,56 @@ impl HttpTransport {
         Err(self.auth_failed())
     }
 
+    /// One plaintext POST on a connection of its own, without any `Authorization` (and without
+    /// the client certificate in the TLS handshake), with `headers` added.
+    async fn post_anonymous(
+        &self,
+        envelope: Vec<u8>,
+        headers: Vec<(String, String)>,
+    ) -> Result<HttpReply, TransportError> {
+        let mut request = self.request_as(envelope, SOAP_CONTENT_TYPE, false)?;
+        for (name, value) in headers {
+            let name = header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| TransportError::Config(format!("invalid header name {name:?}")))?;
+            if [
+                header::AUTHORIZATION,
+                header::PROXY_AUTHORIZATION,
+                header::COOKIE,
+            ]
+            .contains(&name)
+            {
+                return Err(TransportError::Config(format!(
+                    "an unauthenticated request cannot carry {name}"
+                )));
+            }
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| TransportError::Config(format!("invalid value for header {name}")))?;
+            request.headers_mut().append(name, value);
+        }
+        let io = self.connect(self.tls_anonymous.as_ref()).await?;
+        let (sender, driver) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(io))
+            .await
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        let mut connection = Connection {
+            sender,
+            driver: Some(Box::pin(driver)),
+            context: None,
+            credssp: None,
+            busy: false,
+        };
+        let (status, headers, body) = Self::send(&mut connection, request).await?;
+        match status {
+            200 | 500 => Ok(HttpReply { status, body }),
+            401 => Err(TransportError::UnauthenticatedRefused {
+                offered: offered(&headers),
+            }),
+            other => Err(TransportError::Status {
+                status: other,
+                body: String::from_utf8_lossy(body.get(..200).unwrap_or(&body)).into_owned(),
+            }),
+        }
+    }
+
     fn auth_failed(&self) -> TransportError {
         TransportError::AuthFailed {
             user: self
@@ -311,7 +402,7 @@ impl HttpTransport {
 
     /// Connects and, for NTLM / Negotiate, establishes the security context with empty POSTs.
     async fn open(&self) -> Result<Connection, TransportError> {
-        let io = self.connect().await?;
+        let io = self.connect(self.tls.as_ref()).await?;
         let (sender, conn) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(io))
             .await
             .map_err(|e| TransportError::Http(e.to_string()))?;
@@ -332,7 +423,10 @@ impl HttpTransport {
         Ok(connection)
     }
 
-    async fn connect(&self) -> Result<Box<dyn Io>, TransportError> {
+    async fn connect(
+        &self,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<Box<dyn Io>, TransportError> {
         let cfg = &self.config;
         let (host, port) = match &cfg.proxy {
             Some(p) => (p.host.clone(), p.port),
@@ -350,7 +444,7 @@ impl HttpTransport {
             source,
         })?;
         let _ = tcp.set_nodelay(true);
-        let Some(tls) = &self.tls else {
+        let Some(tls) = tls else {
             return Ok(Box::new(tcp));
         };
         let mut tcp = tcp;
@@ -407,6 +501,16 @@ impl HttpTransport {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<Request<Full<Bytes>>, TransportError> {
+        self.request_as(body, content_type, true)
+    }
+
+    /// The POST of `body`; with `authenticated`, Basic's or Certificate's `Authorization`.
+    fn request_as(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        authenticated: bool,
+    ) -> Result<Request<Full<Bytes>>, TransportError> {
         let cfg = &self.config;
         let uri = if cfg.proxy.is_some() && cfg.scheme == Scheme::Http {
             self.url.clone()
@@ -427,7 +531,9 @@ impl HttpTransport {
         if !body.is_empty() {
             builder = builder.header(header::CONTENT_TYPE, content_type);
         }
-        if cfg.auth == AuthMethod::Basic
+        if !authenticated || self.anonymous {
+            // No Authorization header at all.
+        } else if cfg.auth == AuthMethod::Basic
             && let Some(c) = &cfg.credentials
         {
             let token = STANDARD.encode(format!("{}:{}", c.user(), c.password()));
@@ -736,6 +842,9 @@ impl Transport for HttpTransport {
         timeout: Duration,
     ) -> BoxFuture<'_, Result<HttpReply, TransportError>> {
         Box::pin(async move {
+            if self.anonymous {
+                return Err(TransportError::MissingCredentials);
+            }
             let slot = self.slot(lane);
             let mut guard = slot.lock().await;
             let deadline = timeout.saturating_add(self.config.read_grace);
@@ -747,6 +856,20 @@ impl Transport for HttpTransport {
                     Err(TransportError::Timeout(deadline))
                 }
             }
+        })
+    }
+
+    fn post_unauthenticated(
+        &self,
+        envelope: Vec<u8>,
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<HttpReply, TransportError>> {
+        Box::pin(async move {
+            let deadline = timeout.saturating_add(self.config.read_grace);
+            tokio::time::timeout(deadline, self.post_anonymous(envelope, headers))
+                .await
+                .map_err(|_| TransportError::Timeout(deadline))?
         })
     }
 

@@ -16,9 +16,12 @@
 //! - [`TransportError`]: typed failures with `is_timeout`, `is_auth`, `is_tls` predicates.
 //!   HTTP 500 is not an error: its body is the SOAP fault, for the caller to decode.
 //!
+//! Requests without any authentication (`Test-WSMan`'s default Identify) go through
+//! [`Transport::post_unauthenticated`]; [`HttpTransport::unauthenticated`] builds a transport
+//! without credentials for them.
+//!
 //! Client-certificate authentication (WS-Management `secprofile/https/mutual`, HTTPS only) is
-//! [`ConnectionConfig::certificate_auth`] with a [`ClientCertificate`]. Kerberos and CredSSP are
-//! recognised but refused with [`TransportError::Unsupported`].
+//! [`ConnectionConfig::certificate_auth`] with a [`ClientCertificate`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -83,6 +86,23 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
         envelope: Vec<u8>,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<HttpReply, TransportError>>;
+
+    /// POSTs `envelope` once, in plaintext and without authentication (no `Authorization`
+    /// header, no client certificate, never sealed), with `headers` added (e.g.
+    /// `WSMANIDENTIFY: unauthenticated` for `Test-WSMan`'s Identify), on a connection of its
+    /// own, and waits up to `timeout` (plus the transport's grace). HTTP 200 and 500 are
+    /// replies; 401 is [`TransportError::UnauthenticatedRefused`].
+    ///
+    /// Default: [`TransportError::Unsupported`] (`none`), for transports that cannot.
+    fn post_unauthenticated(
+        &self,
+        envelope: Vec<u8>,
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<HttpReply, TransportError>> {
+        let _ = (envelope, headers, timeout);
+        Box::pin(async { Err(TransportError::Unsupported("none")) })
+    }
 
     /// Drops the lane's connection (it is reopened on the next request). Default: nothing.
     fn close_lane(&self, lane: Lane) {
