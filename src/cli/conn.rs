@@ -153,11 +153,7 @@ pub fn connect(
     store: &Store,
     fallback: Option<(&str, bool)>,
 ) -> anyhow::Result<Connection> {
-    let (host, ssl) = match (&args.host, fallback) {
-        (Some(h), _) => (h.clone(), args.ssl),
-        (None, Some((h, ssl))) => (h.to_owned(), ssl || args.ssl),
-        (None, None) => bail!("no host given: use -H HOST[:PORT]"),
-    };
+    let (host, ssl) = target(args, fallback)?;
     let config = ConnectionConfig::new(&host)
         .https(ssl)
         .insecure(args.insecure)
@@ -190,6 +186,53 @@ pub fn connect(
     }
     config.kdc = args.kdc.clone();
     config.spn = args.spn.clone();
+    let config = with_proxy(args, config)?;
+    let options = options(args, store, &config);
+    let transport = HttpTransport::new(config).context("cannot set up the connection")?;
+    Ok(Connection {
+        client: WsManClient::new(Arc::new(transport), options),
+        host,
+        ssl,
+    })
+}
+
+/// Connects to `host` (as [`connect`]) for requests without any authentication (`test-wsman
+/// --unauthenticated`): no user, password or client certificate is asked for or sent; TLS
+/// (`--ssl`, `--insecure`, `--ca-file`), `--proxy` and the timeouts apply as usual.
+pub fn connect_unauthenticated(
+    args: &GlobalArgs,
+    store: &Store,
+    fallback: Option<(&str, bool)>,
+) -> anyhow::Result<Connection> {
+    let (host, ssl) = target(args, fallback)?;
+    let mut config = ConnectionConfig::new(&host)
+        .https(ssl)
+        .insecure(args.insecure);
+    if let Some(ca) = &args.ca_file {
+        config = config.ca_file(ca.clone());
+    }
+    let config = with_proxy(args, config)?;
+    let options = options(args, store, &config);
+    let transport =
+        HttpTransport::unauthenticated(config).context("cannot set up the connection")?;
+    Ok(Connection {
+        client: WsManClient::new(Arc::new(transport), options),
+        host,
+        ssl,
+    })
+}
+
+/// The host (`-H`, else `fallback`) and whether to use HTTPS.
+fn target(args: &GlobalArgs, fallback: Option<(&str, bool)>) -> anyhow::Result<(String, bool)> {
+    Ok(match (&args.host, fallback) {
+        (Some(h), _) => (h.clone(), args.ssl),
+        (None, Some((h, ssl))) => (h.to_owned(), ssl || args.ssl),
+        (None, None) => bail!("no host given: use -H HOST[:PORT]"),
+    })
+}
+
+/// `--proxy` and the connect timeout.
+fn with_proxy(args: &GlobalArgs, mut config: ConnectionConfig) -> anyhow::Result<ConnectionConfig> {
     if let Some(url) = &args.proxy {
         let Some(proxy) = Proxy::parse(url) else {
             bail!("invalid proxy {url}: expected http://host:port");
@@ -197,17 +240,15 @@ pub fn connect(
         config = config.proxy(proxy);
     }
     config.connect_timeout = Duration::from_secs(15);
-    let max_envelope_size = config.max_envelope_size;
-    let transport = HttpTransport::new(config).context("cannot set up the connection")?;
-    let options = ClientOptions::default()
+    Ok(config)
+}
+
+/// The client options: this client's SessionId, `--operation-timeout`.
+fn options(args: &GlobalArgs, store: &Store, config: &ConnectionConfig) -> ClientOptions {
+    ClientOptions::default()
         .session_id(store.state.client_session_id.clone())
-        .max_envelope_size(max_envelope_size)
-        .operation_timeout(Duration::from_secs(args.operation_timeout.max(1)));
-    Ok(Connection {
-        client: WsManClient::new(Arc::new(transport), options),
-        host,
-        ssl,
-    })
+        .max_envelope_size(config.max_envelope_size)
+        .operation_timeout(Duration::from_secs(args.operation_timeout.max(1)))
 }
 
 /// The password: PSRM_PASSWORD, else a prompt on the terminal (never echoed).

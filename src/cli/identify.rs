@@ -1,31 +1,54 @@
-//! `psrm test-wsman`: WS-Management Identify, as PowerShell's `Test-WSMan -Authentication …`.
+//! `psrm test-wsman`: WS-Management Identify, as PowerShell's `Test-WSMan`.
 //!
 //! Prints what the service reports about itself in `Test-WSMan`'s list layout (`wsmid`,
 //! `ProtocolVersion`, `ProductVendor`, `ProductVersion`, then the security profiles when the
-//! service lists them), or one JSON document with `--json`. The request always carries the
-//! connection's credentials: the HTTP transport has no way to send without them yet, so
-//! `Test-WSMan`'s default unauthenticated probe is not offered.
+//! service lists them), or one JSON document with `--json`.
+//!
+//! Like `Test-WSMan`, whose `-Authentication` defaults to `None`, the request goes without
+//! credentials (HTTP header `WSMANIDENTIFY: unauthenticated`; Windows then hides the OS version)
+//! with `--unauthenticated`, or when no user is given (`-u`, PSRM_USER) and `--auth` is not
+//! `certificate`; with a user (or a client certificate) it is `Test-WSMan -Authentication …`,
+//! sent with the connection's credentials.
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use wsman::identify::IdentifyResponse;
 
-use super::conn::{self, GlobalArgs};
+use super::conn::{self, AuthArg, GlobalArgs};
 
 /// `psrm test-wsman`.
 #[derive(Clone, Debug, Args)]
-pub struct TestWsManArgs {}
+pub struct TestWsManArgs {
+    /// Send the Identify without any credentials (Test-WSMan without -Authentication): no
+    /// password is asked for; the service hides its OS version. The default when no user is
+    /// given.
+    #[arg(long)]
+    pub unauthenticated: bool,
+}
+
+impl TestWsManArgs {
+    /// Whether the Identify goes without credentials: `--unauthenticated`, or no user and no
+    /// client certificate to authenticate with (Test-WSMan's `-Authentication None` default).
+    fn unauthenticated(&self, g: &GlobalArgs) -> bool {
+        self.unauthenticated
+            || (g.user.as_deref().is_none_or(str::is_empty) && g.auth != AuthArg::Certificate)
+    }
+}
 
 /// Sends the Identify and prints the answer.
-pub async fn test_wsman(g: &GlobalArgs, _a: &TestWsManArgs) -> anyhow::Result<i32> {
+pub async fn test_wsman(g: &GlobalArgs, a: &TestWsManArgs) -> anyhow::Result<i32> {
     let store = g.store()?;
-    let c = conn::connect(g, &store, None)?;
-    let identity = c
-        .client
-        .identify()
-        .await
-        .with_context(|| format!("{} did not answer the Identify", c.host))?;
+    let (c, identity) = if a.unauthenticated(g) {
+        let c = conn::connect_unauthenticated(g, &store, None)?;
+        let id = c.client.identify_unauthenticated().await;
+        (c, id)
+    } else {
+        let c = conn::connect(g, &store, None)?;
+        let id = c.client.identify().await;
+        (c, id)
+    };
+    let identity = identity.with_context(|| format!("{} did not answer the Identify", c.host))?;
     if g.json {
         println!("{}", to_json(&c.host, &identity));
     } else {

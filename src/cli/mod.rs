@@ -58,8 +58,10 @@ pub enum Command {
     Rds(rds::RdsArgs),
     /// SMB sessions to the host: list, info, delete (one or many hosts).
     Netsession(netsession::NetSessionArgs),
-    /// Ask the host's WinRM service what it runs (Test-WSMan -Authentication): protocol
-    /// version, vendor, product version, security profiles. Always sent with credentials.
+    /// Ask the host's WinRM service what it runs (Test-WSMan): protocol version, vendor,
+    /// product version, security profiles. Without a user (or with --unauthenticated) sent
+    /// without credentials, as Test-WSMan's default; with -u (or --auth certificate) as
+    /// Test-WSMan -Authentication.
     TestWsman(identify::TestWsManArgs),
     /// Run the WinRM service emulator until Ctrl-C.
     Emulator(emulator::cli::EmulatorArgs),
