@@ -26,11 +26,7 @@ import base64
 import os
 import sys
 
-
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return base64.b64encode(data).decode("ascii") or "-"
+from winrm_by_hand import b64, create_shell, post_sealed, report
 
 
 def kinit(principal):
@@ -114,28 +110,6 @@ def pypsrp(url, principal, script):
         )
 
 
-def create_shell(url):
-    """A WinRS Create (cmd shell) envelope."""
-    return (
-        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-        'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
-        'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
-        'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><s:Header>'
-        "<a:To>%s</a:To>"
-        '<w:ResourceURI s:mustUnderstand="true">'
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>"
-        '<a:ReplyTo><a:Address s:mustUnderstand="true">'
-        "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>"
-        '<a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action>'
-        '<w:MaxEnvelopeSize s:mustUnderstand="true">153600</w:MaxEnvelopeSize>'
-        "<a:MessageID>uuid:11111111-2222-4333-8444-555555555555</a:MessageID>"
-        "<w:OperationTimeout>PT20S</w:OperationTimeout></s:Header><s:Body>"
-        "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams>"
-        "<rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>"
-        "</s:Body></s:Envelope>" % url
-    )
-
-
 def by_hand(url, principal, spn, protocol, scheme, password=True):
     """One request authenticated by pyspnego itself; returns (response, context)."""
     import requests
@@ -187,38 +161,10 @@ def negotiate(url, principal, spn):
     session, r, ctx = by_hand(url, principal, spn, "negotiate", "Negotiate")
     if r.status_code != 200 or not ctx.complete:
         return "HTTP %d complete=%s" % (r.status_code, ctx.complete)
-    protocol = "application/HTTP-Kerberos-session-encrypted"
-    envelope = create_shell(url).encode()
-    wrapped = ctx.wrap_winrm(envelope)
-    header = wrapped.header
-    sealed = header + wrapped.data
-    body = (
-        b"--Encrypted Boundary\r\n"
-        b"\tContent-Type: " + protocol.encode() + b"\r\n"
-        b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-        + str(len(envelope)).encode()
-        + b"\r\n--Encrypted Boundary\r\n"
-        b"\tContent-Type: application/octet-stream\r\n"
-        + len(header).to_bytes(4, "little")
-        + sealed
-        + b"--Encrypted Boundary--\r\n"
-    )
-    r = session.post(
-        url,
-        data=body,
-        headers={
-            "Content-Type": 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"'
-            % protocol
-        },
-        verify=False,
-    )
-    if not r.headers.get("Content-Type", "").startswith("multipart/encrypted"):
+    envelope = create_shell(url, "11111111-2222-4333-8444-555555555555").encode()
+    r, plain = post_sealed(session, ctx, url, "application/HTTP-Kerberos-session-encrypted", envelope)
+    if plain is None:
         return "HTTP %d reply not sealed" % r.status_code
-    content = r.content
-    start = content.index(b"application/octet-stream\r\n") + len(b"application/octet-stream\r\n")
-    hlen = int.from_bytes(content[start : start + 4], "little")
-    blob = content[start + 4 : content.rindex(b"--Encrypted Boundary--")]
-    plain = ctx.unwrap_winrm(blob[:hlen], blob[hlen:])
     return "OK %d %s -" % (r.status_code, b64(plain))
 
 
@@ -234,11 +180,7 @@ MODES = {
 
 def main():
     mode, url, principal = sys.argv[1:4]
-    try:
-        line = MODES[mode](url, principal, *sys.argv[4:])
-    except Exception as e:  # the test asserts on the type and text
-        line = "ERROR %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
-    sys.stdout.write(line + "\n")
+    report(MODES[mode], url, principal, *sys.argv[4:])
 
 
 if __name__ == "__main__":

@@ -16,34 +16,11 @@ import base64
 import os
 import sys
 
+from winrm_by_hand import b64, create_shell, post_sealed, report
+
 KRB5 = "1.2.840.113554.1.2.2"
 MS_KRB5 = "1.2.840.48018.1.2.2"
 NTLM = "1.3.6.1.4.1.311.2.2.10"
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii") or "-"
-
-
-def create_shell(url):
-    return (
-        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-        'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
-        'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
-        'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><s:Header>'
-        "<a:To>%s</a:To>"
-        '<w:ResourceURI s:mustUnderstand="true">'
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>"
-        '<a:ReplyTo><a:Address s:mustUnderstand="true">'
-        "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>"
-        '<a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action>'
-        '<w:MaxEnvelopeSize s:mustUnderstand="true">153600</w:MaxEnvelopeSize>'
-        "<a:MessageID>uuid:11111111-2222-4333-8444-666666666666</a:MessageID>"
-        "<w:OperationTimeout>PT20S</w:OperationTimeout></s:Header><s:Body>"
-        "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams>"
-        "<rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>"
-        "</s:Body></s:Envelope>" % url
-    )
 
 
 def run(url, principal, spn):
@@ -99,38 +76,10 @@ def run(url, principal, spn):
     if not ctx.complete:
         return "HTTP 200 complete=False legs=%d" % legs
 
-    protocol = "application/HTTP-SPNEGO-session-encrypted"
-    envelope = create_shell(url).encode()
-    wrapped = ctx.wrap_winrm(envelope)
-    body = (
-        b"--Encrypted Boundary\r\n"
-        b"\tContent-Type: " + protocol.encode() + b"\r\n"
-        b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-        + str(len(envelope)).encode()
-        + b"\r\n--Encrypted Boundary\r\n"
-        b"\tContent-Type: application/octet-stream\r\n"
-        + len(wrapped.header).to_bytes(4, "little")
-        + wrapped.header
-        + wrapped.data
-        + b"--Encrypted Boundary--\r\n"
-    )
-    r = session.post(
-        url,
-        data=body,
-        headers={
-            "Content-Type": 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"'
-            % protocol
-        },
-        verify=False,
-    )
-    if not r.headers.get("Content-Type", "").startswith("multipart/encrypted"):
+    envelope = create_shell(url, "11111111-2222-4333-8444-666666666666").encode()
+    r, plain = post_sealed(session, ctx, url, "application/HTTP-SPNEGO-session-encrypted", envelope)
+    if plain is None:
         return "HTTP %d reply not sealed" % r.status_code
-    content = r.content
-    marker = b"application/octet-stream\r\n"
-    start = content.index(marker) + len(marker)
-    hlen = int.from_bytes(content[start : start + 4], "little")
-    blob = content[start + 4 : content.rindex(b"--Encrypted Boundary--")]
-    plain = ctx.unwrap_winrm(blob[:hlen], blob[hlen:])
     return "OK first=%s legs=%d protocol=%s complete=%s %s reply1=%s final_mic=%s" % (
         mechs,
         legs,
@@ -144,11 +93,7 @@ def run(url, principal, spn):
 
 def main():
     url, principal, spn = sys.argv[1:4]
-    try:
-        line = run(url, principal, spn)
-    except Exception as e:  # the test asserts on the type and text
-        line = "ERROR %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
-    sys.stdout.write(line + "\n")
+    report(run, url, principal, spn)
 
 
 if __name__ == "__main__":
