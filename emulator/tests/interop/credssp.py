@@ -1,4 +1,5 @@
-"""pywinrm over CredSSP (requests-credssp), driven by emulator/tests/interop_credssp.rs.
+"""pywinrm over CredSSP (requests-credssp), driven by emulator/tests/interop_credssp.rs (and
+imported by credssp_spnego.py).
 
 Usage: credssp.py <url> <user> <mechanism> <command> [args...]
 <mechanism> is pywinrm's credssp_auth_mechanism (ntlm, auto). The password comes from
@@ -15,9 +16,9 @@ def b64(data):
     return base64.b64encode(data).decode("ascii") or "-"
 
 
-def main():
-    url, user, mechanism, command = sys.argv[1:5]
-    args = sys.argv[5:]
+def run_cmd(url, user, command, args, mechanism=None):
+    """pywinrm's CredSSP `run_cmd` (with `mechanism` as credssp_auth_mechanism, else its
+    default); the `OK ...` or `ERROR ...` result line."""
     import winrm
 
     try:
@@ -28,13 +29,18 @@ def main():
             message_encryption="auto",
             server_cert_validation="ignore",
         )
-        # Protocol takes no credssp_auth_mechanism; its transport builds the session lazily.
-        s.protocol.transport.credssp_auth_mechanism = mechanism
+        if mechanism is not None:
+            # Protocol takes no credssp_auth_mechanism; its transport builds the session lazily.
+            s.protocol.transport.credssp_auth_mechanism = mechanism
         r = s.run_cmd(command, args)
-        line = "OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err))
+        return "OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err))
     except Exception as e:  # the test asserts on the type and text
-        line = "ERROR %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
-    sys.stdout.write(line + "\n")
+        return "ERROR %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
+
+
+def main():
+    url, user, mechanism, command = sys.argv[1:5]
+    sys.stdout.write(run_cmd(url, user, command, sys.argv[5:], mechanism) + "\n")
 
 
 if __name__ == "__main__":

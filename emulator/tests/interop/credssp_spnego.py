@@ -9,16 +9,9 @@ where <sent> and <received> list each negoToken's kind (init(<first mech>) = SPN
 with `+mic` when a NegTokenResp carries a mechListMIC; or `ERROR <type>: <text> <sent> <received>`.
 """
 
-import base64
-import os
 import sys
 
-
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return base64.b64encode(data).decode("ascii") or "-"
-
+from credssp import run_cmd
 
 SEEN = []
 RECEIVED = []
@@ -73,22 +66,8 @@ def record():
 
 def main():
     url, user, command = sys.argv[1:4]
-    args = sys.argv[4:]
-    import winrm
-
     record()
-    try:
-        s = winrm.Session(
-            url,
-            auth=(user, os.environ["PSRM_TEST_PASSWORD"]),
-            transport="credssp",
-            message_encryption="auto",
-            server_cert_validation="ignore",
-        )
-        r = s.run_cmd(command, args)
-        line = "OK %d %s %s" % (r.status_code, b64(r.std_out), b64(r.std_err))
-    except Exception as e:  # the test asserts on the type and text
-        line = "ERROR %s: %s" % (type(e).__name__, str(e).replace("\n", " "))
+    line = run_cmd(url, user, command, sys.argv[4:])
     sys.stdout.write("%s %s %s\n" % (line, ",".join(SEEN) or "-", ",".join(RECEIVED) or "-"))
 
 
