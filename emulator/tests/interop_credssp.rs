@@ -4,12 +4,10 @@
 
 mod http_support;
 
-use http_support::{ALICE_PW, BOB_PW, manifest, parse_ok, python, server_config};
+use http_support::{
+    ALICE_PW, BOB_PW, WRONG_LOGONS, interop_line, parse_ok, server_config, start_wsman,
+};
 
-use std::process::Command;
-
-use emulator::service::WsManService;
-use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
 
 fn config(auth: &str) -> Config {
@@ -21,49 +19,18 @@ fn config(auth: &str) -> Config {
 }
 
 async fn start(cfg: Config) -> Emulator {
-    Emulator::builder(cfg.clone())
-        .tls(TlsSource::SelfSigned {
-            extra_names: Vec::new(),
-        })
-        .start(WsManService::new(cfg))
-        .await
-        .expect("emulator starts with tls")
+    start_wsman(cfg, true, false).await
 }
 
 async fn start_http(cfg: Config) -> Emulator {
-    Emulator::builder(cfg.clone())
-        .start(WsManService::new(cfg))
-        .await
-        .expect("emulator starts")
+    start_wsman(cfg, false, false).await
 }
 
 /// Runs the pywinrm CredSSP client; its one result line.
 async fn pywinrm(url: &str, user: &str, password: &str, mechanism: &str, cmd: &[&str]) -> String {
-    let script = manifest().join("tests/interop/credssp.py");
-    let mut args = vec![
-        script.display().to_string(),
-        url.to_owned(),
-        user.to_owned(),
-        mechanism.to_owned(),
-    ];
-    args.extend(cmd.iter().map(|s| (*s).to_owned()));
-    let password = password.to_owned();
-    let python = python();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args(&args)
-            .env("PSRM_TEST_PASSWORD", password)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .expect("python runs")
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout.lines().last().unwrap_or_default().to_owned();
-    assert!(!line.is_empty(), "client printed nothing; stderr: {stderr}");
-    line
+    let mut args = vec![url, user, mechanism];
+    args.extend(cmd);
+    interop_line("credssp.py", &args, [("PSRM_TEST_PASSWORD", password)]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,11 +74,7 @@ async fn pywinrm_credssp_over_http_seals_with_the_inner_tls_session() {
 async fn pywinrm_credssp_wrong_password_or_user_fails() {
     let emu = start(config("\"credssp\"")).await;
     let url = emu.url();
-    for (user, password) in [
-        ("alice", "not-the-password"),
-        ("alice", BOB_PW),
-        ("carol", ALICE_PW),
-    ] {
+    for (user, password) in WRONG_LOGONS {
         let line = pywinrm(&url, user, password, "ntlm", &["hostname"]).await;
         // Refused at the AUTHENTICATE message: a plain challenge instead of the pubKeyAuth reply.
         assert!(

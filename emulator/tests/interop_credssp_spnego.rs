@@ -11,15 +11,11 @@ mod http_support;
 #[path = "kdc_support/mod.rs"]
 mod kdc_support;
 
-use http_support::{ALICE_PW, BOB_PW, manifest, python, server_config};
+use http_support::{
+    ALICE_PW, BOB_PW, WRONG_LOGONS, b64_text, interop_line, server_config, start_wsman,
+};
 use kdc_support::Realm;
 
-use std::process::Command;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use emulator::service::WsManService;
-use emulator::tls::TlsSource;
 use emulator::{Config, Emulator};
 
 fn config() -> Config {
@@ -31,15 +27,7 @@ fn config() -> Config {
 }
 
 async fn start(cfg: Config, tls: bool) -> Emulator {
-    let mut b = Emulator::builder(cfg.clone());
-    if tls {
-        b = b.tls(TlsSource::SelfSigned {
-            extra_names: Vec::new(),
-        });
-    }
-    b.start(WsManService::new(cfg))
-        .await
-        .expect("emulator starts")
+    start_wsman(cfg, tls, false).await
 }
 
 /// Runs `interop/credssp_spnego.py`; its one result line.
@@ -52,31 +40,12 @@ async fn pywinrm_env(
     user: &str,
     password: &str,
     cmd: &[&str],
-    env: Vec<(String, String)>,
+    mut env: Vec<(String, String)>,
 ) -> String {
-    let mut command = Command::new(python());
-    command
-        .arg(manifest().join("tests/interop/credssp_spnego.py"))
-        .args([url, user])
-        .args(cmd)
-        .env("PSRM_TEST_PASSWORD", password)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .envs(env);
-    let output = tokio::task::spawn_blocking(move || command.output().expect("python runs"))
-        .await
-        .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout.lines().last().unwrap_or_default().to_owned();
-    assert!(!line.is_empty(), "client printed nothing; stderr: {stderr}");
-    line
-}
-
-fn decode(text: &str) -> String {
-    if text == "-" {
-        return String::new();
-    }
-    String::from_utf8(STANDARD.decode(text).expect("base64")).expect("utf-8")
+    let mut args = vec![url, user];
+    args.extend(cmd);
+    env.push(("PSRM_TEST_PASSWORD".into(), password.into()));
+    interop_line("credssp_spnego.py", &args, env).await
 }
 
 /// `OK <rc> <stdout> <stderr> <sent> <received>` → (rc, stdout, stderr, "sent received").
@@ -86,8 +55,8 @@ fn parse(line: &str) -> (i64, String, String, String) {
     assert_eq!(w.len(), 6, "{line:.300}");
     (
         w[1].parse().expect("rc"),
-        decode(w[2]),
-        decode(w[3]),
+        b64_text(w[2]),
+        b64_text(w[3]),
         format!("{} {}", w[4], w[5]),
     )
 }
@@ -134,11 +103,7 @@ async fn pywinrm_credssp_auto_over_http_seals_with_the_inner_tls_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pywinrm_credssp_auto_wrong_password_or_user_fails() {
     let emu = start(config(), true).await;
-    for (user, password) in [
-        ("alice", "not-the-password"),
-        ("alice", BOB_PW),
-        ("carol", ALICE_PW),
-    ] {
+    for (user, password) in WRONG_LOGONS {
         let line = pywinrm(&emu.url(), user, password, &["hostname"]).await;
         // Refused at the AUTHENTICATE leg: no pubKeyAuth reply (nor mechListMIC) comes back.
         assert!(

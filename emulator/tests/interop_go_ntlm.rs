@@ -6,14 +6,12 @@
 
 mod http_support;
 
-use http_support::{ALICE_PW, parse_ok, server_config};
+use http_support::{ALICE_PW, go_build, parse_ok, run_lines, server_config, start_wsman};
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 
 fn config(allow_unencrypted: bool) -> Config {
@@ -25,12 +23,7 @@ fn config(allow_unencrypted: bool) -> Config {
 }
 
 async fn start(allow_unencrypted: bool) -> Emulator {
-    let cfg = config(allow_unencrypted);
-    Emulator::builder(cfg.clone())
-        .listen("127.0.0.1:0".parse().expect("address"))
-        .start(WsManService::new(cfg))
-        .await
-        .expect("emulator starts")
+    start_wsman(config(allow_unencrypted), false, false).await
 }
 
 /// Builds tests/interop/winrm_go/main.go once, in GOPATH mode against the Debian package's
@@ -39,32 +32,12 @@ fn go_client() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let gocode = Path::new("/usr/share/gocode/src/github.com/masterzen/winrm");
-            assert!(
-                gocode.exists(),
-                "masterzen/winrm sources missing: \
-                 apt-get install -y golang-go golang-github-masterzen-winrm-dev"
-            );
-            let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("winrm_go_ntlm");
-            std::fs::create_dir_all(&out_dir).expect("target tmp dir");
-            let binary = out_dir.join("winrm_go");
-            let status = Command::new("go")
-                .args(["build", "-o"])
-                .arg(&binary)
-                .arg(
-                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                        .join("tests/interop/winrm_go/main.go"),
-                )
-                .env("GO111MODULE", "off")
-                .env("GOPATH", "/usr/share/gocode")
-                .env("GOCACHE", out_dir.join("gocache"))
-                .status()
-                .expect("the go toolchain runs (apt-get install -y golang-go)");
-            assert!(
-                status.success(),
-                "go build of the masterzen/winrm client failed"
-            );
-            binary
+            go_build(
+                "winrm_go",
+                "winrm_go_ntlm",
+                "github.com/masterzen/winrm",
+                "golang-github-masterzen-winrm-dev",
+            )
         })
         .clone()
 }
@@ -159,24 +132,8 @@ async fn go_ntlm_to(addr: SocketAddr, user: &str, password: &str, command: &str)
         "ntlm".to_owned(),
         command.to_owned(),
     ];
-    let password = password.to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&binary)
-            .args(&args)
-            .env("PSRM_TEST_PASSWORD", password)
-            .output()
-            .unwrap_or_else(|e| panic!("{} runs: {e}", binary.display()))
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let Some(line) = stdout.lines().last() else {
-        panic!(
-            "go client printed nothing; stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    parse(line)
+    let lines = run_lines(binary, args.to_vec(), [("PSRM_TEST_PASSWORD", password)]).await;
+    parse(lines.last().expect("a line"))
 }
 
 fn ran(rc: i64, stdout: &str, stderr: &str) -> Outcome {

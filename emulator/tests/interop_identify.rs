@@ -7,11 +7,8 @@
 
 mod http_support;
 
-use http_support::{ALICE_PW, manifest, python, server_config};
+use http_support::{ALICE_PW, interop_line, server_config, start_wsman};
 
-use std::process::Command;
-
-use emulator::service::WsManService;
 use emulator::service::identify::PRODUCT_VERSION;
 use emulator::{Config, Emulator};
 use serde_json::Value;
@@ -28,11 +25,7 @@ fn config() -> Config {
 }
 
 async fn start(cfg: Config) -> Emulator {
-    Emulator::builder(cfg.clone())
-        .listen("127.0.0.1:0".parse().expect("address"))
-        .start(WsManService::new(cfg))
-        .await
-        .expect("emulator starts")
+    start_wsman(cfg, false, false).await
 }
 
 fn peer(args: &[&str]) -> impl std::future::Future<Output = Value> + use<> {
@@ -41,27 +34,9 @@ fn peer(args: &[&str]) -> impl std::future::Future<Output = Value> + use<> {
 }
 
 async fn run_peer(args: Vec<String>) -> Value {
-    let script = manifest().join("tests/interop/identify.py");
-    let program = python();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&program)
-            .arg(script)
-            .args(&args)
-            .env("PSRM_TEST_PASSWORD", ALICE_PW)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .expect("python runs")
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_else(|| {
-        panic!(
-            "peer printed nothing; stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let line = interop_line("identify.py", &args, [("PSRM_TEST_PASSWORD", ALICE_PW)]).await;
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert!(v.get("error").is_none(), "peer failed: {v}");
     v
 }

@@ -9,18 +9,14 @@ mod http_support;
 #[path = "kdc_support/mod.rs"]
 mod kdc_support;
 
-use http_support::{manifest, python};
+use http_support::{b64_text, go_build, interop_line, last_line, start_wsman};
 use kdc_support::Realm;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use base64::Engine as _;
-use emulator::powershell::PowerShellShells;
-use emulator::service::WsManService;
-use emulator::tls::TlsSource;
-use emulator::{Config, Emulator};
+use emulator::Config;
+use emulator::Emulator;
 
 /// alice (the realm's user) and bob, Kerberos (plus `extra_auth`) on the realm's keytab.
 fn config(realm: &Realm, auth: &str, extra: &str) -> Config {
@@ -36,55 +32,24 @@ fn config(realm: &Realm, auth: &str, extra: &str) -> Config {
 }
 
 async fn start(cfg: Config, tls: bool) -> Emulator {
-    let mut b = Emulator::builder(cfg.clone());
-    if tls {
-        b = b.tls(TlsSource::SelfSigned {
-            extra_names: Vec::new(),
-        });
-    }
-    b.start(WsManService::with_powershell(cfg, PowerShellShells::new()))
-        .await
-        .expect("emulator starts")
+    start_wsman(cfg, tls, true).await
 }
 
-/// Runs `interop/krb_peer.py <args>` with the realm's environment; its last line.
-async fn py(realm: &Realm, args: &[&str]) -> String {
-    let script = manifest().join("tests/interop/krb_peer.py");
-    let mut cmd = Command::new(python());
-    cmd.arg(script)
-        .args(args)
-        .env("PSRM_TEST_PASSWORD", realm.password())
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    for (k, v) in realm.peer_env() {
-        cmd.env(k, v);
-    }
-    let output = tokio::task::spawn_blocking(move || cmd.output().expect("python runs"))
-        .await
-        .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout.lines().last().unwrap_or_default().to_owned();
-    assert!(!line.is_empty(), "peer printed nothing; stderr: {stderr}");
-    line
-}
-
-fn b64(text: &str) -> String {
-    if text == "-" {
-        return String::new();
-    }
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .expect("base64"),
-    )
-    .expect("utf-8")
+/// Runs `interop/krb_peer.py <mode> URL PRINCIPAL <rest>` with the realm's environment; its
+/// last line.
+async fn py(realm: &Realm, mode: &str, url: &str, rest: &[&str]) -> String {
+    let mut args = vec![mode, url, realm.principal()];
+    args.extend(rest);
+    let mut env = realm.peer_env();
+    env.push(("PSRM_TEST_PASSWORD".into(), realm.password().into()));
+    interop_line("krb_peer.py", &args, env).await
 }
 
 /// `OK <rc> <stdout> <stderr>` → (rc, stdout, stderr).
 fn ok(line: &str) -> (i64, String, String) {
     let w: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(w.first(), Some(&"OK"), "peer failed: {line}");
-    (w[1].parse().expect("rc"), b64(w[2]), b64(w[3]))
+    (w[1].parse().expect("rc"), b64_text(w[2]), b64_text(w[3]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,26 +58,13 @@ async fn pywinrm_kerberos_sealed_over_http_runs_cmd_and_ps() {
     let emu = start(config(&realm, "\"kerberos\"", ""), false).await;
     let url = emu.url();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let line = py(
-        &realm,
-        &["pywinrm_cmd", &url, realm.principal(), "hostname"],
-    )
-    .await;
+    let line = py(&realm, "pywinrm_cmd", &url, &["hostname"]).await;
     assert_eq!(ok(&line), (0, "SERVER01\r\n".into(), String::new()));
-    let line = py(&realm, &["pywinrm_cmd", &url, realm.principal(), "whoami"]).await;
+    let line = py(&realm, "pywinrm_cmd", &url, &["whoami"]).await;
     let (rc, out, _) = ok(&line);
     assert_eq!(rc, 0);
     assert!(out.to_lowercase().contains("alice"), "{out}");
-    let line = py(
-        &realm,
-        &[
-            "pywinrm_ps",
-            &url,
-            realm.principal(),
-            "Write-Output ('k' + 'rb')",
-        ],
-    )
-    .await;
+    let line = py(&realm, "pywinrm_ps", &url, &["Write-Output ('k' + 'rb')"]).await;
     let (rc, out, _) = ok(&line);
     assert_eq!((rc, out.trim()), (0, "krb"));
 }
@@ -123,11 +75,7 @@ async fn pywinrm_kerberos_over_https_runs_cmd() {
     let emu = start(config(&realm, "\"kerberos\"", ""), true).await;
     let url = emu.url();
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
-    let line = py(
-        &realm,
-        &["pywinrm_cmd", &url, realm.principal(), "hostname"],
-    )
-    .await;
+    let line = py(&realm, "pywinrm_cmd", &url, &["hostname"]).await;
     assert_eq!(ok(&line), (0, "SERVER01\r\n".into(), String::new()));
 }
 
@@ -136,21 +84,12 @@ async fn pypsrp_kerberos_runspace_pool_runs_powershell() {
     let realm = Realm::start();
     let emu = start(config(&realm, "\"kerberos\"", ""), false).await;
     let url = emu.url();
-    let line = py(
-        &realm,
-        &[
-            "pypsrp",
-            &url,
-            realm.principal(),
-            "Write-Output ('psrp-' + 'krb')",
-        ],
-    )
-    .await;
+    let line = py(&realm, "pypsrp", &url, &["Write-Output ('psrp-' + 'krb')"]).await;
     let body = line
         .strip_prefix("PS ")
         .unwrap_or_else(|| panic!("pypsrp failed: {line}"));
     let (out, status) = body.split_once('|').expect("PS out|status");
-    assert_eq!((b64(out).as_str(), status), ("psrp-krb", "ok"));
+    assert_eq!((b64_text(out).as_str(), status), ("psrp-krb", "ok"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,11 +97,7 @@ async fn pyspnego_negotiate_krb5_seals_a_shell_create() {
     let realm = Realm::start();
     let emu = start(config(&realm, "\"negotiate\", \"kerberos\"", ""), false).await;
     let url = emu.url();
-    let line = py(
-        &realm,
-        &["negotiate", &url, realm.principal(), "HTTP/127.0.0.1"],
-    )
-    .await;
+    let line = py(&realm, "negotiate", &url, &["HTTP/127.0.0.1"]).await;
     let (status, reply, _) = ok(&line);
     assert_eq!(status, 200, "{reply}");
     assert!(reply.contains("ShellId"), "{reply}");
@@ -174,11 +109,7 @@ async fn raw_krb5_token_under_kerberos_and_negotiate_schemes_gets_an_ap_rep() {
     let emu = start(config(&realm, "\"kerberos\"", ""), false).await;
     let url = emu.url();
     for scheme in ["Kerberos", "Negotiate"] {
-        let line = py(
-            &realm,
-            &["raw", &url, realm.principal(), "HTTP/127.0.0.1", scheme],
-        )
-        .await;
+        let line = py(&realm, "raw", &url, &["HTTP/127.0.0.1", scheme]).await;
         // 200 with the AP-REP under the same scheme, and pyspnego's context completes on it
         // (the mutual authentication MIT asks for).
         assert!(line.starts_with(&format!("HTTP 200 {scheme}_")), "{line}");
@@ -200,23 +131,9 @@ async fn refusals_ticket_for_unknown_service_unknown_user_and_kerberos_disabled(
     )
     .await;
     let url = emu.url();
-    let line = py(
-        &realm,
-        &["raw", &url, realm.principal(), "HTTP/127.0.0.1", "Kerberos"],
-    )
-    .await;
+    let line = py(&realm, "raw", &url, &["HTTP/127.0.0.1", "Kerberos"]).await;
     assert!(line.starts_with("HTTP 401 "), "{line}");
-    let line = py(
-        &realm,
-        &[
-            "raw",
-            &url,
-            realm.principal(),
-            "WSMAN/127.0.0.1",
-            "Kerberos",
-        ],
-    )
-    .await;
+    let line = py(&realm, "raw", &url, &["WSMAN/127.0.0.1", "Kerberos"]).await;
     assert!(line.starts_with("HTTP 200 Kerberos_"), "{line}");
     drop(emu);
 
@@ -228,40 +145,16 @@ async fn refusals_ticket_for_unknown_service_unknown_user_and_kerberos_disabled(
     );
     let cfg = Config::from_toml(&text).expect("config");
     let emu = start(cfg, false).await;
-    let line = py(
-        &realm,
-        &[
-            "raw",
-            &emu.url(),
-            realm.principal(),
-            "HTTP/127.0.0.1",
-            "Kerberos",
-        ],
-    )
-    .await;
+    let line = py(&realm, "raw", &emu.url(), &["HTTP/127.0.0.1", "Kerberos"]).await;
     assert!(line.starts_with("HTTP 401 "), "{line}");
     drop(emu);
 
     // Kerberos not in [service] auth: not advertised, a valid ticket refused.
     let emu = start(config(&realm, "\"negotiate\", \"basic\"", ""), false).await;
-    let line = py(
-        &realm,
-        &[
-            "raw",
-            &emu.url(),
-            realm.principal(),
-            "HTTP/127.0.0.1",
-            "Negotiate",
-        ],
-    )
-    .await;
+    let line = py(&realm, "raw", &emu.url(), &["HTTP/127.0.0.1", "Negotiate"]).await;
     assert!(line.starts_with("HTTP 401 "), "{line}");
     assert!(!line.contains("Kerberos"), "{line}");
-    let line = py(
-        &realm,
-        &["pywinrm_cmd", &emu.url(), realm.principal(), "hostname"],
-    )
-    .await;
+    let line = py(&realm, "pywinrm_cmd", &emu.url(), &["hostname"]).await;
     assert!(line.starts_with("ERROR "), "{line}");
 }
 
@@ -275,23 +168,11 @@ async fn client_clock_skew_beyond_the_configured_limit_is_refused() {
     .await;
     let url = emu.url();
     // 10 s ahead: within 60 s, accepted; 120 s ahead (still within the KDC's 5 minutes): 401.
-    let line = py(
-        &realm,
-        &["skewed", &url, realm.principal(), "HTTP/127.0.0.1", "10"],
-    )
-    .await;
+    let line = py(&realm, "skewed", &url, &["HTTP/127.0.0.1", "10"]).await;
     assert_eq!(line, "HTTP 200 complete=True");
-    let line = py(
-        &realm,
-        &["skewed", &url, realm.principal(), "HTTP/127.0.0.1", "120"],
-    )
-    .await;
+    let line = py(&realm, "skewed", &url, &["HTTP/127.0.0.1", "120"]).await;
     assert_eq!(line, "HTTP 401 complete=False");
-    let line = py(
-        &realm,
-        &["skewed", &url, realm.principal(), "HTTP/127.0.0.1", "-120"],
-    )
-    .await;
+    let line = py(&realm, "skewed", &url, &["HTTP/127.0.0.1", "-120"]).await;
     assert_eq!(line, "HTTP 401 complete=False");
 }
 
@@ -336,45 +217,23 @@ fn go_client() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let src = Path::new("/usr/share/gocode/src/github.com/jcmturner/gokrb5");
-            assert!(
-                src.exists(),
-                "gokrb5 sources missing: apt-get install -y golang-go golang-github-jcmturner-gokrb5-dev"
-            );
-            let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("krb_go");
-            std::fs::create_dir_all(&out_dir).expect("target tmp dir");
-            let binary = out_dir.join("krb_go");
-            let status = Command::new("go")
-                .args(["build", "-o"])
-                .arg(&binary)
-                .arg(manifest().join("tests/interop/krb_go/main.go"))
-                .env("GO111MODULE", "off")
-                .env("GOPATH", "/usr/share/gocode")
-                .env("GOCACHE", out_dir.join("gocache"))
-                .status()
-                .expect("the go toolchain runs (apt-get install -y golang-go)");
-            assert!(status.success(), "go build of the gokrb5 client failed");
-            binary
+            go_build(
+                "krb_go",
+                "krb_go",
+                "github.com/jcmturner/gokrb5",
+                "golang-github-jcmturner-gokrb5-dev",
+            )
         })
         .clone()
 }
 
 async fn go(realm: &Realm, url: &str, spn: &str, mode: &str) -> String {
-    let mut cmd = Command::new(go_client());
-    cmd.args([url, realm.user(), realm.realm(), spn, mode])
-        .env("PSRM_TEST_PASSWORD", realm.password())
-        .env("KRB5_CONFIG", realm.krb5_config());
-    let output = tokio::task::spawn_blocking(move || cmd.output().expect("go client runs"))
-        .await
-        .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout.lines().last().unwrap_or_default().to_owned();
-    assert!(
-        !line.is_empty(),
-        "go client printed nothing; stderr: {stderr}"
-    );
-    line
+    let args = [url, realm.user(), realm.realm(), spn, mode].map(str::to_owned);
+    let env = [
+        ("PSRM_TEST_PASSWORD", realm.password().to_owned()),
+        ("KRB5_CONFIG", realm.krb5_config().display().to_string()),
+    ];
+    last_line(go_client(), args.to_vec(), env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

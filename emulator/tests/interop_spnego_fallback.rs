@@ -14,18 +14,15 @@ mod http_support;
 #[path = "kdc_support/mod.rs"]
 mod kdc_support;
 
-use http_support::{manifest, python};
+use http_support::{interop_line, start_wsman};
 use kdc_support::Realm;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use emulator::http::EchoService;
-use emulator::powershell::PowerShellShells;
-use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wsman_transport::{AuthMethod, ConnectionConfig, Credentials, HttpTransport, Lane, Transport};
@@ -46,31 +43,11 @@ fn config(realm: &Realm, auth: &str, extra: &str) -> Config {
     Config::from_toml(&text).expect("test configuration parses")
 }
 
-async fn start_wsman(cfg: Config) -> Emulator {
-    Emulator::builder(cfg.clone())
-        .start(WsManService::with_powershell(cfg, PowerShellShells::new()))
-        .await
-        .expect("emulator starts")
-}
-
 /// Runs `interop/spnego_fallback.py URL PRINCIPAL SPN`; its last line.
 async fn pyspnego(realm: &Realm, url: &str, spn: &str) -> String {
-    let mut cmd = Command::new(python());
-    cmd.arg(manifest().join("tests/interop/spnego_fallback.py"))
-        .args([url, realm.principal(), spn])
-        .env("PSRM_TEST_PASSWORD", realm.password())
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    for (k, v) in realm.peer_env() {
-        cmd.env(k, v);
-    }
-    let output = tokio::task::spawn_blocking(move || cmd.output().expect("python runs"))
-        .await
-        .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout.lines().last().unwrap_or_default().to_owned();
-    assert!(!line.is_empty(), "peer printed nothing; stderr: {stderr}");
-    line
+    let mut env = realm.peer_env();
+    env.push(("PSRM_TEST_PASSWORD".into(), realm.password().into()));
+    interop_line("spnego_fallback.py", &[url, realm.principal(), spn], env).await
 }
 
 /// `OK first=.. legs=.. protocol=.. complete=.. <b64> reply1=.. final_mic=..` → (fields
@@ -109,7 +86,7 @@ fn assert_fell_back(line: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyspnego_krb5_first_falls_back_to_ntlm_when_kerberos_is_off() {
     let realm = Realm::start();
-    let emu = start_wsman(config(&realm, "\"negotiate\"", "")).await;
+    let emu = start_wsman(config(&realm, "\"negotiate\"", ""), false, true).await;
     let line = pyspnego(&realm, &emu.url(), "HTTP/127.0.0.1").await;
     assert_fell_back(&line);
 }
@@ -119,11 +96,15 @@ async fn pyspnego_krb5_first_falls_back_to_ntlm_without_a_key_for_the_service() 
     let realm = Realm::start();
     // Kerberos on, but only WSMAN/127.0.0.1 has a key: the HTTP/127.0.0.1 ticket cannot be
     // read, so SPNEGO takes NTLM.
-    let emu = start_wsman(config(
-        &realm,
-        "\"negotiate\", \"kerberos\"",
-        "principals = [\"WSMAN/127.0.0.1@PSRM.TEST\"]",
-    ))
+    let emu = start_wsman(
+        config(
+            &realm,
+            "\"negotiate\", \"kerberos\"",
+            "principals = [\"WSMAN/127.0.0.1@PSRM.TEST\"]",
+        ),
+        false,
+        true,
+    )
     .await;
     let line = pyspnego(&realm, &emu.url(), "HTTP/127.0.0.1").await;
     assert_fell_back(&line);
@@ -138,7 +119,7 @@ async fn pyspnego_krb5_first_falls_back_to_ntlm_without_a_key_for_the_service() 
 async fn no_fallback_when_negotiate_is_off_or_the_password_is_wrong() {
     let realm = Realm::start();
     // Neither Negotiate nor Kerberos enabled: the SPNEGO offer is refused outright.
-    let emu = start_wsman(config(&realm, "\"basic\"", "")).await;
+    let emu = start_wsman(config(&realm, "\"basic\"", ""), false, true).await;
     let line = pyspnego(&realm, &emu.url(), "HTTP/127.0.0.1").await;
     assert!(line.starts_with("HTTP 401 legs=1 "), "{line}");
     drop(emu);
@@ -149,7 +130,7 @@ async fn no_fallback_when_negotiate_is_off_or_the_password_is_wrong() {
          [service]\nauth = [\"negotiate\"]\n[kerberos]\nkeytab = \"{}\"\n",
         realm.keytab().display()
     );
-    let emu = start_wsman(Config::from_toml(&text).expect("config")).await;
+    let emu = start_wsman(Config::from_toml(&text).expect("config"), false, true).await;
     let line = pyspnego(&realm, &emu.url(), "HTTP/127.0.0.1").await;
     assert!(line.starts_with("HTTP 401 legs=3 "), "{line}");
 }

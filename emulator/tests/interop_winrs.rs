@@ -5,12 +5,12 @@
 
 mod http_support;
 
-use http_support::{ALICE_PW, BOB_PW, manifest, parse_ok, python, server_config};
+use http_support::{
+    ALICE_PW, BOB_PW, go_build, manifest, parse_ok, python, server_config, start_wsman,
+};
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 
 fn config(max_timeout_ms: u64) -> Config {
@@ -26,11 +26,7 @@ async fn start() -> Emulator {
 }
 
 async fn start_with(cfg: Config) -> Emulator {
-    Emulator::builder(cfg.clone())
-        .listen("127.0.0.1:0".parse().expect("address"))
-        .start(WsManService::new(cfg))
-        .await
-        .expect("emulator starts")
+    start_wsman(cfg, false, false).await
 }
 
 /// The result line of a client: exit code, stdout, stderr.
@@ -52,25 +48,11 @@ async fn run(program: PathBuf, args: Vec<String>) -> Ran {
 }
 
 async fn run_lines(program: PathBuf, args: Vec<String>) -> Vec<String> {
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&program)
-            .args(&args)
-            .env("PSRM_TEST_PASSWORD", ALICE_PW)
-            .env("PSRM_TEST_PASSWORD2", BOB_PW)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()))
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
-    assert!(
-        !lines.is_empty(),
-        "client printed nothing; stderr: {stderr}"
-    );
-    lines
+    let env = [
+        ("PSRM_TEST_PASSWORD", ALICE_PW),
+        ("PSRM_TEST_PASSWORD2", BOB_PW),
+    ];
+    http_support::run_lines(program, args, env).await
 }
 
 async fn python_client(client: &str, url: &str, auth: &str, command: &[&str]) -> Ran {
@@ -148,28 +130,12 @@ async fn pypsrp_execute_cmd() {
 
 /// Builds the Go client in GOPATH mode against the Debian package's sources.
 fn go_client() -> PathBuf {
-    let gocode = Path::new("/usr/share/gocode/src/github.com/masterzen/winrm");
-    assert!(
-        gocode.exists(),
-        "masterzen/winrm sources missing: apt-get install -y golang-go golang-github-masterzen-winrm-dev"
-    );
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("winrm_go");
-    std::fs::create_dir_all(&out_dir).expect("target tmp dir");
-    let binary = out_dir.join("winrm_go");
-    let status = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&binary)
-        .arg(manifest().join("tests/interop/winrm_go/main.go"))
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOCACHE", out_dir.join("gocache"))
-        .status()
-        .expect("the go toolchain runs (apt-get install -y golang-go)");
-    assert!(
-        status.success(),
-        "go build of the masterzen/winrm client failed"
-    );
-    binary
+    go_build(
+        "winrm_go",
+        "winrm_go",
+        "github.com/masterzen/winrm",
+        "golang-github-masterzen-winrm-dev",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
