@@ -1,55 +1,23 @@
 //! How `WsManClient` treats odd replies, with a transport that answers from a closure:
 //! mismatched RelatesTo, HTTP 500 without a fault, unexpected statuses and bodies, faults.
 
+mod fake_support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sessions::{ClientOptions, HttpReply, Lane, Transport, TransportError, WsManClient};
+use fake_support::{Fake, fake_client};
+use sessions::{HttpReply, Lane, TransportError, WsManClient};
 use wsman::shell::SignalCode;
 use wsman::{Body, Envelope, Fault, MessageId, ShellId, ns};
-
-type Answer = dyn Fn(&Envelope) -> Result<HttpReply, TransportError> + Send + Sync;
-
-struct Fake {
-    answer: Box<Answer>,
-    lanes: Mutex<Vec<Lane>>,
-}
-
-impl std::fmt::Debug for Fake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fake")
-    }
-}
-
-impl Transport for Fake {
-    fn endpoint(&self) -> &str {
-        "http://fake.invalid:5985/wsman"
-    }
-
-    fn post(
-        &self,
-        lane: Lane,
-        envelope: Vec<u8>,
-        _timeout: Duration,
-    ) -> wsman_transport::BoxFuture<'_, Result<HttpReply, TransportError>> {
-        self.lanes.lock().unwrap().push(lane);
-        let req = Envelope::decode(&envelope).expect("the client sends valid envelopes");
-        let reply = (self.answer)(&req);
-        Box::pin(async move { reply })
-    }
-}
 
 fn client(
     answer: impl Fn(&Envelope) -> Result<HttpReply, TransportError> + Send + Sync + 'static,
 ) -> (WsManClient, Arc<Fake>) {
-    let fake = Arc::new(Fake {
-        answer: Box::new(answer),
-        lanes: Mutex::new(Vec::new()),
-    });
-    (
-        WsManClient::new(fake.clone(), ClientOptions::default()),
-        fake,
-    )
+    fake_client(move |bytes| {
+        let req = Envelope::decode(bytes).expect("the client sends valid envelopes");
+        answer(&req)
+    })
 }
 
 fn ok(env: Envelope) -> Result<HttpReply, TransportError> {
@@ -186,7 +154,7 @@ async fn timeouts_and_lanes() {
     assert!(err.is_timeout(), "{err}");
     // A Receive past its deadline is asked again (same SequenceId) twice, then reported.
     assert_eq!(
-        *fake.lanes.lock().unwrap(),
+        fake.lanes(),
         [Lane::CONTROL, Lane::RECEIVE, Lane::RECEIVE, Lane::RECEIVE]
     );
 

@@ -2,14 +2,17 @@
 //! emulator over HTTP (Basic, and NTLM with message encryption), and against a transport that
 //! answers from a closure (faults, odd statuses, bodies that are not an IdentifyResponse).
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod fake_support;
+
+use std::sync::Arc;
+
+use fake_support::{Fake, fake_client};
 
 use emulator::service::WsManService;
 use emulator::{Config, Emulator};
 use sessions::{
     AuthMethod, ClientOptions, ConnectionConfig, Credentials, Encryption, HttpReply, HttpTransport,
-    Lane, Transport, TransportError, WsManClient,
+    Lane, TransportError, WsManClient,
 };
 use wsman::identify::{self, Identify, IdentifyResponse};
 use wsman::{Fault, MessageId};
@@ -72,51 +75,14 @@ async fn identify_against_the_emulator() {
     emu.shutdown().await;
 }
 
-type Answer = dyn Fn() -> Result<HttpReply, TransportError> + Send + Sync;
-
-struct Fake {
-    answer: Box<Answer>,
-    sent: Mutex<Vec<(Lane, Vec<u8>)>>,
-}
-
-impl std::fmt::Debug for Fake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fake")
-    }
-}
-
-impl Transport for Fake {
-    fn endpoint(&self) -> &str {
-        "http://fake.invalid:5985/wsman"
-    }
-
-    fn post(
-        &self,
-        lane: Lane,
-        envelope: Vec<u8>,
-        _timeout: Duration,
-    ) -> wsman_transport::BoxFuture<'_, Result<HttpReply, TransportError>> {
-        self.sent.lock().unwrap().push((lane, envelope));
-        let reply = (self.answer)();
-        Box::pin(async move { reply })
-    }
-}
-
 fn fake(status: u16, body: impl Into<Vec<u8>>) -> (WsManClient, Arc<Fake>) {
     let body = body.into();
-    let fake = Arc::new(Fake {
-        answer: Box::new(move || {
-            Ok(HttpReply {
-                status,
-                body: body.clone(),
-            })
-        }),
-        sent: Mutex::new(Vec::new()),
-    });
-    (
-        WsManClient::new(fake.clone(), ClientOptions::default()),
-        fake,
-    )
+    fake_client(move |_| {
+        Ok(HttpReply {
+            status,
+            body: body.clone(),
+        })
+    })
 }
 
 #[tokio::test]
