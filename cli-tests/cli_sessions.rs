@@ -510,35 +510,49 @@ fn a_receive_job_that_lost_its_connection_is_finished_by_another_psrm_process() 
     resume_a_receive_that_lost_its_connection(&["--out-target", "job"]);
 }
 
-/// `psrm receive --name Big <receive_args>` fails mid-way through ten large objects; another
-/// `psrm receive --name Big <receive_args>` reads the rest: every object once, whole, in order.
-fn resume_a_receive_that_lost_its_connection(receive_args: &[&str]) {
-    const N: usize = 10;
-    // Larger than the largest envelope (512 000 bytes): each object spans several Receives.
-    const PAD: usize = 600_000;
-    // Ten Receives in a row, from the 10th on, handled and then dropped before the reply: more
-    // than one logical Receive's attempts, in the second process's reading.
+/// The resume tests' objects: `1..=BIG_N`, each `n:` and `BIG_PAD` bytes on its line, larger
+/// than the largest envelope (512 000 bytes): each object spans several Receives.
+const BIG_N: usize = 10;
+const BIG_PAD: usize = 600_000;
+
+/// An emulator that handles ten Receives in a row, from the 10th on, and drops them before the
+/// reply: more than one logical Receive's attempts, in a second process's reading.
+fn emulator_dropping_receives() -> EmulatorProcess {
     let rules: String = (10..20)
         .map(|n| format!("[[faults.rules]]\naction = \"Receive\"\nkind = \"drop\"\nnth = {n}\n"))
         .collect();
-    let emu = emulator(&format!("output_buffer_size_kb = 64\n[faults]\n{rules}"));
+    emulator(&format!("output_buffer_size_kb = 64\n[faults]\n{rules}"))
+}
+
+/// The script writing the big objects.
+fn big_objects_script() -> String {
+    format!("1..{BIG_N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {BIG_PAD}) }}")
+}
+
+/// The numbers of the big objects printed in `text`, each checked whole.
+fn big_object_numbers(text: &str) -> Vec<usize> {
+    text.lines()
+        .filter_map(|l| {
+            let (n, pad) = l.split_once(':')?;
+            assert_eq!(pad.len(), BIG_PAD, "object {n} printed whole");
+            n.parse().ok()
+        })
+        .collect()
+}
+
+/// `psrm receive --name Big <receive_args>` fails mid-way through ten large objects; another
+/// `psrm receive --name Big <receive_args>` reads the rest: every object once, whole, in order.
+fn resume_a_receive_that_lost_its_connection(receive_args: &[&str]) {
+    let emu = emulator_dropping_receives();
     let a = emu.dir.join("client-a");
     ok(&invoke_disconnected(
         &emu,
         &a,
         "Big",
         &["--output-buffering-mode", "Block"],
-        &format!("1..{N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {PAD}) }}"),
+        &big_objects_script(),
     ));
-    let numbers = |text: &str| -> Vec<usize> {
-        text.lines()
-            .filter_map(|l| {
-                let (n, pad) = l.split_once(':')?;
-                assert_eq!(pad.len(), PAD, "object {n} printed whole");
-                n.parse().ok()
-            })
-            .collect()
-    };
+    let numbers = big_object_numbers;
     let receive: Vec<&str> = ["receive", "--name", "Big"]
         .into_iter()
         .chain(receive_args.iter().copied())
@@ -558,18 +572,18 @@ fn resume_a_receive_that_lost_its_connection(receive_args: &[&str]) {
     let second = ok(&psrm(&emu, &a, &receive));
     got.extend(numbers(&second));
     println!(
-        "two psrm processes {receive_args:?}: N {N}, first read {read_first} then failed ({}), \
+        "two psrm processes {receive_args:?}: N {BIG_N}, first read {read_first} then failed ({}), \
          second read {}",
         stderr.trim(),
         got.len() - read_first
     );
     assert!(
-        (1..N).contains(&read_first),
+        (1..BIG_N).contains(&read_first),
         "the failure came mid-way: {read_first}"
     );
     assert_eq!(
         got,
-        (1..=N).collect::<Vec<_>>(),
+        (1..=BIG_N).collect::<Vec<_>>(),
         "each object once, in order"
     );
     let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
@@ -593,39 +607,25 @@ fn an_invoke_in_a_named_session_that_lost_its_connection_is_finished_by_psrm_rec
 }
 
 fn resume_an_invoke_that_lost_its_connection(session: Option<&str>) {
-    const N: usize = 10;
-    // Larger than the largest envelope: each object spans several Receives.
-    const PAD: usize = 600_000;
-    let rules: String = (10..20)
-        .map(|n| format!("[[faults.rules]]\naction = \"Receive\"\nkind = \"drop\"\nnth = {n}\n"))
-        .collect();
-    let emu = emulator(&format!("output_buffer_size_kb = 64\n[faults]\n{rules}"));
+    let emu = emulator_dropping_receives();
     let a = emu.dir.join("client-a");
     if let Some(name) = session {
         ok(&psrm(&emu, &a, &["new", "--name", name]));
     }
-    let script = format!("1..{N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {PAD}) }}");
+    let script = big_objects_script();
     let mut invoke = vec!["invoke", "--output-buffering-mode", "Block"];
     if let Some(name) = session {
         invoke.extend(["--name", name]);
     }
     invoke.push(&script);
-    let numbers = |text: &str| -> Vec<usize> {
-        text.lines()
-            .filter_map(|l| {
-                let (n, pad) = l.split_once(':')?;
-                assert_eq!(pad.len(), PAD, "object {n} printed whole");
-                n.parse().ok()
-            })
-            .collect()
-    };
+    let numbers = big_object_numbers;
     let first = psrm(&emu, &a, &invoke);
     let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
     assert!(!first.status.success(), "the invoke fails: {stderr}");
     let mut got = numbers(&String::from_utf8_lossy(&first.stdout));
     let read_first = got.len();
     assert!(
-        (1..N).contains(&read_first),
+        (1..BIG_N).contains(&read_first),
         "the failure came mid-way: {read_first}: {stderr}"
     );
     // One line, ending with the command that resumes.
@@ -643,12 +643,12 @@ fn resume_an_invoke_that_lost_its_connection(session: Option<&str>) {
     let second = ok(&psrm(&emu, &a, &["receive", "--name", &name]));
     got.extend(numbers(&second));
     println!(
-        "invoke {session:?}: N {N}, read {read_first} then failed ({line}), receive read {}",
+        "invoke {session:?}: N {BIG_N}, read {read_first} then failed ({line}), receive read {}",
         got.len() - read_first
     );
     assert_eq!(
         got,
-        (1..=N).collect::<Vec<_>>(),
+        (1..=BIG_N).collect::<Vec<_>>(),
         "each object once, in order"
     );
     let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
