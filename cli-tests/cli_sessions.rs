@@ -540,6 +540,19 @@ fn big_object_numbers(text: &str) -> Vec<usize> {
         .collect()
 }
 
+/// The two processes read every big object once, in order, and left no partial object in the
+/// state file in `a`; then the session `name` is removed.
+fn all_read_then_remove(emu: &EmulatorProcess, a: &Path, got: &[usize], name: &str) {
+    assert_eq!(
+        got,
+        (1..=BIG_N).collect::<Vec<_>>(),
+        "each object once, in order"
+    );
+    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
+    assert!(!state.contains("partial_objects"), "nothing left to carry");
+    ok(&psrm(emu, a, &["remove", "--name", name]));
+}
+
 /// `psrm receive --name Big <receive_args>` fails mid-way through ten large objects; another
 /// `psrm receive --name Big <receive_args>` reads the rest: every object once, whole, in order.
 fn resume_a_receive_that_lost_its_connection(receive_args: &[&str]) {
@@ -581,14 +594,7 @@ fn resume_a_receive_that_lost_its_connection(receive_args: &[&str]) {
         (1..BIG_N).contains(&read_first),
         "the failure came mid-way: {read_first}"
     );
-    assert_eq!(
-        got,
-        (1..=BIG_N).collect::<Vec<_>>(),
-        "each object once, in order"
-    );
-    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
-    assert!(!state.contains("partial_objects"), "nothing left to carry");
-    ok(&psrm(&emu, &a, &["remove", "--name", "Big"]));
+    all_read_then_remove(&emu, &a, &got, "Big");
 }
 
 /// `psrm invoke` in a temporary session whose Receives are dropped for good mid-way through
@@ -646,12 +652,5 @@ fn resume_an_invoke_that_lost_its_connection(session: Option<&str>) {
         "invoke {session:?}: N {BIG_N}, read {read_first} then failed ({line}), receive read {}",
         got.len() - read_first
     );
-    assert_eq!(
-        got,
-        (1..=BIG_N).collect::<Vec<_>>(),
-        "each object once, in order"
-    );
-    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
-    assert!(!state.contains("partial_objects"), "nothing left to carry");
-    ok(&psrm(&emu, &a, &["remove", "--name", &name]));
+    all_read_then_remove(&emu, &a, &got, &name);
 }
