@@ -5,7 +5,7 @@ mod support;
 
 use std::process::{Command, Output, Stdio};
 
-use support::{EmulatorProcess, PSRM, scratch_dir, start_emulator};
+use support::{EmulatorProcess, PSRM, scratch_dir, start_emulator, stdout_of};
 
 const PASSWORD: &str = "Cli-pw-3141";
 
@@ -39,13 +39,7 @@ fn psrm(emu: &EmulatorProcess, password: &str, args: &[&str]) -> Output {
 fn exec_over_credssp_and_a_wrong_password_is_an_authentication_error() {
     let emu = emulator();
     let out = psrm(&emu, PASSWORD, &["exec", "hostname"]);
-    assert!(
-        out.status.success(),
-        "psrm failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "SERVER01");
+    assert_eq!(stdout_of(&out).trim(), "SERVER01");
     let out = psrm(&emu, "wrong-password", &["exec", "hostname"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

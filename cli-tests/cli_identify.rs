@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use support::{PSRM, scratch_dir, start_emulator};
+use support::{PSRM, scratch_dir, start_emulator, stdout_of};
 
 const PASSWORD: &str = "Id-pw-31415";
 
@@ -31,21 +31,11 @@ fn psrm(addr: &str, auth: &str, password: &str, args: &[&str]) -> Output {
     out
 }
 
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "psrm failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
-
 #[test]
 fn test_wsman_against_the_emulator() {
     let emu = start_emulator(scratch_dir("psrm-cli-identify"), &config(), &[], "http");
     // NTLM, sealed (the emulator refuses plaintext): Test-WSMan's list layout.
-    let text = stdout(&psrm(&emu.addr, "ntlm", PASSWORD, &[]));
+    let text = stdout_of(&psrm(&emu.addr, "ntlm", PASSWORD, &[]));
     assert_eq!(
         text,
         concat!(
@@ -58,7 +48,7 @@ fn test_wsman_against_the_emulator() {
         )
     );
     // Negotiate with --json.
-    let doc: Value = serde_json::from_str(&stdout(&psrm(
+    let doc: Value = serde_json::from_str(&stdout_of(&psrm(
         &emu.addr,
         "negotiate",
         PASSWORD,

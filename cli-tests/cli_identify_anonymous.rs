@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use serde_json::Value;
-use support::{PSRM, scratch_dir, start_emulator};
+use support::{PSRM, scratch_dir, start_emulator, stdout_of};
 
 const CONFIG: &str = "computer_name = \"ANON03\"\n[[users]]\nname = \"alice\"\npassword = \"Anon-pw-1414\"\n[service]\nallow_unencrypted = false\n";
 
@@ -33,16 +33,6 @@ fn psrm(args: &[&str]) -> Output {
         .expect("run psrm");
     let _ = std::fs::remove_dir_all(&state);
     out
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "psrm failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
 }
 
 type Record = Arc<Mutex<Vec<u8>>>;
@@ -139,7 +129,7 @@ fn test_wsman_without_credentials() {
     let (addr, seen) = relay(&emu.addr);
 
     // --unauthenticated with a user but no password: nothing is prompted for or sent.
-    let list = stdout(&psrm(&[
+    let list = stdout_of(&psrm(&[
         "-H",
         &addr,
         "-u",
@@ -161,8 +151,9 @@ fn test_wsman_without_credentials() {
     );
 
     // No user at all: Test-WSMan's default, unauthenticated; --json.
-    let doc: Value = serde_json::from_str(&stdout(&psrm(&["-H", &addr, "test-wsman", "--json"])))
-        .expect("one json document");
+    let doc: Value =
+        serde_json::from_str(&stdout_of(&psrm(&["-H", &addr, "test-wsman", "--json"])))
+            .expect("one json document");
     assert_eq!(doc["ComputerName"], addr.as_str());
     assert_eq!(doc["ProductVersion"], HIDDEN);
     assert_eq!(doc["OSVersion"], Value::Null);
@@ -193,7 +184,7 @@ fn test_wsman_without_credentials_over_https() {
         &["--tls-self-signed".to_owned()],
         "https",
     );
-    let list = stdout(&psrm(&[
+    let list = stdout_of(&psrm(&[
         "-H",
         &emu.addr,
         "--ssl",

@@ -10,7 +10,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 
 use kdc_support::Realm;
-use support::{EmulatorProcess, PSRM, scratch_dir, start_emulator};
+use support::{EmulatorProcess, PSRM, scratch_dir, start_emulator, stdout_of};
 
 fn emulator(realm: &Realm, auth: &str) -> EmulatorProcess {
     let config = format!(
@@ -46,16 +46,6 @@ fn psrm_at(
         .stdin(Stdio::null())
         .output()
         .expect("run psrm")
-}
-
-fn stdout_of(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "psrm failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

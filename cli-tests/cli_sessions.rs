@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{EmulatorProcess, PSRM, start_emulator};
+use support::{EmulatorProcess, PSRM, start_emulator, stdout_of as ok};
 const PASSWORD: &str = "Cli-pw-3141";
 
 fn scratch_dir() -> PathBuf {
@@ -66,16 +66,6 @@ fn invoke_disconnected(
     args.extend(options);
     args.push(script);
     psrm(emu, state, &args)
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "psrm failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn json(out: &Output) -> Value {

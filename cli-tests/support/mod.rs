@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const PSRM: &str = env!("CARGO_BIN_EXE_psrm");
@@ -21,6 +21,19 @@ impl Drop for EmulatorProcess {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The stdout of a psrm run that must have succeeded (else the test fails showing its exit
+/// status and stderr). cli_rds reads its runs otherwise.
+#[allow(dead_code)]
+pub fn stdout_of(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "psrm failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("psrm prints utf-8")
 }
 
 /// A fresh directory under the temporary directory, `{prefix}-{pid}-{n}`.
