@@ -17,7 +17,7 @@ use std::time::Duration;
 use acceptor_support::Acceptor;
 use kdc_support::Realm;
 use wsman_transport::{
-    AuthMethod, ConnectionConfig, Credentials, HttpTransport, KdcError, Lane, Transport,
+    AuthMethod, ConnectionConfig, Credentials, HttpReply, HttpTransport, KdcError, Lane, Transport,
     TransportError,
 };
 
@@ -60,6 +60,21 @@ async fn post(t: &HttpTransport, envelope: &[u8]) -> Result<Vec<u8>, TransportEr
         String::from_utf8_lossy(&reply.body)
     );
     Ok(reply.body)
+}
+
+/// One `<s:Envelope/>` POST on the control lane with the request timeout `timeout`, which must
+/// end, either way, within `limit`.
+async fn post_within(
+    t: &HttpTransport,
+    limit: Duration,
+    timeout: Duration,
+) -> Result<HttpReply, TransportError> {
+    tokio::time::timeout(
+        limit,
+        t.post(Lane::CONTROL, b"<s:Envelope/>".to_vec(), timeout),
+    )
+    .await
+    .expect("no hang")
 }
 
 fn expect_echo(body: &[u8], principal: &str, sent: &[u8]) {
@@ -204,17 +219,9 @@ async fn kdc_down_is_a_typed_error_without_hanging() {
         .kdc(format!("127.0.0.1:{port}"));
     let t = HttpTransport::new(c).unwrap();
     let started = std::time::Instant::now();
-    let e = tokio::time::timeout(
-        Duration::from_secs(30),
-        t.post(
-            Lane::CONTROL,
-            b"<s:Envelope/>".to_vec(),
-            Duration::from_secs(5),
-        ),
-    )
-    .await
-    .expect("no hang")
-    .unwrap_err();
+    let e = post_within(&t, Duration::from_secs(30), Duration::from_secs(5))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, TransportError::Kdc { kdc, error: KdcError::Unreachable(_) } if kdc == &format!("127.0.0.1:{port}")),
         "{e:?}"
@@ -244,17 +251,9 @@ async fn silent_kdc_times_out() {
         .kdc(addr.to_string());
     c.connect_timeout = Duration::from_millis(500);
     let t = HttpTransport::new(c).unwrap();
-    let e = tokio::time::timeout(
-        Duration::from_secs(20),
-        t.post(
-            Lane::CONTROL,
-            b"<s:Envelope/>".to_vec(),
-            Duration::from_secs(10),
-        ),
-    )
-    .await
-    .expect("no hang")
-    .unwrap_err();
+    let e = post_within(&t, Duration::from_secs(20), Duration::from_secs(10))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, TransportError::Kdc { error: KdcError::Timeout(d), .. } if *d == Duration::from_millis(500)),
         "{e:?}"
@@ -418,16 +417,7 @@ async fn negotiate_with_kerberos_refuses_hostile_answers() {
                     .spn("HTTP/localhost"),
             )
             .unwrap();
-            let result = tokio::time::timeout(
-                Duration::from_secs(30),
-                t.post(
-                    Lane::CONTROL,
-                    b"<s:Envelope/>".to_vec(),
-                    Duration::from_secs(10),
-                ),
-            )
-            .await
-            .expect("no hang");
+            let result = post_within(&t, Duration::from_secs(30), Duration::from_secs(10)).await;
             assert!(
                 matches!(
                     &result,
