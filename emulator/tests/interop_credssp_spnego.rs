@@ -12,7 +12,7 @@ mod http_support;
 mod kdc_support;
 
 use http_support::{
-    ALICE_PW, BOB_PW, WRONG_LOGONS, b64_text, interop_line, server_config, start_wsman,
+    ALICE_PW, BOB_PW, WRONG_LOGONS, interop_line, parse_ok, server_config, start_wsman,
 };
 use kdc_support::Realm;
 
@@ -51,14 +51,9 @@ async fn pywinrm_env(
 /// `OK <rc> <stdout> <stderr> <sent> <received>` → (rc, stdout, stderr, "sent received").
 fn parse(line: &str) -> (i64, String, String, String) {
     let w: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(w.first(), Some(&"OK"), "client failed: {line:.300}");
     assert_eq!(w.len(), 6, "{line:.300}");
-    (
-        w[1].parse().expect("rc"),
-        b64_text(w[2]),
-        b64_text(w[3]),
-        format!("{} {}", w[4], w[5]),
-    )
+    let (rc, stdout, stderr) = parse_ok(&w[..4].join(" "));
+    (rc, stdout, stderr, w[4..].join(" "))
 }
 
 /// SPNEGO all the way. Sent: NegTokenInit (NTLM NEGOTIATE), then the AUTHENTICATE in a

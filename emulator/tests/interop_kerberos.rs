@@ -9,7 +9,7 @@ mod http_support;
 #[path = "kdc_support/mod.rs"]
 mod kdc_support;
 
-use http_support::{b64_text, go_build, interop_line, last_line, start_wsman};
+use http_support::{b64_text, go_build, interop_line, last_line, parse_ok as ok, start_wsman};
 use kdc_support::Realm;
 
 use std::path::PathBuf;
@@ -43,13 +43,6 @@ async fn py(realm: &Realm, mode: &str, url: &str, rest: &[&str]) -> String {
     let mut env = realm.peer_env();
     env.push(("PSRM_TEST_PASSWORD".into(), realm.password().into()));
     interop_line("krb_peer.py", &args, env).await
-}
-
-/// `OK <rc> <stdout> <stderr>` → (rc, stdout, stderr).
-fn ok(line: &str) -> (i64, String, String) {
-    let w: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(w.first(), Some(&"OK"), "peer failed: {line}");
-    (w[1].parse().expect("rc"), b64_text(w[2]), b64_text(w[3]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
