@@ -90,7 +90,7 @@ fn exec_and_invoke_over_kerberos_and_a_wrong_password_names_the_kdc_refusal() {
 }
 
 #[test]
-fn negotiate_with_a_kdc_carries_kerberos_to_an_emulator_without_ntlm() {
+fn negotiate_with_a_kdc_carries_kerberos_where_ntlm_would_be_refused() {
     let realm = Realm::start();
     // The emulator's NTLM password for alice is not the Kerberos one, so an NTLM fallback inside
     // SPNEGO would be refused: only Kerberos can get this through.
