@@ -71,6 +71,12 @@ enum State {
     MechSelected {
         ctx: Context,
     },
+    /// SPNEGO chose Kerberos, the initiator's first mechanism, offered without a token: the
+    /// AP-REQ comes next in a NegTokenResp.
+    KerberosSelected {
+        /// The krb5 OID the initiator listed (krb5 or MS-krb5), named in the answer.
+        mech: &'static [u8],
+    },
     /// A CredSSP exchange in progress.
     CredSsp(Box<credssp::Acceptor>),
     Established(Established),
@@ -88,8 +94,8 @@ enum Context {
     Negotiate(Box<Negotiate>, Option<CredentialsBuffers>),
     /// CredSSP: the inner TLS session seals.
     CredSsp(Box<credssp::Session>),
-    /// Kerberos: RFC 4121 wrap tokens with the acceptor subkey.
-    Kerberos(Box<sspi::Kerberos>),
+    /// Kerberos: RFC 4121 wrap tokens.
+    Kerberos(Box<kerberos::Session>),
 }
 
 impl ConnectionAuth {
@@ -201,6 +207,26 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
         Some(_) => return (State::Idle, Step::Rejected),
         None => {}
     }
+    // Kerberos under SPNEGO needs `kerberos` only (as an AP-REQ in the first token does).
+    if let Some(mech) =
+        spnego::parse_init(token).and_then(|init| kerberos_first_without_token(config, &init))
+    {
+        // As Windows: accept-incomplete naming krb5, and wait for the AP-REQ.
+        tracing::info!("spnego selects kerberos; waiting for the ap-req");
+        let answer = spnego::encode_resp(&spnego::NegTokenResp {
+            neg_state: Some(spnego::ACCEPT_INCOMPLETE),
+            supported_mech: Some(mech),
+            response_token: None,
+            mech_list_mic: None,
+        });
+        return (State::KerberosSelected { mech }, Step::Continue(answer));
+    }
+    if let State::KerberosSelected { mech } = state {
+        return match spnego::parse_resp(token).and_then(|r| kerberos::offer_in_resp(&r, mech)) {
+            Some(offer) => kerberos_logon(config, &offer),
+            None => (State::Idle, Step::Rejected),
+        };
+    }
     if !enabled(AuthScheme::Negotiate) {
         return (State::Idle, Step::Rejected);
     }
@@ -228,6 +254,21 @@ fn advance(config: &Config, state: State, token: &[u8]) -> (State, Step) {
         }
         _ => (State::Idle, Step::Rejected),
     }
+}
+
+/// krb5 (or MS-krb5) as a NegTokenInit's first mechanism without an optimistic token, with
+/// Kerberos enabled and a keytab to accept tickets with: the mechanism to select.
+fn kerberos_first_without_token(
+    config: &Config,
+    init: &spnego::NegTokenInit<'_>,
+) -> Option<&'static [u8]> {
+    if init.mech_token.is_some()
+        || !config.service.auth.contains(&AuthScheme::Kerberos)
+        || config.kerberos.keys.entries.is_empty()
+    {
+        return None;
+    }
+    kerberos::krb5_mech(init.first_mech)
 }
 
 /// A Kerberos AP-REQ (raw or in SPNEGO): one leg, established or refused.
@@ -644,7 +685,7 @@ impl Established {
             return contain(|| session.unseal(signature, sealed)).flatten();
         }
         if let Context::Kerberos(c) = &mut self.ctx {
-            return contain(|| kerberos_unwrap(c, signature, sealed)).flatten();
+            return contain(|| c.unwrap(signature, sealed)).flatten();
         }
         let mut sig = signature.to_vec();
         let mut data = sealed.to_vec();
@@ -668,7 +709,7 @@ impl Established {
             return contain(|| session.seal(plain)).flatten();
         }
         if let Context::Kerberos(c) = &mut self.ctx {
-            return contain(|| kerberos_wrap(c, plain)).flatten();
+            return contain(|| c.wrap(plain)).flatten();
         }
         let mut sig = vec![0; SIGNATURE_LEN];
         let mut data = plain.to_vec();
@@ -689,37 +730,6 @@ impl Established {
         });
         (ok == Some(true)).then_some((sig, data))
     }
-}
-
-/// The header part of a Kerberos wrap token as WinRM frames it: the 16-byte token header plus
-/// the rotated encrypted header copy, checksum and confounder (RRC 28, EC 0 for AES).
-const KERBEROS_HEADER_LEN: usize = 60;
-
-/// Unwraps one RFC 4121 wrap token split as `header | encrypted data`.
-fn kerberos_unwrap(ctx: &mut sspi::Kerberos, header: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-    let mut sig = header.to_vec();
-    let mut data = sealed.to_vec();
-    let mut bufs = [
-        SecurityBufferRef::token_buf(&mut sig),
-        SecurityBufferRef::data_buf(&mut data),
-    ];
-    ctx.decrypt_message(&mut bufs).ok()?;
-    let [_, out] = bufs;
-    Some(out.data().to_vec())
-}
-
-/// Wraps a plaintext into (header, encrypted data).
-fn kerberos_wrap(ctx: &mut sspi::Kerberos, plain: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let mut sig = vec![0; KERBEROS_HEADER_LEN];
-    let mut data = plain.to_vec();
-    let mut bufs = [
-        SecurityBufferRef::token_buf(&mut sig),
-        SecurityBufferRef::data_buf(&mut data),
-    ];
-    ctx.encrypt_message(EncryptionFlags::empty(), &mut bufs)
-        .ok()?;
-    let [token, out] = bufs;
-    Some((token.data().to_vec(), out.data().to_vec()))
 }
 
 /// Checks `Authorization: Basic` credentials; the configured user on success.
@@ -745,6 +755,7 @@ impl std::fmt::Debug for ConnectionAuth {
             State::Challenged { .. } => "challenged",
             State::VerifyMic { .. } => "verify-mic",
             State::MechSelected { .. } => "mech-selected",
+            State::KerberosSelected { .. } => "kerberos-selected",
             State::CredSsp(_) => "credssp",
             State::Established(_) => "established",
         };
