@@ -12,5 +12,8 @@ pub mod sessions_table;
 pub(crate) mod threads;
 pub mod tls;
 
+/// Entry points for the fuzz targets (not an API).
+#[doc(hidden)]
+pub use auth::fuzz;
 pub use config::Config;
 pub use http::{Emulator, EmulatorBuilder, RequestContext, SoapReply, SoapService, StartError};

@@ -330,6 +330,53 @@ impl ClientContext {
     }
 }
 
+/// A client context talking to a hostile server, for the fuzz targets: NTLM (or SPNEGO with
+/// NTLM, `negotiate`) whose first token is answered by `legs`, each one `WWW-Authenticate`
+/// value. Once the context is complete, the following legs are sealed replies, cut into
+/// signature and data and unsealed. Returns whether the context completed.
+pub(crate) fn check_server_legs(negotiate: bool, legs: &[&[u8]]) -> bool {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    let Some(runtime) = RUNTIME
+        .get_or_init(|| tokio::runtime::Builder::new_current_thread().build().ok())
+        .as_ref()
+    else {
+        return false;
+    };
+    let method = if negotiate {
+        AuthMethod::Negotiate
+    } else {
+        AuthMethod::Ntlm
+    };
+    let config = ConnectionConfig::new("server01")
+        .auth(method, crate::config::Credentials::new("alice", "pw"));
+    let no_kdc = |k: &str| (k == "KRB5_CONFIG").then(|| "/nonexistent/krb5.conf".to_owned());
+    let Ok(mut ctx) = ClientContext::with_env(&config, &no_kdc) else {
+        return false;
+    };
+    runtime.block_on(async {
+        if ctx.step(None).await.is_err() {
+            return false;
+        }
+        let mut legs = legs.iter();
+        for leg in legs.by_ref() {
+            if ctx.is_done() {
+                let cut = leg.first().map_or(0, |b| usize::from(*b)).min(leg.len());
+                let (signature, sealed) = leg.split_at(cut);
+                let _ = ctx.unseal(signature, sealed);
+                let _ = ctx.seal(sealed);
+                continue;
+            }
+            let (token, _) = crate::http::read_www_authenticate(&[leg], false);
+            let Some(token) = token else { return false };
+            if ctx.step(Some(&token)).await.is_err() {
+                return false;
+            }
+        }
+        ctx.is_done()
+    })
+}
+
 /// The principal and KDC for Negotiate to prefer Kerberos with: `user@REALM` or `REALM\\user`
 /// whose realm has a KDC (the configured one, `PSRM_KDC`, or krb5.conf's for the realm).
 /// `None` (NTLM inside SPNEGO) for a bare user name or a realm without a known KDC.

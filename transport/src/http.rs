@@ -803,6 +803,26 @@ fn scheme_token(headers: &HeaderMap, scheme: &str) -> Option<Vec<u8>> {
         })
 }
 
+/// The `WWW-Authenticate` readers over `values` (for the fuzz targets): the server token the
+/// client takes (`kerberos`: from `Kerberos`, else `Negotiate`; otherwise `Negotiate` or
+/// `NTLM`) and whether the scheme is offered.
+pub(crate) fn read_www_authenticate(values: &[&[u8]], kerberos: bool) -> (Option<Vec<u8>>, bool) {
+    let mut headers = HeaderMap::new();
+    for value in values {
+        if let Ok(v) = HeaderValue::from_bytes(value) {
+            headers.append(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    let _ = offered(&headers);
+    if kerberos {
+        let token =
+            scheme_token(&headers, "Kerberos").or_else(|| scheme_token(&headers, "Negotiate"));
+        (token, offers(&headers, "Kerberos"))
+    } else {
+        (negotiate_token(&headers), offers_negotiate(&headers))
+    }
+}
+
 /// Whether a `WWW-Authenticate` header names `scheme`.
 fn offers(headers: &HeaderMap, scheme: &str) -> bool {
     headers

@@ -510,6 +510,25 @@ pub(crate) fn krb_error_code(message: &[u8]) -> Option<u32> {
     None
 }
 
+/// The readers of one KDC reply (without the TCP length prefix), for the fuzz targets: the
+/// KRB-ERROR code, and for an AS-REP the PREAUTH_REQUIRED error synthesized from it, which
+/// must read back as that error carrying the AS-REP's realm and pre-authentication data.
+pub(crate) fn check_kdc_reply(reply: &[u8]) {
+    let _ = krb_error_code(reply);
+    if reply.first() != Some(&AS_REP_TAG) {
+        return;
+    }
+    let error = preauth_required(reply);
+    assert_eq!(krb_error_code(&error), Some(KDC_ERR_PREAUTH_REQUIRED));
+    if let Some(realm) = app_field(reply, 3) {
+        assert_eq!(app_field(&error, 9), Some(realm));
+    }
+    if let Some(padata) = app_field(reply, 2) {
+        assert_eq!(app_field(&error, 12), Some(&tlv(0x04, padata)[..]));
+    }
+    assert_eq!(framed(&error).get(4..), Some(&error[..]));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

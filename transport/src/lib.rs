@@ -45,6 +45,28 @@ pub use config::{
 pub use error::{KdcError, TransportError};
 pub use http::HttpTransport;
 
+/// Entry points for the fuzz targets under `fuzz/` (not an API; may change at any time).
+#[doc(hidden)]
+pub mod fuzz {
+    /// The readers of one KDC reply (KRB-ERROR code, the PREAUTH_REQUIRED error made from an
+    /// AS-REP); panics when the synthesized error does not read back.
+    pub fn kdc_reply(reply: &[u8]) {
+        crate::kerberos::check_kdc_reply(reply);
+    }
+
+    /// An NTLM (`negotiate`: SPNEGO) client answered by `legs`, each one `WWW-Authenticate`
+    /// value, then sealed replies; whether the context completed.
+    pub fn server_legs(negotiate: bool, legs: &[&[u8]]) -> bool {
+        crate::auth::check_server_legs(negotiate, legs)
+    }
+
+    /// The `WWW-Authenticate` readers: the server token taken and whether the scheme is
+    /// offered (`kerberos`: the Kerberos scheme, else Negotiate / NTLM).
+    pub fn www_authenticate(values: &[&[u8]], kerberos: bool) -> (Option<Vec<u8>>, bool) {
+        crate::http::read_www_authenticate(values, kerberos)
+    }
+}
+
 /// A boxed, sendable future (what [`Transport::post`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -265,7 +265,12 @@ impl Acceptor {
                 Ok(Leg::Continue(out))
             };
         }
-        let mut request = TsRequest::from_buffer(&plain).map_err(|e| format!("tsrequest: {e}"))?;
+        self.ts_request(config, &plain)
+    }
+
+    /// One TSRequest, decrypted from the inner TLS session: the NTLM / SPNEGO exchange inside.
+    pub(super) fn ts_request(&mut self, config: &Config, plain: &[u8]) -> Result<Leg, String> {
+        let mut request = TsRequest::from_buffer(plain).map_err(|e| format!("tsrequest: {e}"))?;
         if self.server.is_none() {
             self.server = Some(self.new_server(config, request.nego_tokens.as_deref())?);
         }

@@ -14,6 +14,8 @@
 
 pub(crate) mod cert;
 pub(crate) mod credssp;
+#[doc(hidden)]
+pub mod fuzz;
 pub(crate) mod kerberos;
 pub(crate) mod ntlm;
 pub(crate) mod spnego;
