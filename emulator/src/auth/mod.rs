@@ -992,6 +992,88 @@ mod tests {
         spnego::wrap(0x60, &inner)
     }
 
+    /// `auth` with a one-key keytab (`HTTP/host@EX.TEST`, aes256) and the user alice.
+    fn keytab_config(auth: &str) -> Config {
+        let mut rec = Vec::new();
+        rec.extend(2u16.to_be_bytes());
+        for s in ["EX.TEST", "HTTP", "host"] {
+            rec.extend(u16::try_from(s.len()).unwrap().to_be_bytes());
+            rec.extend(s.as_bytes());
+        }
+        rec.extend(1u32.to_be_bytes());
+        rec.extend(0u32.to_be_bytes());
+        rec.push(1);
+        rec.extend(18u16.to_be_bytes());
+        rec.extend(32u16.to_be_bytes());
+        rec.extend([0x42; 32]);
+        let mut file = vec![5, 2];
+        file.extend(i32::try_from(rec.len()).unwrap().to_be_bytes());
+        file.extend(rec);
+        let path = std::env::temp_dir().join(format!(
+            "psrm-auth-{}-{}.keytab",
+            std::process::id(),
+            auth.len()
+        ));
+        std::fs::write(&path, file).unwrap();
+        Config::from_toml(&format!(
+            "[[users]]\nname = \"alice\"\npassword = \"pw\"\n[service]\nauth = [{auth}]\n\
+             [kerberos]\nkeytab = \"{}\"\n",
+            path.display()
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn krb5_first_without_a_token_selects_krb5_and_takes_only_an_ap_req() {
+        for auth in ["\"kerberos\"", "\"negotiate\", \"kerberos\""] {
+            let config = keytab_config(auth);
+            for mech in [kerberos::KRB5_OID, kerberos::MS_KRB5_OID] {
+                let init = neg_token_init(&[mech, spnego::NTLM_OID], None);
+                let mut a = ConnectionAuth::default();
+                let Step::Continue(first) = a.step(&config, &init) else {
+                    panic!("{auth}: krb5 first without a token must be answered");
+                };
+                let resp = spnego::parse_resp(&first).expect("a NegTokenResp");
+                assert_eq!(resp.neg_state, Some(spnego::ACCEPT_INCOMPLETE));
+                assert_eq!(resp.supported_mech, Some(mech));
+                assert_eq!((resp.response_token, resp.mech_list_mic), (None, None));
+                assert_eq!(
+                    format!("{a:?}"),
+                    "ConnectionAuth { state: \"kerberos-selected\" }"
+                );
+                // No downgrade: an NTLM NEGOTIATE now is refused, as is an AP-REQ that does
+                // not check out (here one for a service without a key).
+                let mut b = ConnectionAuth::default();
+                assert!(matches!(b.step(&config, &init), Step::Continue(_)));
+                let ntlm = neg_token_resp(&negotiate_message());
+                assert!(matches!(b.step(&config, &ntlm), Step::Rejected));
+                assert!(matches!(
+                    a.step(&config, &neg_token_resp(&fake_ap_req())),
+                    Step::Rejected
+                ));
+            }
+        }
+        // NTLM first is not this path; nor is krb5 first when kerberos is not enabled.
+        let config = keytab_config("\"negotiate\", \"kerberos\"");
+        let init = neg_token_init(&[spnego::NTLM_OID, kerberos::KRB5_OID], None);
+        let Step::Continue(first) = ConnectionAuth::default().step(&config, &init) else {
+            panic!("ntlm first must be answered");
+        };
+        assert_eq!(
+            spnego::parse_resp(&first).unwrap().supported_mech,
+            Some(spnego::NTLM_OID)
+        );
+        let config = keytab_config("\"negotiate\"");
+        let init = neg_token_init(&[kerberos::KRB5_OID, spnego::NTLM_OID], None);
+        let Step::Continue(first) = ConnectionAuth::default().step(&config, &init) else {
+            panic!("krb5 first with ntlm listed must be answered");
+        };
+        assert_eq!(
+            spnego::parse_resp(&first).unwrap().supported_mech,
+            Some(spnego::NTLM_OID)
+        );
+    }
+
     fn negotiate_config(auth: &str) -> Config {
         Config::from_toml(&format!(
             "[[users]]\nname = \"alice\"\npassword = \"pw\"\n[service]\nauth = [{auth}]\n"
