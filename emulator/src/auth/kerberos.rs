@@ -35,7 +35,7 @@ use picky_krb::data_types::{
 };
 use picky_krb::messages::ApReq;
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_core::{RngCore, SeedableRng};
 
 use super::spnego;
 use crate::config::{Config, User};
@@ -373,13 +373,9 @@ impl SessionKey {
     }
 }
 
-/// A generator seeded from the operating system (through `uuid`'s v4 source).
+/// A generator seeded from the operating system's random source.
 fn fresh_rng() -> ChaCha20Rng {
-    let mut seed = [0u8; 32];
-    let (a, b) = seed.split_at_mut(16);
-    a.copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    b.copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    ChaCha20Rng::from_seed(seed)
+    ChaCha20Rng::from_entropy()
 }
 
 /// The AP-REP (RFC 4120 5.5.2) encrypted with the ticket session key.

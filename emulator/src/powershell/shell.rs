@@ -18,7 +18,7 @@ use psrp::records::{
 };
 use psrp::runspace_pool::{Event as PoolEvent, RunspacePool};
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::SeedableRng;
+use rand_core::SeedableRng;
 use wsman::header::OptionSet;
 use wsman::shell::{
     BufferMode, CommandLine, CommandState, CommandStateInfo, Connect, ConnectResponse,
@@ -337,9 +337,6 @@ impl PowerShellShell {
             Some(m @ (BufferMode::Block | BufferMode::Drop)) => policy_of(m),
             _ => configured,
         };
-        let mut seed = [0u8; 32];
-        seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         let mut shell = Self {
             shell_id: ctx.shell_id.clone(),
             machine,
@@ -354,7 +351,7 @@ impl PowerShellShell {
             connected: true,
             capacity,
             process_id,
-            rng: ChaCha20Rng::from_seed(seed),
+            rng: ChaCha20Rng::from_entropy(),
             broken: false,
         };
         shell.pool_events()?;
