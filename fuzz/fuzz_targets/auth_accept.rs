@@ -35,7 +35,8 @@ fn contained_panics_only() {
     std::panic::set_hook(Box::new(|info| {
         let file = info.location().map(|l| l.file()).unwrap_or_default();
         if file.contains("/.cargo/registry/") || file.contains("/.cargo/git/") {
-            eprintln!("contained dependency panic at {file}");
+            let line = info.location().map_or(0, |l| l.line());
+            eprintln!("contained dependency panic at {file}:{line}");
             return;
         }
         eprintln!("{info}");

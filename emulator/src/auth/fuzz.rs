@@ -56,14 +56,17 @@ pub fn connection(config: &Config, kerberos: bool, legs: &[&[u8]]) -> bool {
     true
 }
 
-/// Successive TSRequests of one CredSSP exchange, as decrypted from the inner TLS session.
-/// Returns whether the delegated credentials were accepted.
+/// Successive TSRequests of one CredSSP exchange, as decrypted from the inner TLS session
+/// (each contained, as the HTTP layer's step is: a panic in sspi is a refusal). Returns whether the delegated credentials were accepted.
 pub fn credssp_ts_requests(config: &Config, legs: &[&[u8]]) -> bool {
     let Some(mut acceptor) = credssp::Acceptor::new() else {
         return false;
     };
     for leg in legs {
-        match acceptor.ts_request(config, leg) {
+        // Contained as `ConnectionAuth::step_credssp` contains the whole step.
+        match super::contain(|| acceptor.ts_request(config, leg))
+            .unwrap_or(Ok(credssp::Leg::Rejected))
+        {
             Ok(credssp::Leg::Continue(_)) => {}
             Ok(credssp::Leg::Authenticated(_)) => return true,
             Ok(credssp::Leg::Rejected) | Err(_) => return false,
