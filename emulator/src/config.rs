@@ -818,24 +818,7 @@ user = "alice"
 
     /// A one-record MIT keytab for `HTTP/host@EX.TEST` (aes256, kvno 3).
     fn keytab_file(name: &str) -> std::path::PathBuf {
-        let mut rec = Vec::new();
-        rec.extend(2u16.to_be_bytes());
-        for s in ["EX.TEST", "HTTP", "host"] {
-            rec.extend(u16::try_from(s.len()).unwrap().to_be_bytes());
-            rec.extend(s.as_bytes());
-        }
-        rec.extend(3u32.to_be_bytes());
-        rec.extend(0u32.to_be_bytes());
-        rec.push(3);
-        rec.extend(18u16.to_be_bytes());
-        rec.extend(32u16.to_be_bytes());
-        rec.extend([0x42; 32]);
-        let mut file = vec![5, 2];
-        file.extend(i32::try_from(rec.len()).unwrap().to_be_bytes());
-        file.extend(rec);
-        let path = std::env::temp_dir().join(format!("psrm-{}-{name}.keytab", std::process::id()));
-        std::fs::write(&path, file).unwrap();
-        path
+        crate::keytab::testing::one_key_file(name, 3)
     }
 
     #[test]

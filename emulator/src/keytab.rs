@@ -198,14 +198,17 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Keytab files for tests, written the way MIT's `ktadd` writes them.
 #[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    /// Builds one record the way MIT writes it.
-    fn record(realm: &str, comps: &[&str], kvno: u32, enctype: u16, key: &[u8]) -> Vec<u8> {
+pub(crate) mod testing {
+    /// One record (with the 32-bit key version trailer MIT adds).
+    pub(crate) fn record(
+        realm: &str,
+        comps: &[&str],
+        kvno: u32,
+        enctype: u16,
+        key: &[u8],
+    ) -> Vec<u8> {
         let mut r = Vec::new();
         r.extend_from_slice(&u16::try_from(comps.len()).unwrap().to_be_bytes());
         for s in std::iter::once(&realm).chain(comps) {
@@ -223,6 +226,23 @@ mod tests {
         out.extend(r);
         out
     }
+
+    /// A file in the temp dir holding one aes256 key (all 0x42) for `HTTP/host@EX.TEST`.
+    pub(crate) fn one_key_file(name: &str, kvno: u32) -> std::path::PathBuf {
+        let mut file = vec![5, 2];
+        file.extend(record("EX.TEST", &["HTTP", "host"], kvno, 18, &[0x42; 32]));
+        let path = std::env::temp_dir().join(format!("psrm-{}-{name}.keytab", std::process::id()));
+        std::fs::write(&path, file).unwrap();
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::testing::record;
+    use super::*;
 
     fn sample() -> Vec<u8> {
         let mut file = vec![5, 2];

@@ -994,27 +994,7 @@ mod tests {
 
     /// `auth` with a one-key keytab (`HTTP/host@EX.TEST`, aes256) and the user alice.
     fn keytab_config(auth: &str) -> Config {
-        let mut rec = Vec::new();
-        rec.extend(2u16.to_be_bytes());
-        for s in ["EX.TEST", "HTTP", "host"] {
-            rec.extend(u16::try_from(s.len()).unwrap().to_be_bytes());
-            rec.extend(s.as_bytes());
-        }
-        rec.extend(1u32.to_be_bytes());
-        rec.extend(0u32.to_be_bytes());
-        rec.push(1);
-        rec.extend(18u16.to_be_bytes());
-        rec.extend(32u16.to_be_bytes());
-        rec.extend([0x42; 32]);
-        let mut file = vec![5, 2];
-        file.extend(i32::try_from(rec.len()).unwrap().to_be_bytes());
-        file.extend(rec);
-        let path = std::env::temp_dir().join(format!(
-            "psrm-auth-{}-{}.keytab",
-            std::process::id(),
-            auth.len()
-        ));
-        std::fs::write(&path, file).unwrap();
+        let path = crate::keytab::testing::one_key_file(&format!("auth-{}", auth.len()), 1);
         Config::from_toml(&format!(
             "[[users]]\nname = \"alice\"\npassword = \"pw\"\n[service]\nauth = [{auth}]\n\
              [kerberos]\nkeytab = \"{}\"\n",
