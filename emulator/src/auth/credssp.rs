@@ -20,6 +20,15 @@
 //! TSRequest, so such a TSRequest is fed to it in two halves (the SPNEGO token, then
 //! pubKeyAuth) and the two answers are joined.
 //!
+//! Kerberos inside (pywinrm's `credssp_auth_mechanism='kerberos'`, as a domain member's
+//! CredSSP) is run here, not by sspi: the first negoToken is a raw GSS krb5 AP-REQ, checked by
+//! the emulator's own acceptor ([`kerberos::accept`]: keytab, client principal mapped to a
+//! configured user); the answer carries the AP-REP (mutual authentication is required: the
+//! initiator waits for a negoToken). Then pubKeyAuth (the inner TLS key, or its v5+ hash with
+//! the client nonce) comes as an RFC 4121 wrap token, is checked and answered with the server's
+//! value wrapped the same way, and authInfo (TSCredentials) comes wrapped too. A SPNEGO offer
+//! with krb5 first still gets NTLM (the SPNEGO path above).
+//!
 //! sspi runs the exchange, but is not trusted alone with the password (as for plain NTLM): the
 //! AUTHENTICATE message inside the TSRequest is checked here against the configured user's
 //! password, and the delegated TSPasswordCreds must name that same user and carry exactly the
@@ -35,11 +44,11 @@ use std::sync::{Arc, OnceLock};
 
 use sspi::credssp::{CredSspServer, CredentialsProxy, ServerMode, ServerState, TsRequest};
 use sspi::ntlm::NtlmConfig;
-use sspi::{AuthIdentity, NegotiateConfig, Secret, Username};
+use sspi::{AuthIdentity, CredentialsBuffers, NegotiateConfig, Secret, Username};
 use subtle::ConstantTimeEq;
 use tokio_rustls::rustls::{self, ServerConnection};
 
-use super::{ntlm, spnego};
+use super::{kerberos, ntlm, spnego};
 use crate::config::{Config, User};
 
 /// The emulator's own RSA key for the inner TLS session (never used for anything else).
@@ -97,6 +106,49 @@ fn build_inner() -> Result<Inner, String> {
         tls: Arc::new(tls),
         public_key: key.public_key_raw().to_vec(),
     })
+}
+
+/// MS-CSSP 3.1.5: what the client's pubKeyAuth must hold and what the server answers, for the
+/// negotiated version: SHA-256 binding hashes with the client nonce (5 and later), else the key
+/// itself and the key with its first byte plus one.
+fn pub_key_auth(
+    public_key: &[u8],
+    version: u32,
+    nonce: Option<[u8; 32]>,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    match nonce {
+        Some(nonce) => {
+            let hash = |direction: &[u8]| {
+                sha256(&[
+                    b"CredSSP ",
+                    direction,
+                    b" Binding Hash\0",
+                    &nonce,
+                    public_key,
+                ])
+            };
+            Ok((hash(b"Client-To-Server")?, hash(b"Server-To-Client")?))
+        }
+        None if version < 5 => {
+            let mut answer = public_key.to_vec();
+            let first = answer.first_mut().ok_or("empty public key")?;
+            *first = first.wrapping_add(1);
+            Ok((public_key.to_vec(), answer))
+        }
+        None => Err("credssp 5 or later without a client nonce".into()),
+    }
+}
+
+/// SHA-256 over the parts (rustls' ring provider's hash, already linked for the TLS layer).
+fn sha256(parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .ok_or("no sha-256 provider")?;
+    let mut ctx = suite.common.hash_provider.start();
+    for part in parts {
+        ctx.update(part);
+    }
+    Ok(ctx.finish().as_ref().to_vec())
 }
 
 /// The length of the "signature" part of a sealed CredSSP message: the first bytes of the TLS
@@ -190,8 +242,12 @@ pub(crate) struct Acceptor {
     server: Option<CredSspServer<Users>>,
     /// The NTLM server challenge sspi sent, for the independent check of the AUTHENTICATE.
     server_challenge: Option<[u8; 8]>,
-    /// The user whose AUTHENTICATE message checked out.
-    ntlm_user: Option<User>,
+    /// The user whose AUTHENTICATE message (or Kerberos AP-REQ) checked out.
+    logon_user: Option<User>,
+    /// Kerberos inside: the established context, once the AP-REQ checked out.
+    kerberos: Option<Box<kerberos::Session>>,
+    /// Kerberos inside: the client's pubKeyAuth checked and answered.
+    pub_key_checked: bool,
     /// The negoTokens are SPNEGO (decided by the first one).
     spnego: bool,
 }
@@ -200,7 +256,7 @@ impl std::fmt::Debug for Acceptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acceptor")
             .field("handshaking", &self.tls.is_handshaking())
-            .field("ntlm_user", &self.ntlm_user.as_ref().map(|u| &u.name))
+            .field("logon_user", &self.logon_user.as_ref().map(|u| &u.name))
             .finish_non_exhaustive()
     }
 }
@@ -215,7 +271,9 @@ impl Acceptor {
             public_key: inner.public_key.clone(),
             server: None,
             server_challenge: None,
-            ntlm_user: None,
+            logon_user: None,
+            kerberos: None,
+            pub_key_checked: false,
             spnego: false,
         })
     }
@@ -271,6 +329,25 @@ impl Acceptor {
     /// One TSRequest, decrypted from the inner TLS session: the NTLM / SPNEGO exchange inside.
     pub(super) fn ts_request(&mut self, config: &Config, plain: &[u8]) -> Result<Leg, String> {
         let mut request = TsRequest::from_buffer(plain).map_err(|e| format!("tsrequest: {e}"))?;
+        if self.kerberos.is_some() {
+            return self.kerberos_leg(config, request);
+        }
+        if self.server.is_none()
+            && let Some(offer) = request.nego_tokens.as_deref().and_then(kerberos::offer)
+            && offer.framing == kerberos::Framing::Raw
+        {
+            let accepted = kerberos::accept(config, &offer).map_err(|e| e.to_string())?;
+            let ap_rep = accepted
+                .reply
+                .ok_or("credssp over kerberos needs mutual authentication")?;
+            self.kerberos = Some(accepted.ctx);
+            self.logon_user = Some(accepted.user);
+            return self.send(&TsRequest {
+                version: request.version.min(TsRequest::default().version),
+                nego_tokens: Some(ap_rep),
+                ..TsRequest::default()
+            });
+        }
         if self.server.is_none() {
             self.server = Some(self.new_server(config, request.nego_tokens.as_deref())?);
         }
@@ -317,19 +394,72 @@ impl Acceptor {
                 if let Some(challenge) = inner.and_then(ntlm::server_challenge) {
                     self.server_challenge = Some(challenge);
                 }
-                let mut encoded = Vec::new();
-                reply
-                    .encode_ts_request(&mut encoded)
-                    .map_err(|e| format!("tsrequest encode: {e}"))?;
-                self.tls
-                    .writer()
-                    .write_all(&encoded)
-                    .map_err(|e| e.to_string())?;
-                self.flush().map(Leg::Continue)
+                self.send(&reply)
             }
             ServerState::Finished(identity) => {
                 self.finish(config, &identity).map(Leg::Authenticated)
             }
+        }
+    }
+
+    /// Encodes a TSRequest into the inner TLS session: the leg's answer.
+    fn send(&mut self, reply: &TsRequest) -> Result<Leg, String> {
+        let mut encoded = Vec::new();
+        reply
+            .encode_ts_request(&mut encoded)
+            .map_err(|e| format!("tsrequest encode: {e}"))?;
+        self.tls
+            .writer()
+            .write_all(&encoded)
+            .map_err(|e| e.to_string())?;
+        self.flush().map(Leg::Continue)
+    }
+
+    /// The TSRequests after the AP-REQ with Kerberos inside: pubKeyAuth, then authInfo, each
+    /// an RFC 4121 wrap token under the established context.
+    fn kerberos_leg(&mut self, config: &Config, request: TsRequest) -> Result<Leg, String> {
+        let Some(ctx) = self.kerberos.as_mut() else {
+            return Err("no kerberos context".into());
+        };
+        if request.nego_tokens.is_some() {
+            return Err("kerberos token after the ap-req".into());
+        }
+        match (
+            self.pub_key_checked,
+            request.pub_key_auth,
+            request.auth_info,
+        ) {
+            (false, Some(sealed), None) => {
+                let got = ctx
+                    .unwrap(&sealed, &[])
+                    .ok_or("pubkeyauth does not unwrap")?;
+                let (expected, answer) =
+                    pub_key_auth(&self.public_key, request.version, request.client_nonce)?;
+                if !bool::from(got.ct_eq(&expected)) {
+                    return Err("pubkeyauth does not match the inner tls key".into());
+                }
+                let (mut head, data) = ctx.wrap(&answer).ok_or("pubkeyauth wrap failed")?;
+                head.extend(data);
+                self.pub_key_checked = true;
+                self.send(&TsRequest {
+                    version: request.version.min(TsRequest::default().version),
+                    pub_key_auth: Some(head),
+                    ..TsRequest::default()
+                })
+            }
+            (true, None, Some(sealed)) => {
+                let plain = ctx.unwrap(&sealed, &[]).ok_or("authinfo does not unwrap")?;
+                let CredentialsBuffers::AuthIdentity(buffers) =
+                    sspi::credssp::read_ts_credentials(plain.as_slice())
+                        .map_err(|e| format!("tscredentials: {e}"))?
+                else {
+                    return Err("delegated credentials are not a password".into());
+                };
+                let identity = AuthIdentity::try_from(&buffers)
+                    .map_err(|e| format!("delegated user name: {e}"))?;
+                self.finish(config, &identity).map(Leg::Authenticated)
+            }
+            _ => Err("unexpected tsrequest in credssp over kerberos".into()),
         }
     }
 
@@ -376,7 +506,7 @@ impl Acceptor {
             (Some(token), None)
         } else if spnego::parse_init(token).is_some() {
             // Checked by `new_server`; only the first token may be a NegTokenInit.
-            return if self.server_challenge.is_none() && self.ntlm_user.is_none() {
+            return if self.server_challenge.is_none() && self.logon_user.is_none() {
                 Ok(None)
             } else {
                 Err("spnego init after the first leg".into())
@@ -387,25 +517,31 @@ impl Acceptor {
         };
         match inner.and_then(ntlm::message_type) {
             Some(ntlm::NEGOTIATE) if self.server_challenge.is_none() => Ok(fixed),
-            Some(ntlm::AUTHENTICATE) if self.ntlm_user.is_none() => {
+            Some(ntlm::AUTHENTICATE) if self.logon_user.is_none() => {
                 let challenge = self
                     .server_challenge
                     .ok_or("authenticate before a challenge")?;
                 let user = super::check_authenticate(config, &challenge, inner.unwrap_or_default())
                     .ok_or("ntlm authenticate message refused")?;
-                self.ntlm_user = Some(user);
+                self.logon_user = Some(user);
                 Ok(fixed)
             }
             _ => Err("unexpected token inside credssp".into()),
         }
     }
 
-    /// The delegated credentials must be the NTLM user's, with the configured password.
+    /// The delegated credentials must name the configured user that logged on (the NTLM user,
+    /// or the one the Kerberos client principal maps to: `alice@REALM` delegating as `alice`,
+    /// `REALM\\alice` or `alice@REALM`), with that user's configured password: a Kerberos
+    /// logon alone does not vouch for a password, so it is checked as for NTLM.
     fn finish(&self, config: &Config, identity: &AuthIdentity) -> Result<User, String> {
-        let ntlm_user = self.ntlm_user.as_ref().ok_or("credentials before ntlm")?;
+        let logon_user = self
+            .logon_user
+            .as_ref()
+            .ok_or("credentials before a logon")?;
         let delegated = super::ntlm_user(config, identity.username.inner())
             .ok_or("delegated credentials name an unknown user")?;
-        if delegated.name != ntlm_user.name {
+        if delegated.name != logon_user.name {
             return Err("delegated credentials name another user".into());
         }
         // Fixed-size digests, so the time does not depend on where the passwords differ.
@@ -463,7 +599,7 @@ mod tests {
         let mut acceptor = Acceptor::new().unwrap();
         // No NTLM logon yet: nothing is accepted.
         assert!(acceptor.finish(&config, &identity("alice", "pw")).is_err());
-        acceptor.ntlm_user = config.user("alice").cloned();
+        acceptor.logon_user = config.user("alice").cloned();
         for name in ["alice", "ALICE", ".\\alice", "SERVER01\\alice"] {
             let user = acceptor.finish(&config, &identity(name, "pw"));
             assert_eq!(user.map(|u| u.name).as_deref(), Ok("alice"), "{name}");
@@ -556,6 +692,30 @@ mod tests {
             );
         }
         assert!(Acceptor::new().unwrap().new_server(&config, None).is_err());
+    }
+
+    #[test]
+    fn pub_key_auth_values_per_version() {
+        let key = [0x30, 0x82, 0x01];
+        let nonce = [7u8; 32];
+        let (client, server) = pub_key_auth(&key, 6, Some(nonce)).unwrap();
+        let expected =
+            |d: &[u8]| sha256(&[b"CredSSP ", d, b" Binding Hash\0", &nonce, &key]).unwrap();
+        assert_eq!(client, expected(b"Client-To-Server"));
+        assert_eq!(server, expected(b"Server-To-Client"));
+        assert_eq!(client.len(), 32);
+        assert_ne!(client, server);
+        // SHA-256("abc"), FIPS 180-2.
+        assert_eq!(
+            sha256(&[b"a", b"bc"]).unwrap().get(..4),
+            Some(&[0xba, 0x78, 0x16, 0xbf][..])
+        );
+        assert_eq!(
+            pub_key_auth(&key, 3, None).unwrap(),
+            (key.to_vec(), vec![0x31, 0x82, 0x01])
+        );
+        assert!(pub_key_auth(&key, 6, None).is_err());
+        assert!(pub_key_auth(&[], 2, None).is_err());
     }
 
     proptest! {
