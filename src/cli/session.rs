@@ -190,8 +190,15 @@ pub struct InvokeArgs {
 
 /// `psrm enter`.
 #[derive(Clone, Debug, Args)]
+#[command(
+    after_help = "When reading a command's output fails part-way (a lost connection), the prompt \
+ends as Enter-PSSession's does when its session breaks: the command keeps running on the host, \
+the state file keeps the session (a temporary one too) with where reading stopped, and psrm \
+exits 1 with a line naming the `psrm receive --name NAME` that reads the rest, each record once."
+)]
 pub struct EnterArgs {
-    /// Session name or Id (default: a new session, removed at the end).
+    /// Session name or Id (default: a new session, removed at the end unless it keeps a command
+    /// whose reading failed).
     #[arg(long)]
     pub name: Option<String>,
 }
@@ -563,14 +570,7 @@ pub async fn invoke(g: &GlobalArgs, a: &InvokeArgs) -> anyhow::Result<i32> {
     };
     let out = match run_interruptible(&mut session, &invocation, g.json).await {
         Err(e) if e.downcast_ref::<ReadFailed>().is_some() => {
-            // The command stays in the record with where reading stopped (a temporary
-            // session is kept for it), so `psrm receive` goes on from there.
-            save_session(&mut store, &session, ssl)?;
-            let name = resume_name(&store, &session.record());
-            bail!(
-                "{}; the command's output is kept: resume with psrm receive --name {name}",
-                super::one_line(&e)
-            );
+            return Err(keep_for_resume(&mut store, &session, ssl, &e)?);
         }
         result => result,
     };
@@ -581,6 +581,23 @@ pub async fn invoke(g: &GlobalArgs, a: &InvokeArgs) -> anyhow::Result<i32> {
     }
     let out = out?;
     Ok(i32::from(!out.is_completed()))
+}
+
+/// After a [`ReadFailed`]: saves `session` (a temporary one too) with the command and where
+/// reading stopped, so `psrm receive` goes on from there; returns the one-line error naming
+/// that `psrm receive --name …`.
+fn keep_for_resume(
+    store: &mut Store,
+    session: &PsSession,
+    ssl: bool,
+    e: &anyhow::Error,
+) -> anyhow::Result<anyhow::Error> {
+    save_session(store, session, ssl)?;
+    let name = resume_name(store, &session.record());
+    Ok(anyhow::anyhow!(
+        "{}; the command's output is kept: resume with psrm receive --name {name}",
+        super::one_line(e)
+    ))
 }
 
 /// How `psrm receive --name` finds `session` in `store`: its name, or its local Id when the
@@ -707,6 +724,12 @@ pub async fn enter(g: &GlobalArgs, a: &EnterArgs) -> anyhow::Result<i32> {
         }
         match run_interruptible(&mut session, &Invocation::script(line), g.json).await {
             Ok(out) => last = i32::from(!out.is_completed()),
+            // As Enter-PSSession losing the network: the session is disconnected and the
+            // prompt ends (exit 1); the session (a temporary one too) stays in the state file
+            // with the command, for `psrm receive`.
+            Err(e) if e.downcast_ref::<ReadFailed>().is_some() => {
+                return Err(keep_for_resume(&mut store, &session, ssl, &e)?);
+            }
             Err(e) => {
                 eprintln!("psrm: {e:#}");
                 last = 1;
