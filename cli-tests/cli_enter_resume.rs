@@ -9,20 +9,16 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::{EmulatorProcess, PSRM, start_emulator, stdout_of as ok};
+use support::{
+    BIG_N, EmulatorProcess, PSRM, big_object_numbers, big_objects_script, start_emulator,
+    stdout_of as ok,
+};
 
 const PASSWORD: &str = "Enter-pw-2718";
-/// Objects `1..=BIG_N`, each `n:` and `BIG_PAD` bytes, larger than the largest envelope
-/// (512 000 bytes): each spans several Receives.
-const BIG_N: usize = 10;
-const BIG_PAD: usize = 600_000;
-
 /// An emulator that handles the 10th to 19th Receives and drops them before the reply: the
 /// connection is lost for good part-way through the big command.
 fn emulator_dropping_receives() -> EmulatorProcess {
-    let rules: String = (10..20)
-        .map(|n| format!("[[faults.rules]]\naction = \"Receive\"\nkind = \"drop\"\nnth = {n}\n"))
-        .collect();
+    let rules = support::receive_drop_rules();
     let config = format!(
         "computer_name = \"SERVER01\"\n[[users]]\nname = \"alice\"\npassword = \"{PASSWORD}\"\n\
          admin = true\n[[session_configurations]]\nname = \"Microsoft.PowerShell\"\n\
@@ -55,17 +51,6 @@ fn psrm(emu: &EmulatorProcess, state: &Path, args: &[&str], stdin: &str) -> Outp
     child.wait_with_output().expect("psrm ends")
 }
 
-/// The numbers of the big objects printed in `text`, each checked whole.
-fn big_object_numbers(text: &str) -> Vec<usize> {
-    text.lines()
-        .filter_map(|l| {
-            let (n, pad) = l.split_once(':')?;
-            assert_eq!(pad.len(), BIG_PAD, "object {n} printed whole");
-            n.parse().ok()
-        })
-        .collect()
-}
-
 fn resume_an_enter_that_lost_its_connection(session: Option<&str>) {
     let emu = emulator_dropping_receives();
     let a = emu.dir.join("client-a");
@@ -81,8 +66,9 @@ fn resume_an_enter_that_lost_its_connection(session: Option<&str>) {
     }
     let commands = format!(
         "$greeting = 'ready'\n$greeting\n\
-         1..{BIG_N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {BIG_PAD}) }}\n\
-         'after the lost connection'\nexit\n"
+         {}\n\
+         'after the lost connection'\nexit\n",
+        big_objects_script()
     );
     let first = psrm(&emu, &a, &enter, &commands);
     let stdout = String::from_utf8_lossy(&first.stdout).into_owned();

@@ -8,7 +8,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{EmulatorProcess, PSRM, start_emulator, stdout_of as ok};
+use support::{
+    BIG_N, EmulatorProcess, PSRM, big_object_numbers, big_objects_script, start_emulator,
+    stdout_of as ok,
+};
 const PASSWORD: &str = "Cli-pw-3141";
 
 fn scratch_dir() -> PathBuf {
@@ -500,34 +503,13 @@ fn a_receive_job_that_lost_its_connection_is_finished_by_another_psrm_process() 
     resume_a_receive_that_lost_its_connection(&["--out-target", "job"]);
 }
 
-/// The resume tests' objects: `1..=BIG_N`, each `n:` and `BIG_PAD` bytes on its line, larger
-/// than the largest envelope (512 000 bytes): each object spans several Receives.
-const BIG_N: usize = 10;
-const BIG_PAD: usize = 600_000;
-
-/// An emulator that handles ten Receives in a row, from the 10th on, and drops them before the
-/// reply: more than one logical Receive's attempts, in a second process's reading.
+/// An emulator that drops ten Receives in a row, from the 10th on: more than one logical
+/// Receive's attempts, in a second process's reading.
 fn emulator_dropping_receives() -> EmulatorProcess {
-    let rules: String = (10..20)
-        .map(|n| format!("[[faults.rules]]\naction = \"Receive\"\nkind = \"drop\"\nnth = {n}\n"))
-        .collect();
-    emulator(&format!("output_buffer_size_kb = 64\n[faults]\n{rules}"))
-}
-
-/// The script writing the big objects.
-fn big_objects_script() -> String {
-    format!("1..{BIG_N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {BIG_PAD}) }}")
-}
-
-/// The numbers of the big objects printed in `text`, each checked whole.
-fn big_object_numbers(text: &str) -> Vec<usize> {
-    text.lines()
-        .filter_map(|l| {
-            let (n, pad) = l.split_once(':')?;
-            assert_eq!(pad.len(), BIG_PAD, "object {n} printed whole");
-            n.parse().ok()
-        })
-        .collect()
+    emulator(&format!(
+        "output_buffer_size_kb = 64\n[faults]\n{}",
+        support::receive_drop_rules()
+    ))
 }
 
 /// The two processes read every big object once, in order, and left no partial object in the

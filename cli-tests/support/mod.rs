@@ -81,3 +81,38 @@ pub fn start_emulator(
         .to_owned();
     EmulatorProcess { child, addr, dir }
 }
+
+/// The resume tests' objects: `1..=BIG_N`, each `n:` and `BIG_PAD` bytes on its line, larger
+/// than the largest envelope (512 000 bytes): each object spans several Receives.
+#[allow(dead_code)]
+pub const BIG_N: usize = 10;
+#[allow(dead_code)]
+pub const BIG_PAD: usize = 600_000;
+
+/// `[faults]` rules (without the table header) that make the emulator handle the 10th to 19th
+/// Receives and drop them before the reply: ten in a row, more than one logical Receive's
+/// attempts, so the reading process loses its connection for good part-way.
+#[allow(dead_code)]
+pub fn receive_drop_rules() -> String {
+    (10..20)
+        .map(|n| format!("[[faults.rules]]\naction = \"Receive\"\nkind = \"drop\"\nnth = {n}\n"))
+        .collect()
+}
+
+/// The script writing the big objects.
+#[allow(dead_code)]
+pub fn big_objects_script() -> String {
+    format!("1..{BIG_N} | ForEach-Object {{ '' + $_ + ':' + ('x' * {BIG_PAD}) }}")
+}
+
+/// The numbers of the big objects printed in `text`, each checked whole.
+#[allow(dead_code)]
+pub fn big_object_numbers(text: &str) -> Vec<usize> {
+    text.lines()
+        .filter_map(|l| {
+            let (n, pad) = l.split_once(':')?;
+            assert_eq!(pad.len(), BIG_PAD, "object {n} printed whole");
+            n.parse().ok()
+        })
+        .collect()
+}
