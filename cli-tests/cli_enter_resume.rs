@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use support::{
-    BIG_N, EmulatorProcess, PSRM, big_object_numbers, big_objects_script, start_emulator,
-    stdout_of as ok,
+    BIG_N, EmulatorProcess, PSRM, all_read_once, big_object_numbers, big_objects_script,
+    lost_midway, start_emulator, stdout_of as ok,
 };
 
 const PASSWORD: &str = "Enter-pw-2718";
@@ -83,24 +83,9 @@ fn resume_an_enter_that_lost_its_connection(session: Option<&str>) {
         !stdout.contains("after the lost connection"),
         "the prompt ended at the lost connection"
     );
-    let mut got = big_object_numbers(&stdout);
+    let (mut got, name) = lost_midway(&stdout, &stderr, session, &a);
     let read_first = got.len();
-    assert!(
-        (1..BIG_N).contains(&read_first),
-        "the failure came mid-way: {read_first}: {stderr}"
-    );
-    // One line, ending with the command that resumes.
     let line = stderr.trim();
-    assert_eq!(line.lines().count(), 1, "{stderr}");
-    let name = line
-        .split_once("resume with psrm receive --name ")
-        .map(|(_, n)| n.trim().to_owned())
-        .unwrap_or_else(|| panic!("no resume hint: {stderr}"));
-    if let Some(expected) = session {
-        assert_eq!(name, expected);
-    }
-    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
-    assert!(state.contains("\"progress\""), "{state}");
 
     let second = ok(&psrm(&emu, &a, &["receive", "--name", &name], ""));
     got.extend(big_object_numbers(&second));
@@ -108,13 +93,7 @@ fn resume_an_enter_that_lost_its_connection(session: Option<&str>) {
         "enter {session:?}: N {BIG_N}, read {read_first} then failed ({line}), receive read {}",
         got.len() - read_first
     );
-    assert_eq!(
-        got,
-        (1..=BIG_N).collect::<Vec<_>>(),
-        "each object once, in order"
-    );
-    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
-    assert!(!state.contains("partial_objects"), "nothing left to carry");
+    all_read_once(&got, &a);
     ok(&psrm(&emu, &a, &["remove", "--name", &name], ""));
     let listed = ok(&psrm(&emu, &a, &["get", "--json"], ""));
     assert_eq!(listed.trim(), "[]", "removed");

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    BIG_N, EmulatorProcess, PSRM, big_object_numbers, big_objects_script, start_emulator,
-    stdout_of as ok,
+    BIG_N, EmulatorProcess, PSRM, all_read_once, big_object_numbers, big_objects_script,
+    lost_midway, start_emulator, stdout_of as ok,
 };
 const PASSWORD: &str = "Cli-pw-3141";
 
@@ -515,13 +515,7 @@ fn emulator_dropping_receives() -> EmulatorProcess {
 /// The two processes read every big object once, in order, and left no partial object in the
 /// state file in `a`; then the session `name` is removed.
 fn all_read_then_remove(emu: &EmulatorProcess, a: &Path, got: &[usize], name: &str) {
-    assert_eq!(
-        got,
-        (1..=BIG_N).collect::<Vec<_>>(),
-        "each object once, in order"
-    );
-    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
-    assert!(!state.contains("partial_objects"), "nothing left to carry");
+    all_read_once(got, a);
     ok(&psrm(emu, a, &["remove", "--name", name]));
 }
 
@@ -596,30 +590,19 @@ fn resume_an_invoke_that_lost_its_connection(session: Option<&str>) {
         invoke.extend(["--name", name]);
     }
     invoke.push(&script);
-    let numbers = big_object_numbers;
     let first = psrm(&emu, &a, &invoke);
     let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
     assert!(!first.status.success(), "the invoke fails: {stderr}");
-    let mut got = numbers(&String::from_utf8_lossy(&first.stdout));
-    let read_first = got.len();
-    assert!(
-        (1..BIG_N).contains(&read_first),
-        "the failure came mid-way: {read_first}: {stderr}"
+    let (mut got, name) = lost_midway(
+        &String::from_utf8_lossy(&first.stdout),
+        &stderr,
+        session,
+        &a,
     );
-    // One line, ending with the command that resumes.
+    let read_first = got.len();
     let line = stderr.trim();
-    assert_eq!(line.lines().count(), 1, "{stderr}");
-    let name = line
-        .split_once("resume with psrm receive --name ")
-        .map(|(_, n)| n.trim().to_owned())
-        .unwrap_or_else(|| panic!("no resume hint: {stderr}"));
-    if let Some(expected) = session {
-        assert_eq!(name, expected);
-    }
-    let state = std::fs::read_to_string(a.join("state.json")).expect("state file");
-    assert!(state.contains("\"progress\""), "{state}");
     let second = ok(&psrm(&emu, &a, &["receive", "--name", &name]));
-    got.extend(numbers(&second));
+    got.extend(big_object_numbers(&second));
     println!(
         "invoke {session:?}: N {BIG_N}, read {read_first} then failed ({line}), receive read {}",
         got.len() - read_first

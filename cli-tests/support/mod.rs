@@ -116,3 +116,46 @@ pub fn big_object_numbers(text: &str) -> Vec<usize> {
         })
         .collect()
 }
+
+/// What a `psrm` process that lost its connection mid-command left: the big objects it printed
+/// (some, not all), and the session named by its one stderr line `… resume with psrm receive
+/// --name NAME` (`expected`, when given); the state file in `state_dir` carries the progress.
+#[allow(dead_code)]
+pub fn lost_midway(
+    stdout: &str,
+    stderr: &str,
+    expected: Option<&str>,
+    state_dir: &std::path::Path,
+) -> (Vec<usize>, String) {
+    let got = big_object_numbers(stdout);
+    assert!(
+        (1..BIG_N).contains(&got.len()),
+        "the failure came mid-way: {}: {stderr}",
+        got.len()
+    );
+    let line = stderr.trim();
+    assert_eq!(line.lines().count(), 1, "{stderr}");
+    let name = line
+        .split_once("resume with psrm receive --name ")
+        .map(|(_, n)| n.trim().to_owned())
+        .unwrap_or_else(|| panic!("no resume hint: {stderr}"));
+    if let Some(expected) = expected {
+        assert_eq!(name, expected);
+    }
+    let state = std::fs::read_to_string(state_dir.join("state.json")).expect("state file");
+    assert!(state.contains("\"progress\""), "{state}");
+    (got, name)
+}
+
+/// The two processes read every big object once, in order, and left no partial object in the
+/// state file in `state_dir`.
+#[allow(dead_code)]
+pub fn all_read_once(got: &[usize], state_dir: &std::path::Path) {
+    assert_eq!(
+        got,
+        (1..=BIG_N).collect::<Vec<_>>(),
+        "each object once, in order"
+    );
+    let state = std::fs::read_to_string(state_dir.join("state.json")).expect("state file");
+    assert!(!state.contains("partial_objects"), "nothing left to carry");
+}
